@@ -1,0 +1,416 @@
+//! `wasi:filesystem` with a record of every operation that touches a name.
+//!
+//! [`FsView`] implements the WASI filesystem host traits by delegating each
+//! call to wasmtime-wasi's own implementation — nothing here re-implements a
+//! file operation or a permission check — and records the ones that open,
+//! create, remove, rename or link, with the mount-relative path and the
+//! outcome. A permission refusal (a write on a `read` mount, a path leaving
+//! the mount) is recorded as a `deny`.
+//!
+//! The preopens are airlock's own: each granted mount's directory handle,
+//! opened once by [`Mounts`](super::Mounts), becomes a descriptor with the
+//! grant's permissions.
+
+use super::{FsState, Location};
+use crate::audit::{AuditError, Event, Recorder};
+use crate::caps::secrets::Redactor;
+use wasmtime::component::{HasData, Resource};
+use wasmtime_wasi::OpenMode;
+use wasmtime_wasi::filesystem::{Descriptor, Dir, WasiFilesystemCtxView};
+use wasmtime_wasi::p2::bindings::filesystem::types::{HostDescriptor, HostDirectoryEntryStream};
+use wasmtime_wasi::p2::bindings::filesystem::{preopens, types};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult};
+
+/// The filesystem's view of one run.
+pub struct FsView<'a> {
+    /// wasmtime-wasi's implementation, which every call is delegated to.
+    pub inner: WasiFilesystemCtxView<'a>,
+    /// Preopens and descriptor locations.
+    pub state: &'a mut FsState,
+    /// Where operations are recorded.
+    pub recorder: &'a Recorder,
+    /// Known secret values, kept out of recorded paths.
+    pub redactor: &'a Redactor,
+}
+
+/// [`HasData`] marker for linking the audited filesystem.
+pub struct AuditedFs;
+
+impl HasData for AuditedFs {
+    type Data<'a> = FsView<'a>;
+}
+
+/// A permission refusal, as opposed to an ordinary failure like a missing
+/// file.
+fn is_refusal(code: types::ErrorCode) -> bool {
+    matches!(
+        code,
+        types::ErrorCode::NotPermitted | types::ErrorCode::Access | types::ErrorCode::ReadOnly
+    )
+}
+
+impl FsView<'_> {
+    fn location(&self, fd: &Resource<Descriptor>) -> Location {
+        self.state
+            .locations
+            .get(&fd.rep())
+            .cloned()
+            .unwrap_or_else(|| Location {
+                mount: "?".into(),
+                inner: String::new(),
+            })
+    }
+
+    /// Record the outcome of an operation on `target`, then hand the
+    /// outcome back. A record that cannot be written turns the call into a
+    /// trap: the action does not go on unrecorded.
+    fn record<T>(&mut self, event: Event, target: &Location, outcome: FsResult<T>) -> FsResult<T> {
+        let shown = target.shown();
+        let event = event
+            .field("mount", &*target.mount)
+            .guest_text("target", &self.redactor.redact(&shown));
+        let event = match &outcome {
+            Ok(_) => event.allow(),
+            Err(e) => match e.downcast_ref() {
+                Some(&code) if is_refusal(code) => event.deny(format!(
+                    "{} on {shown}: {}",
+                    code.name(),
+                    refusal_hint(code, &target.mount)
+                )),
+                Some(&code) => event.allow().field("error", code.name()),
+                None => event.allow().field("error", "trap"),
+            },
+        };
+        self.recorder.record(event).map_err(audit_trap)?;
+        outcome
+    }
+}
+
+fn refusal_hint(code: types::ErrorCode, mount: &str) -> String {
+    match code {
+        types::ErrorCode::NotPermitted | types::ErrorCode::ReadOnly => format!(
+            "mount `{mount}` does not allow this (a `read` mount refuses every change; \
+             a path may not leave its mount)"
+        ),
+        _ => format!("the host refused access under mount `{mount}`"),
+    }
+}
+
+fn audit_trap(e: AuditError) -> FsError {
+    FsError::trap(wasmtime::Error::new(e))
+}
+
+fn open_mode(oflags: types::OpenFlags, flags: types::DescriptorFlags) -> String {
+    let mut mode = Vec::new();
+    if flags.contains(types::DescriptorFlags::READ) {
+        mode.push("read");
+    }
+    if flags.contains(types::DescriptorFlags::WRITE) {
+        mode.push("write");
+    }
+    if oflags.contains(types::OpenFlags::CREATE) {
+        mode.push("create");
+    }
+    if oflags.contains(types::OpenFlags::EXCLUSIVE) {
+        mode.push("exclusive");
+    }
+    if oflags.contains(types::OpenFlags::TRUNCATE) {
+        mode.push("truncate");
+    }
+    if oflags.contains(types::OpenFlags::DIRECTORY) {
+        mode.push("directory");
+    }
+    mode.join("+")
+}
+
+impl preopens::Host for FsView<'_> {
+    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
+        let mut out = Vec::with_capacity(self.state.preopens.len());
+        for p in &self.state.preopens {
+            let mode = match p.perms() {
+                wasmtime_wasi::FsPerms::ReadOnly => OpenMode::READ,
+                wasmtime_wasi::FsPerms::ReadWrite => OpenMode::READ | OpenMode::WRITE,
+            };
+            let dir = Dir::new(p.dir.try_clone()?, p.perms(), mode, false);
+            let fd = self.inner.table.push(Descriptor::Dir(dir))?;
+            self.state.locations.insert(
+                fd.rep(),
+                Location {
+                    mount: p.mount.clone(),
+                    inner: String::new(),
+                },
+            );
+            out.push((fd, format!("/{}", p.mount)));
+        }
+        Ok(out)
+    }
+}
+
+impl types::Host for FsView<'_> {
+    fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<types::ErrorCode> {
+        types::Host::convert_error_code(&mut self.inner, err)
+    }
+
+    fn filesystem_error_code(
+        &mut self,
+        err: Resource<wasmtime::Error>,
+    ) -> wasmtime::Result<Option<types::ErrorCode>> {
+        types::Host::filesystem_error_code(&mut self.inner, err)
+    }
+}
+
+impl HostDescriptor for FsView<'_> {
+    async fn open_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: types::PathFlags,
+        path: String,
+        oflags: types::OpenFlags,
+        flags: types::DescriptorFlags,
+    ) -> FsResult<Resource<Descriptor>> {
+        let target = self.location(&fd).join(&path);
+        let event = Event::new("file.open").field("mode", open_mode(oflags, flags));
+        let outcome =
+            HostDescriptor::open_at(&mut self.inner, fd, path_flags, path, oflags, flags).await;
+        let opened = self.record(event, &target, outcome)?;
+        self.state.locations.insert(opened.rep(), target);
+        Ok(opened)
+    }
+
+    async fn create_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::create_directory_at(&mut self.inner, fd, path).await;
+        self.record(Event::new("file.mkdir"), &target, outcome)
+    }
+
+    async fn remove_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await;
+        self.record(Event::new("file.rmdir"), &target, outcome)
+    }
+
+    async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::unlink_file_at(&mut self.inner, fd, path).await;
+        self.record(Event::new("file.remove"), &target, outcome)
+    }
+
+    async fn rename_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        old_path: String,
+        new_fd: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
+        let from = self.location(&fd).join(&old_path);
+        let to = self.location(&new_fd).join(&new_path);
+        let event = Event::new("file.rename").guest_text("to", &self.redactor.redact(&to.shown()));
+        let outcome =
+            HostDescriptor::rename_at(&mut self.inner, fd, old_path, new_fd, new_path).await;
+        self.record(event, &from, outcome)
+    }
+
+    async fn symlink_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        src_path: String,
+        dest_path: String,
+    ) -> FsResult<()> {
+        let target = self.location(&fd).join(&dest_path);
+        let event =
+            Event::new("file.symlink").guest_text("points_to", &self.redactor.redact(&src_path));
+        let outcome = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path).await;
+        self.record(event, &target, outcome)
+    }
+
+    async fn link_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        old_path_flags: types::PathFlags,
+        old_path: String,
+        new_descriptor: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
+        let from = self.location(&fd).join(&old_path);
+        let to = self.location(&new_descriptor).join(&new_path);
+        let event = Event::new("file.link").guest_text("to", &self.redactor.redact(&to.shown()));
+        let outcome = HostDescriptor::link_at(
+            &mut self.inner,
+            fd,
+            old_path_flags,
+            old_path,
+            new_descriptor,
+            new_path,
+        )
+        .await;
+        self.record(event, &from, outcome)
+    }
+
+    fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
+        self.state.locations.remove(&fd.rep());
+        HostDescriptor::drop(&mut self.inner, fd)
+    }
+
+    // Everything below works on an already-open descriptor or only reads
+    // metadata; it is delegated unrecorded.
+
+    async fn advise(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: types::Filesize,
+        len: types::Filesize,
+        advice: types::Advice,
+    ) -> FsResult<()> {
+        HostDescriptor::advise(&mut self.inner, fd, offset, len, advice).await
+    }
+
+    async fn sync_data(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        HostDescriptor::sync_data(&mut self.inner, fd).await
+    }
+
+    async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorFlags> {
+        HostDescriptor::get_flags(&mut self.inner, fd).await
+    }
+
+    async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorType> {
+        HostDescriptor::get_type(&mut self.inner, fd).await
+    }
+
+    async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
+        HostDescriptor::set_size(&mut self.inner, fd, size).await
+    }
+
+    async fn set_times(
+        &mut self,
+        fd: Resource<Descriptor>,
+        atim: types::NewTimestamp,
+        mtim: types::NewTimestamp,
+    ) -> FsResult<()> {
+        HostDescriptor::set_times(&mut self.inner, fd, atim, mtim).await
+    }
+
+    async fn read(
+        &mut self,
+        fd: Resource<Descriptor>,
+        len: types::Filesize,
+        offset: types::Filesize,
+    ) -> FsResult<(Vec<u8>, bool)> {
+        HostDescriptor::read(&mut self.inner, fd, len, offset).await
+    }
+
+    async fn write(
+        &mut self,
+        fd: Resource<Descriptor>,
+        buf: Vec<u8>,
+        offset: types::Filesize,
+    ) -> FsResult<types::Filesize> {
+        HostDescriptor::write(&mut self.inner, fd, buf, offset).await
+    }
+
+    async fn read_directory(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<types::DirectoryEntryStream>> {
+        HostDescriptor::read_directory(&mut self.inner, fd).await
+    }
+
+    async fn sync(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        HostDescriptor::sync(&mut self.inner, fd).await
+    }
+
+    async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorStat> {
+        HostDescriptor::stat(&mut self.inner, fd).await
+    }
+
+    async fn stat_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: types::PathFlags,
+        path: String,
+    ) -> FsResult<types::DescriptorStat> {
+        HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await
+    }
+
+    async fn set_times_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: types::PathFlags,
+        path: String,
+        atim: types::NewTimestamp,
+        mtim: types::NewTimestamp,
+    ) -> FsResult<()> {
+        HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await
+    }
+
+    async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
+        HostDescriptor::readlink_at(&mut self.inner, fd, path).await
+    }
+
+    fn read_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: types::Filesize,
+    ) -> FsResult<Resource<DynInputStream>> {
+        HostDescriptor::read_via_stream(&mut self.inner, fd, offset)
+    }
+
+    fn write_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: types::Filesize,
+    ) -> FsResult<Resource<DynOutputStream>> {
+        HostDescriptor::write_via_stream(&mut self.inner, fd, offset)
+    }
+
+    fn append_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DynOutputStream>> {
+        HostDescriptor::append_via_stream(&mut self.inner, fd)
+    }
+
+    async fn is_same_object(
+        &mut self,
+        a: Resource<Descriptor>,
+        b: Resource<Descriptor>,
+    ) -> wasmtime::Result<bool> {
+        HostDescriptor::is_same_object(&mut self.inner, a, b).await
+    }
+
+    async fn metadata_hash(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<types::MetadataHashValue> {
+        HostDescriptor::metadata_hash(&mut self.inner, fd).await
+    }
+
+    async fn metadata_hash_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: types::PathFlags,
+        path: String,
+    ) -> FsResult<types::MetadataHashValue> {
+        HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await
+    }
+}
+
+impl HostDirectoryEntryStream for FsView<'_> {
+    async fn read_directory_entry(
+        &mut self,
+        stream: Resource<types::DirectoryEntryStream>,
+    ) -> FsResult<Option<types::DirectoryEntry>> {
+        HostDirectoryEntryStream::read_directory_entry(&mut self.inner, stream).await
+    }
+
+    fn drop(&mut self, stream: Resource<types::DirectoryEntryStream>) -> wasmtime::Result<()> {
+        HostDirectoryEntryStream::drop(&mut self.inner, stream)
+    }
+}

@@ -1,0 +1,15 @@
+//! One module per capability. Each owns the whole story of its capability:
+//! it decides (from the [`Grant`](crate::grant::Grant)), enforces through
+//! wasmtime's own hooks, and records every use and every refusal.
+//!
+//! | capability | decided and enforced in | recorded as |
+//! |---|---|---|
+//! | files | [`fs`]: preopens with `FsPerms`, audited `wasi:filesystem` | `file.*` |
+//! | secrets | [`secrets`]: the `secrets` interface, redaction | `secret.read` |
+//! | log and stdio | [`log`]: the `log` interface, captured stdout/stderr | `log` |
+//! | network | [`net`]: the `wasi:http` `send_request` hook, refused sockets | `net.*` |
+
+pub mod fs;
+pub mod log;
+pub mod net;
+pub mod secrets;

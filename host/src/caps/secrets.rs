@@ -1,0 +1,319 @@
+//! Secrets: decide who may read which value, read it from the operator's
+//! source, hand it out only when exposed, record every read by name, and
+//! redact every known value from what leaves a run.
+
+use crate::audit::{AuditError, Event, Recorder};
+use crate::grant::SecretGrant;
+use crate::policy::SecretSource;
+use crate::runtime::bindings::airlock::action::secrets::{Error as WitError, Host};
+use base64::Engine as _;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use wasmtime::component::HasData;
+use zeroize::Zeroizing;
+
+/// A secret's value. It prints as `[redacted]`, is wiped from memory when
+/// dropped, and is only reachable through [`SecretValue::expose`].
+#[derive(Clone)]
+pub struct SecretValue(Zeroizing<String>);
+
+impl SecretValue {
+    /// Wrap a value.
+    pub fn new(value: String) -> SecretValue {
+        SecretValue(Zeroizing::new(value))
+    }
+
+    /// The plaintext. Every call site is a place a value leaves the vault.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Read a value from the operator's source. Errors name the source, never
+/// a value.
+pub fn read_source(source: &SecretSource) -> Result<SecretValue, String> {
+    match source {
+        SecretSource::Env(var) => std::env::var(var)
+            .map(SecretValue::new)
+            .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
+        SecretSource::File(path) => std::fs::read_to_string(path)
+            .map(|mut text| {
+                if text.ends_with('\n') {
+                    text.pop();
+                    if text.ends_with('\r') {
+                        text.pop();
+                    }
+                }
+                SecretValue::new(text)
+            })
+            .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind())),
+    }
+}
+
+/// The secrets of one run: the grants, and the values read when it started.
+#[derive(Debug)]
+pub struct Secrets {
+    grants: Arc<BTreeMap<String, SecretGrant>>,
+    values: BTreeMap<String, Result<SecretValue, String>>,
+}
+
+impl Secrets {
+    /// Read the value of every provided secret in `grants`.
+    pub fn resolve(grants: Arc<BTreeMap<String, SecretGrant>>) -> Secrets {
+        let values = grants
+            .iter()
+            .filter_map(|(name, g)| Some((name.clone(), read_source(g.source.as_ref()?))))
+            .collect();
+        Secrets { grants, values }
+    }
+
+    /// A redactor for every value of this run.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(
+            self.values
+                .iter()
+                .filter_map(|(name, v)| Some((name.as_str(), v.as_ref().ok()?))),
+        )
+    }
+
+    /// Decide whether the action may read `name`, without reading it.
+    pub fn decide(&self, name: &str) -> Result<(), WitError> {
+        match self.grants.get(name) {
+            None => Err(WitError::NotDeclared),
+            Some(g) if !g.expose => Err(WitError::NotExposed),
+            Some(g) if !g.provided => Err(WitError::NotGranted),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// `secrets.get`: decide, read, record.
+    pub fn get(
+        &self,
+        name: &str,
+        recorder: &Recorder,
+    ) -> Result<Result<String, WitError>, AuditError> {
+        let shown = crate::doc::one_line(name);
+        let outcome = self
+            .decide(name)
+            .and_then(|()| match self.values.get(name) {
+                Some(Ok(value)) => Ok(value.expose().to_owned()),
+                Some(Err(why)) => Err(WitError::Unavailable(why.clone())),
+                None => Err(WitError::Unavailable("no value was read".into())),
+            });
+        let event = Event::new("secret.read").guest_text("target", &shown);
+        let event = match &outcome {
+            Ok(_) => event.allow(),
+            Err(e) => event.deny(refusal(&shown, e)),
+        };
+        recorder.record(event)?;
+        Ok(outcome)
+    }
+}
+
+/// A refusal in words, with what would grant it.
+fn refusal(name: &str, e: &WitError) -> String {
+    match e {
+        WitError::NotDeclared => format!(
+            "secret `{name}` is not declared: the manifest would need {{ name = \"{name}\" }} in [capabilities] secrets"
+        ),
+        WitError::NotExposed => format!(
+            "secret `{name}` is declared without expose = true: it may only be sent as {{{{secret:{name}}}}}"
+        ),
+        WitError::NotGranted => {
+            format!(
+                "secret `{name}` has no source: add [secrets.{name}] with env = \"VAR\" or file = \"path\" to the policy"
+            )
+        }
+        WitError::Unavailable(why) => format!("secret `{name}` is unavailable: {why}"),
+    }
+}
+
+/// Replaces every known secret value — and its base64, hex and
+/// percent-encoded forms — with `[redacted:NAME]`. Best effort: a value
+/// that was split, re-encoded or encrypted is not recognised, which is why
+/// values are kept out of actions (placeholders) in the first place.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// (needle, replacement), longest needle first.
+    needles: Arc<Vec<(Zeroizing<String>, String)>>,
+}
+
+/// Values shorter than this are not redacted: replacing every "a" or "42"
+/// would destroy the text without protecting anything.
+pub const MIN_REDACTED_LEN: usize = 4;
+
+impl Redactor {
+    /// A redactor for `(name, value)` pairs.
+    pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a SecretValue)>) -> Redactor {
+        let mut needles = Vec::new();
+        for (name, value) in values {
+            let plain = value.expose();
+            if plain.len() < MIN_REDACTED_LEN {
+                continue;
+            }
+            let replacement = format!("[redacted:{name}]");
+            let b = plain.as_bytes();
+            let forms = [
+                plain.to_owned(),
+                base64::engine::general_purpose::STANDARD.encode(b),
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(b),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b),
+                hex::encode(b),
+                hex::encode_upper(b),
+                percent_encode(b),
+            ];
+            for form in forms {
+                if !needles
+                    .iter()
+                    .any(|(n, _): &(Zeroizing<String>, String)| **n == form)
+                {
+                    needles.push((Zeroizing::new(form), replacement.clone()));
+                }
+            }
+        }
+        needles.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+        Redactor {
+            needles: Arc::new(needles),
+        }
+    }
+
+    /// `text` with every known value replaced.
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
+        for (needle, replacement) in self.needles.iter() {
+            if out.contains(needle.as_str()) {
+                out = Cow::Owned(out.replace(needle.as_str(), replacement));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} forms)", self.needles.len())
+    }
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `secrets` interface's view of a run.
+pub struct SecretsView<'a> {
+    /// The run's secrets.
+    pub secrets: &'a Secrets,
+    /// Where reads are recorded.
+    pub recorder: &'a Recorder,
+}
+
+/// [`HasData`] marker for linking the `secrets` interface.
+pub struct SecretsCap;
+
+impl HasData for SecretsCap {
+    type Data<'a> = SecretsView<'a>;
+}
+
+impl Host for SecretsView<'_> {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, WitError>> {
+        self.secrets
+            .get(&name, self.recorder)
+            .map_err(wasmtime::Error::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_never_print() {
+        let v = SecretValue::new("hunter2-very-secret".into());
+        assert_eq!(
+            format!("{v} {v:?} {:?}", Some(&v)),
+            "[redacted] [redacted] Some([redacted])"
+        );
+    }
+
+    #[test]
+    fn redaction_covers_common_encodings() {
+        let v = SecretValue::new("s3cr3t/token+value".into());
+        let r = Redactor::new([("TOKEN", &v)]);
+        let plain = v.expose();
+        let cases = [
+            plain.to_owned(),
+            base64::engine::general_purpose::STANDARD.encode(plain),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain),
+            hex::encode(plain),
+            hex::encode_upper(plain),
+            "s3cr3t%2Ftoken%2Bvalue".to_owned(),
+        ];
+        for form in cases {
+            let text = format!("before {form} after");
+            assert_eq!(r.redact(&text), "before [redacted:TOKEN] after", "{form}");
+        }
+        assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+        let short = SecretValue::new("abc".into());
+        assert_eq!(Redactor::new([("S", &short)]).redact("abc"), "abc");
+    }
+
+    #[test]
+    fn decisions_follow_the_grant() {
+        let grant = |expose: bool, provided: bool| SecretGrant {
+            expose,
+            send_to: vec![],
+            source: provided.then(|| SecretSource::Env("AIRLOCK_TEST_UNSET_VARIABLE".into())),
+            provided,
+        };
+        let grants = Arc::new(BTreeMap::from([
+            ("EXPOSED".to_owned(), grant(true, true)),
+            ("HIDDEN".to_owned(), grant(false, true)),
+            ("UNPROVIDED".to_owned(), grant(true, false)),
+        ]));
+        let s = Secrets::resolve(grants);
+        assert!(s.decide("EXPOSED").is_ok());
+        assert!(matches!(s.decide("HIDDEN"), Err(WitError::NotExposed)));
+        assert!(matches!(s.decide("UNPROVIDED"), Err(WitError::NotGranted)));
+        assert!(matches!(s.decide("OTHER"), Err(WitError::NotDeclared)));
+        assert!(
+            matches!(&s.values["EXPOSED"], Err(why) if why.contains("AIRLOCK_TEST_UNSET_VARIABLE"))
+        );
+    }
+
+    #[test]
+    fn file_sources_drop_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "value-in-file\n").unwrap();
+        let v = read_source(&SecretSource::File(path)).unwrap();
+        assert_eq!(v.expose(), "value-in-file");
+        let err = read_source(&SecretSource::File(dir.path().join("missing"))).unwrap_err();
+        assert!(
+            err.contains("missing") && err.contains("not found"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! `airlock inspect`: what a component is and asks for, before anyone runs it.
+
+use super::{exit, fail};
+use crate::inspect::Inspection;
+use std::path::PathBuf;
+
+/// Show a component's digest, embedded manifest, imports and exports, and
+/// flag imports beyond its declaration.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The component file.
+    file: PathBuf,
+    /// Print the inspection as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                exit::USAGE,
+                format!("cannot read {}: {e}", args.file.display()),
+            );
+        }
+    };
+    let origin = args.file.display().to_string();
+    let inspection = match Inspection::of(&bytes, &origin) {
+        Ok(i) => i,
+        Err(e) => return fail(exit::REFUSED, format!("{origin}: {e}")),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inspection).unwrap_or_default()
+        );
+    } else {
+        print_text(&origin, &inspection);
+    }
+    if inspection.manifest.is_some() {
+        exit::OK
+    } else {
+        exit::REFUSED
+    }
+}
+
+fn print_text(origin: &str, i: &Inspection) {
+    println!("file:      {origin} ({} bytes)", i.bytes);
+    println!("digest:    {}", i.digest);
+    match (&i.manifest, &i.manifest_error) {
+        (Some(m), _) => {
+            let a = &m.action;
+            println!("action:    {} {} by {}", a.name, a.version, a.publisher);
+            if !a.description.is_empty() {
+                println!("           {}", a.description);
+            }
+            println!("manifest:");
+            for line in m.to_toml().lines() {
+                println!("  {line}");
+            }
+        }
+        (None, Some(e)) => println!("manifest:  none usable: {e}"),
+        (None, None) => println!("manifest:  none"),
+    }
+    println!("imports:");
+    for import in &i.imports {
+        println!("  {import}");
+    }
+    println!("exports:   {}", i.exports.join(", "));
+    for p in &i.producers {
+        println!("producers: {p}");
+    }
+    if i.flags.is_empty() {
+        println!("flags:     none");
+    } else {
+        println!("flags:");
+        for f in &i.flags {
+            println!("  ! {f}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `airlock run`: run one vetted action and print its JSON output.
+
+use super::{code_of, exit, fail};
+use crate::{Failure, Host, Outcome, Policy};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Run one action: by name (from the policy) or by component file (which
+/// must be pinned in the policy under the name its manifest declares).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An action name from the policy, or a path to a component (.wasm).
+    action: String,
+    /// The JSON input: inline, @FILE, or @- for stdin.
+    #[arg(short, long, default_value = "{}")]
+    input: String,
+    /// The operator policy.
+    #[arg(short, long, env = "AIRLOCK_CONFIG", default_value = "airlock.toml")]
+    config: PathBuf,
+    /// Print the whole outcome (run id, output or failure, refusals) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    let input = match read_input(&args.input) {
+        Ok(input) => input,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let policy = match Policy::load(&args.config) {
+        Ok(p) => p,
+        Err(e) => return fail(code_of(&e), e),
+    };
+    let host = match Host::builder(policy).build() {
+        Ok(h) => h,
+        Err(e) => return fail(code_of(&e), e),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::HOST, format!("cannot start the async runtime: {e}")),
+    };
+    let by_path = args.action.ends_with(".wasm") || args.action.contains('/');
+    let action = if by_path {
+        host.load_file(Path::new(&args.action))
+    } else {
+        host.action(&args.action)
+    };
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => return fail(code_of(&e), e),
+    };
+    for note in &action.grant().narrowed {
+        eprintln!("airlock: note: {note}");
+    }
+    let outcome = match runtime.block_on(action.invoke(&input)) {
+        Ok(o) => o,
+        Err(e) => return fail(code_of(&e), e),
+    };
+    report(&outcome, args.json, host.audit_log())
+}
+
+fn read_input(arg: &str) -> Result<String, String> {
+    match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("cannot read the input from stdin: {e}"))?;
+            Ok(s)
+        }
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the input from {path}: {e}")),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+fn exit_code(result: &Result<String, Failure>) -> u8 {
+    match result {
+        Ok(_) => exit::OK,
+        Err(Failure::Action(_)) => exit::ACTION_ERROR,
+        Err(Failure::Limit(_) | Failure::Trap(_)) => exit::LIMIT,
+        Err(Failure::Host(_)) => exit::HOST,
+    }
+}
+
+fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
+    let code = exit_code(&outcome.result);
+    if json {
+        let value = serde_json::json!({
+            "run": outcome.run,
+            "action": outcome.action,
+            "digest": outcome.digest.to_string(),
+            "ok": outcome.result.is_ok(),
+            "output": outcome.result.as_ref().ok().and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok()),
+            "error": outcome.result.as_ref().err().map(ToString::to_string),
+            "exit_code": code,
+            "duration_ms": u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+            "peak_memory": outcome.peak_memory,
+            "denials": outcome.denials.iter().map(|d| serde_json::json!({
+                "event": d.event, "target": d.target, "reason": d.reason,
+            })).collect::<Vec<_>>(),
+            "audit_log": audit.display().to_string(),
+        });
+        println!("{value}");
+        return code;
+    }
+    for d in &outcome.denials {
+        eprintln!(
+            "airlock: refused {} {}: {}",
+            d.event,
+            d.target.escape_debug(),
+            crate::doc::one_line(&d.reason)
+        );
+    }
+    match &outcome.result {
+        Ok(output) => println!("{output}"),
+        Err(failure) => {
+            eprintln!(
+                "airlock: error: {} (run {}, see {})",
+                crate::doc::one_line(&failure.to_string()),
+                outcome.run,
+                audit.display()
+            );
+        }
+    }
+    code
+}

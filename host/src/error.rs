@@ -1,0 +1,125 @@
+//! The library's errors: everything that stops an invocation before it runs.
+//! A run that started ends in an [`Outcome`](crate::Outcome) instead.
+
+use crate::audit::AuditError;
+use crate::caps::fs::MountError;
+use crate::doc::DocError;
+use crate::manifest::section::SectionError;
+use crate::provenance::Digest;
+
+/// An invocation that did not run, or a host that could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A policy or other operator document is malformed or invalid.
+    #[error(transparent)]
+    Document(#[from] DocError),
+    /// The input is not a JSON document.
+    #[error("the input is not JSON: {0}")]
+    Input(String),
+    /// The action was refused before it ran.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// A mount directory could not be opened.
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    /// The audit log cannot be written; nothing runs unrecorded.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// A file outside any run could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The WebAssembly engine could not be set up.
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Why an action was refused before it ran. Every refusal is also an audit
+/// record.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The policy has no such action.
+    #[error("unknown action `{0}`: the policy has no [actions.{0}]")]
+    UnknownAction(String),
+    /// The policy knows the action but not where its component is.
+    #[error("action `{0}` has no path: add path = \"…\" under [actions.{0}] in the policy")]
+    NoPath(String),
+    /// The component's digest is not pinned.
+    #[error(
+        "action `{name}` ({digest}) is not pinned: add digest = \"{digest}\" under [actions.{name}] in the policy \
+         after vetting it with `airlock inspect`"
+    )]
+    NotPinned {
+        /// The action's name.
+        name: String,
+        /// The component's digest.
+        digest: Digest,
+    },
+    /// The component is not the one that was pinned.
+    #[error(
+        "action `{name}` is pinned to {pinned}, but {origin} is {actual}: these are not the bytes that were vetted"
+    )]
+    DigestMismatch {
+        /// The action's name.
+        name: String,
+        /// Where the component was read from.
+        origin: String,
+        /// The pinned digest.
+        pinned: Digest,
+        /// The component's digest.
+        actual: Digest,
+    },
+    /// The component declares another action than the one asked for.
+    #[error("{origin} declares action `{declared}`, not `{asked}`")]
+    NameMismatch {
+        /// Where the component was read from.
+        origin: String,
+        /// The name asked for.
+        asked: String,
+        /// The name in its manifest.
+        declared: String,
+    },
+    /// The component's manifest is missing, duplicated or not UTF-8.
+    #[error("{origin}: {error}")]
+    ManifestSection {
+        /// Where the component was read from.
+        origin: String,
+        /// What is wrong.
+        error: SectionError,
+    },
+    /// The component's manifest does not validate.
+    #[error("{0}")]
+    Manifest(DocError),
+    /// The bytes are not a component wasmtime can compile.
+    #[error("{origin} is not a valid component: {reason}")]
+    InvalidComponent {
+        /// Where the component was read from.
+        origin: String,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// The component imports something airlock does not provide.
+    #[error("{origin} cannot be linked: {reason}")]
+    Unlinkable {
+        /// Where the component was read from.
+        origin: String,
+        /// wasmtime's reason, naming the import.
+        reason: String,
+    },
+}

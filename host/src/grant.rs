@@ -1,0 +1,263 @@
+//! The grant: what one action actually gets, `manifest ∩ policy`.
+//!
+//! This module is pure: it decides, it does not open or read anything. The
+//! capability modules in [`crate::caps`] enforce what it decides.
+
+use crate::manifest::{Access, Manifest};
+use crate::policy::{Policy, SecretSource};
+use crate::units::ByteSize;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Memory an action gets when its manifest does not say.
+pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(64);
+/// Time an action gets when its manifest does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one action may use, decided once when it is loaded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    /// Granted mounts and the access on each.
+    pub mounts: BTreeMap<String, Access>,
+    /// Declared secrets, and whether the policy provides each.
+    pub secrets: BTreeMap<String, SecretGrant>,
+    /// Origins the action may send HTTP requests to.
+    pub network: Vec<String>,
+    /// The effective limits.
+    pub limits: Limits,
+    /// Where the grant is narrower than the manifest asked, in plain words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub narrowed: Vec<String>,
+}
+
+/// One declared secret as granted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretGrant {
+    /// The action may read the plaintext.
+    pub expose: bool,
+    /// Where it may be sent as a placeholder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub send_to: Vec<String>,
+    /// Where the value comes from; `None` when the policy provides none.
+    #[serde(skip)]
+    pub source: Option<SecretSource>,
+    /// Whether the policy provides a value.
+    pub provided: bool,
+}
+
+/// Effective limits of one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Linear memory, all memories together.
+    pub memory: ByteSize,
+    /// Wall-clock time.
+    #[serde(serialize_with = "as_millis")]
+    pub timeout: Duration,
+    /// Size of the output or error message.
+    pub output: ByteSize,
+    /// Bytes kept of each of stdout and stderr.
+    pub stdio: ByteSize,
+    /// Log records kept.
+    pub log_records: u32,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Grant {
+    /// The grant of `manifest` under `policy`.
+    pub fn new(manifest: &Manifest, policy: &Policy) -> Grant {
+        let mut narrowed = Vec::new();
+
+        let mut mounts = BTreeMap::new();
+        for (name, &asked) in &manifest.capabilities.files {
+            match policy.mounts.get(name) {
+                None => narrowed.push(format!(
+                    "mount `{name}` ({asked}) is not granted: the policy defines no [mounts.{name}]"
+                )),
+                Some(m) => {
+                    let access = asked.min(m.access);
+                    if access != asked {
+                        narrowed.push(format!(
+                            "mount `{name}` is narrowed from {asked} to {access} by the policy"
+                        ));
+                    }
+                    mounts.insert(name.clone(), access);
+                }
+            }
+        }
+
+        let mut secrets = BTreeMap::new();
+        for (name, decl) in &manifest.capabilities.secrets {
+            let source = policy.secrets.get(name).cloned();
+            if source.is_none() {
+                narrowed.push(format!(
+                    "secret `{name}` is not provided: the policy defines no [secrets.{name}]"
+                ));
+            }
+            secrets.insert(
+                name.clone(),
+                SecretGrant {
+                    expose: decl.expose,
+                    send_to: decl.send_to.clone(),
+                    provided: source.is_some(),
+                    source,
+                },
+            );
+        }
+
+        let ceil = &policy.limits;
+        let asked = &manifest.limits;
+        let mut cap = |what: &str, asked: Option<String>, got: String, lowered: bool| {
+            if lowered {
+                narrowed.push(format!(
+                    "{what} is lowered from {} to {got} by the policy",
+                    asked.unwrap_or_default()
+                ));
+            }
+        };
+        let memory_asked = asked.memory.unwrap_or(DEFAULT_MEMORY);
+        let memory = memory_asked.min(ceil.memory);
+        cap(
+            "memory",
+            Some(memory_asked.to_string()),
+            memory.to_string(),
+            asked.memory.is_some_and(|m| m > ceil.memory),
+        );
+        let timeout_asked = asked.timeout.map(|t| t.0).unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = timeout_asked.min(ceil.timeout);
+        cap(
+            "timeout",
+            Some(humantime::format_duration(timeout_asked).to_string()),
+            humantime::format_duration(timeout).to_string(),
+            asked.timeout.is_some_and(|t| t.0 > ceil.timeout),
+        );
+        let output_asked = asked.output.unwrap_or(ceil.output);
+        let output = output_asked.min(ceil.output);
+        cap(
+            "output",
+            Some(output_asked.to_string()),
+            output.to_string(),
+            output_asked > ceil.output,
+        );
+
+        Grant {
+            mounts,
+            secrets,
+            network: manifest.capabilities.network.clone(),
+            limits: Limits {
+                memory,
+                timeout,
+                output,
+                stdio: ceil.stdio,
+                log_records: ceil.log_records,
+            },
+            narrowed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest(caps: &str) -> Manifest {
+        let text =
+            format!("[action]\nname = \"a\"\nversion = \"1.0.0\"\npublisher = \"p\"\n{caps}");
+        Manifest::parse("manifest", &text).unwrap()
+    }
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse("airlock.toml", text, Path::new("/base")).unwrap()
+    }
+
+    #[test]
+    fn grant_is_the_intersection() {
+        let m = manifest(
+            r#"
+[capabilities]
+files = [
+  { mount = "src", access = "read" },
+  { mount = "out", access = "read-write" },
+  { mount = "narrow", access = "read-write" },
+  { mount = "absent", access = "read" },
+]
+secrets = [{ name = "HAVE", expose = true }, { name = "MISSING" }]
+[limits]
+memory = "1 GiB"
+timeout = "5s"
+"#,
+        );
+        let p = policy(
+            r#"
+[mounts.src]
+path = "s"
+access = "read-write"
+[mounts.out]
+path = "o"
+access = "read-write"
+[mounts.narrow]
+path = "n"
+access = "read"
+[mounts.unasked]
+path = "u"
+access = "read-write"
+[secrets.HAVE]
+env = "X"
+[secrets.UNASKED]
+env = "Y"
+[limits]
+memory = "128 MiB"
+"#,
+        );
+        let g = Grant::new(&m, &p);
+        let mounts: Vec<_> = g.mounts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            mounts,
+            [
+                ("narrow", Access::Read),
+                ("out", Access::ReadWrite),
+                ("src", Access::Read)
+            ],
+            "a mount is never wider than asked, never wider than the policy, never unasked"
+        );
+        assert!(g.secrets["HAVE"].provided && g.secrets["HAVE"].expose);
+        assert!(!g.secrets["MISSING"].provided);
+        assert!(!g.secrets.contains_key("UNASKED"));
+        assert_eq!(g.limits.memory, ByteSize::mib(128));
+        assert_eq!(g.limits.timeout, Duration::from_secs(5));
+        let notes = g.narrowed.join("\n");
+        assert!(
+            notes.contains("mount `narrow` is narrowed from read-write to read"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("mount `absent` (read) is not granted"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("secret `MISSING` is not provided"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("memory is lowered from 1 GiB to 128 MiB"),
+            "{notes}"
+        );
+        assert_eq!(g.narrowed.len(), 4, "{notes}");
+    }
+
+    #[test]
+    fn nothing_asked_nothing_granted_defaults_apply() {
+        let g = Grant::new(
+            &manifest(""),
+            &policy("[mounts.w]\npath = \"w\"\naccess = \"read-write\"\n"),
+        );
+        assert!(g.mounts.is_empty() && g.secrets.is_empty() && g.network.is_empty());
+        assert_eq!(g.limits.memory, DEFAULT_MEMORY);
+        assert_eq!(g.limits.timeout, DEFAULT_TIMEOUT);
+        assert!(g.narrowed.is_empty());
+    }
+}

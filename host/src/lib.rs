@@ -1,0 +1,77 @@
+//! airlock runs third-party workflow actions — WebAssembly components — so
+//! that each can reach only the files, secrets and network origins it
+//! declared and an operator approved, pinned by digest, with a tamper-evident
+//! record of every run and every capability it used.
+//!
+//! # The trust model
+//!
+//! An action is untrusted code. Its [`Manifest`] (embedded in the component,
+//! so the digest covers it) says what it wants; the operator's [`Policy`]
+//! says what any action may ever get and pins each action to the SHA-256
+//! digest that was vetted. At run time the [`Grant`] is `manifest ∩ policy`.
+//! Each invocation gets a fresh instance — nothing survives between runs —
+//! and no ambient authority: no environment, arguments, host stdio or
+//! sockets. Every capability use passes one choke point in [`caps`] that
+//! decides, enforces and records it in the [`audit`] log.
+//!
+//! # Embedding
+//!
+//! A workflow engine builds one [`Host`] and invokes actions by name:
+//!
+//! ```no_run
+//! use airlock::{Host, Policy};
+//!
+//! # async fn step() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Policy::load("airlock.toml".as_ref())?;
+//! let host = Host::builder(policy).build()?;
+//! let outcome = host.invoke("hello", r#"{"name": "Ada"}"#).await?;
+//! match outcome.result {
+//!     Ok(json) => println!("{json}"),
+//!     Err(failure) => eprintln!("run {} failed: {failure}", outcome.run),
+//! }
+//! for denial in &outcome.denials {
+//!     eprintln!("refused {} {}: {}", denial.event, denial.target, denial.reason);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! An invocation that is refused before it runs (digest, pin, manifest) is an
+//! [`Error`]; one that ran is an [`Outcome`], successful or not.
+//!
+//! # Where things are decided
+//!
+//! | question | module |
+//! |---|---|
+//! | is this manifest well-formed? | [`manifest`] |
+//! | what does the operator allow? | [`policy`] |
+//! | what does this action get? | [`grant`] |
+//! | is this the vetted component? | [`provenance`], [`Host::action`] |
+//! | may this file / secret / request be used? | [`caps`] |
+//! | how does a run begin and end, and what stops it? | [`runtime`] |
+//! | what happened, provably? | [`audit`] |
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod caps;
+pub mod cli;
+pub mod doc;
+mod error;
+pub mod grant;
+mod host;
+pub mod inspect;
+pub mod manifest;
+mod outcome;
+pub mod policy;
+pub mod provenance;
+pub mod runtime;
+pub mod units;
+
+pub use error::{Error, Refusal};
+pub use grant::Grant;
+pub use host::{Action, Host, HostBuilder};
+pub use manifest::Manifest;
+pub use outcome::{Failure, Outcome};
+pub use policy::Policy;
+pub use runtime::limits::LimitExceeded;

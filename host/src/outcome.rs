@@ -1,0 +1,51 @@
+//! What a run produced.
+
+use crate::audit::Denial;
+use crate::provenance::Digest;
+use crate::runtime::limits::LimitExceeded;
+use std::fmt;
+use std::time::Duration;
+
+/// The result of one invocation that ran.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The run's identifier, as in every audit record of the run.
+    pub run: String,
+    /// `name@version` of the action.
+    pub action: String,
+    /// The component's digest.
+    pub digest: Digest,
+    /// The action's JSON output, or why there is none.
+    pub result: Result<String, Failure>,
+    /// Wall-clock time from instantiation to the end of `run`.
+    pub duration: Duration,
+    /// The most linear memory the run had at once, in bytes.
+    pub peak_memory: u64,
+    /// What was refused during the run, in the order it happened.
+    pub denials: Vec<Denial>,
+}
+
+/// Why a run produced no output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The action's `run` returned an error message.
+    Action(String),
+    /// A limit ended the run.
+    Limit(LimitExceeded),
+    /// The action trapped: a panic, an `unreachable`, a stack overflow.
+    Trap(String),
+    /// The host could not keep its guarantees (the audit log could not be
+    /// written), so the run was stopped.
+    Host(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Action(message) => write!(f, "the action failed: {message}"),
+            Failure::Limit(limit) => write!(f, "{limit}"),
+            Failure::Trap(message) => write!(f, "the action trapped: {message}"),
+            Failure::Host(message) => write!(f, "{message}"),
+        }
+    }
+}

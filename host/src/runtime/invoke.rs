@@ -1,0 +1,321 @@
+//! One run: a fresh store and instance, the grant's capabilities, the
+//! limits, and a record of everything from `run.start` to `run.end`.
+
+use super::EPOCH_TICK;
+use super::bindings::ActionPre;
+use super::limits::{LimitExceeded, RunLimiter};
+use super::state::RunState;
+use crate::Error;
+use crate::audit::{AuditError, AuditLog, Event, Recorder, RunInfo};
+use crate::caps::fs::{FsState, Mounts};
+use crate::caps::log::{Capture, Captured, LogState};
+use crate::caps::net::NetHooks;
+use crate::caps::secrets::{Redactor, Secrets};
+use crate::grant::{Grant, SecretGrant};
+use crate::manifest::Manifest;
+use crate::outcome::{Failure, Outcome};
+use crate::provenance::Digest;
+use crate::units::ByteSize;
+use serde::de::IgnoredAny;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// An action compiled, pre-linked and granted: everything a run needs that
+/// does not change between runs.
+pub struct Prepared {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// The component's digest.
+    pub digest: Digest,
+    /// What the action gets.
+    pub grant: Grant,
+    pub(crate) secrets: Arc<BTreeMap<String, SecretGrant>>,
+    pub(crate) network: Arc<Vec<String>>,
+    pub(crate) pre: ActionPre<RunState>,
+}
+
+impl Prepared {
+    /// `name@version`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}@{}",
+            self.manifest.action.name, self.manifest.action.version
+        )
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("action", &self.label())
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+/// A fresh run identifier: 128 random bits in hex.
+fn new_run_id() -> String {
+    let mut bytes = [0u8; 16];
+    // The OS random source failing is not something a run can work around;
+    // a zero id would still be unique enough not to matter for the chain.
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What the host needs to run any action.
+pub struct Runner<'a> {
+    /// The host's engine.
+    pub engine: &'a Engine,
+    /// The host's opened mounts.
+    pub mounts: &'a Mounts,
+    /// The host's audit log.
+    pub audit: &'a Arc<AuditLog>,
+}
+
+impl Runner<'_> {
+    /// Run `action` once on `input`.
+    pub async fn invoke(&self, action: &Prepared, input: &str) -> Result<Outcome, Error> {
+        serde_json::from_str::<IgnoredAny>(input)
+            .map_err(|e| Error::Input(crate::doc::one_line(&e.to_string())))?;
+        let limits = &action.grant.limits;
+        let recorder = Recorder::new(
+            self.audit.clone(),
+            RunInfo {
+                run: new_run_id(),
+                action: action.label(),
+                digest: action.digest,
+            },
+        );
+        let secrets = Secrets::resolve(action.secrets.clone());
+        let redactor = secrets.redactor();
+        let preopens = self
+            .mounts
+            .preopens(&action.grant.mounts)
+            .map_err(|e| Error::io("cannot open a mount for the run", e))?;
+
+        recorder.record(
+            Event::new("run.start")
+                .allow()
+                .field(
+                    "grant",
+                    serde_json::to_value(&action.grant).unwrap_or_default(),
+                )
+                .field("input_sha256", sha256_hex(input.as_bytes()))
+                .field("input_bytes", input.len()),
+        )?;
+        let started = Instant::now();
+
+        let stdout = Capture::new(limits.stdio.as_usize());
+        let stderr = Capture::new(limits.stdio.as_usize());
+        // The defaults deny everything else: no environment, no arguments,
+        // no stdin, no preopens of wasmtime-wasi's own, no socket addresses.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        let state = RunState {
+            table: ResourceTable::new(),
+            wasi,
+            http: WasiHttpCtx::new(),
+            net: NetHooks {
+                granted: action.network.clone(),
+                recorder: recorder.clone(),
+            },
+            fs: FsState {
+                preopens,
+                locations: Default::default(),
+            },
+            secrets,
+            log: LogState::new(limits.log_records),
+            limiter: RunLimiter::new(limits.memory),
+            recorder: recorder.clone(),
+            redactor: redactor.clone(),
+        };
+        let mut store = Store::new(self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+
+        // The epoch deadline stops guest code; the wall-clock timeout also
+        // stops a run that is blocked in the host (a sleep, a slow request).
+        let call = async {
+            let instance = action.pre.instantiate_async(&mut store).await?;
+            instance.call_run(&mut store, input).await
+        };
+        let called = tokio::time::timeout(limits.timeout, call).await;
+        let duration = started.elapsed();
+
+        let state = store.data_mut();
+        let err_captured = stderr.take();
+        let result = match called {
+            Err(_elapsed) => Err(Failure::Limit(LimitExceeded::Timeout(limits.timeout))),
+            Ok(Err(trap)) => Err(classify(
+                &trap,
+                state.limiter.exceeded(),
+                limits.timeout,
+                &err_captured,
+                &redactor,
+            )),
+            Ok(Ok(Err(message))) => Err(Failure::Action(cut(
+                &redactor.redact(&message),
+                limits.output,
+            ))),
+            Ok(Ok(Ok(output))) => check_output(output, limits.output, &redactor, &recorder),
+        };
+
+        let mut recorded = record_stdio(
+            "stdout",
+            stdout.take(),
+            &mut state.log,
+            &redactor,
+            &recorder,
+        )
+        .and_then(|()| record_stdio("stderr", err_captured, &mut state.log, &redactor, &recorder))
+        .and_then(|()| state.log.finish(&recorder));
+        let peak_memory = state.limiter.peak();
+        drop(store);
+
+        let mut end = Event::new("run.end")
+            .field("outcome", outcome_name(&result))
+            .field(
+                "duration_ms",
+                u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            )
+            .field("peak_memory", peak_memory);
+        end = match &result {
+            Ok(output) => end
+                .field("output_sha256", sha256_hex(output.as_bytes()))
+                .field("output_bytes", output.len()),
+            Err(failure) => end.guest_text("error", &failure.to_string()),
+        };
+        recorded = recorded
+            .and(recorder.record(end).map(drop))
+            .and(self.audit.write_head());
+
+        let result = match (recorded, recorder.failure()) {
+            (_, Some(e)) | (Err(e), None) => Err(Failure::Host(e.to_string())),
+            (Ok(()), None) => result,
+        };
+        Ok(Outcome {
+            run: recorder.info().run.clone(),
+            action: action.label(),
+            digest: action.digest,
+            result,
+            duration,
+            peak_memory,
+            denials: recorder.denials(),
+        })
+    }
+}
+
+fn outcome_name(result: &Result<String, Failure>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Failure::Action(_)) => "action-error",
+        Err(Failure::Limit(_)) => "limit",
+        Err(Failure::Trap(_)) => "trap",
+        Err(Failure::Host(_)) => "host-error",
+    }
+}
+
+/// Turn a trap into the failure the operator should see.
+fn classify(
+    trap: &wasmtime::Error,
+    exceeded: Option<&LimitExceeded>,
+    timeout: std::time::Duration,
+    stderr: &Captured,
+    redactor: &Redactor,
+) -> Failure {
+    if let Some(limit) = exceeded {
+        return Failure::Limit(limit.clone());
+    }
+    if let Some(limit) = trap.downcast_ref::<LimitExceeded>() {
+        return Failure::Limit(limit.clone());
+    }
+    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        return Failure::Limit(LimitExceeded::Timeout(timeout));
+    }
+    if let Some(audit) = trap.downcast_ref::<AuditError>() {
+        return Failure::Host(audit.to_string());
+    }
+    let reason = trap
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| crate::doc::one_line(&format!("{trap}")));
+    let text = String::from_utf8_lossy(&stderr.bytes);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty());
+    let message = match last {
+        Some(line) => format!("{reason}; last stderr line: {line}"),
+        None => reason,
+    };
+    Failure::Trap(crate::doc::one_line(&redactor.redact(&message)))
+}
+
+/// Cut a message the action returned to the output limit.
+fn cut(message: &str, limit: ByteSize) -> String {
+    let mut end = message.len().min(limit.as_usize());
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message[..end].to_owned()
+}
+
+/// Enforce the output limit, keep secrets out, and insist on JSON.
+fn check_output(
+    output: String,
+    limit: ByteSize,
+    redactor: &Redactor,
+    recorder: &Recorder,
+) -> Result<String, Failure> {
+    if output.len() as u64 > limit.0 {
+        return Err(Failure::Limit(LimitExceeded::Output {
+            limit,
+            size: output.len() as u64,
+        }));
+    }
+    let redacted = redactor.redact(&output);
+    if redacted != output {
+        let _ =
+            recorder.record(Event::new("secret.leak").target("output").deny(
+                "the output contained a secret's value; it was redacted before leaving the run",
+            ));
+    }
+    if serde_json::from_str::<IgnoredAny>(&redacted).is_err() {
+        return Err(Failure::Action(
+            "the action's output is not a JSON document".into(),
+        ));
+    }
+    Ok(redacted.into_owned())
+}
+
+fn record_stdio(
+    level: &'static str,
+    captured: Captured,
+    log: &mut LogState,
+    redactor: &Redactor,
+    recorder: &Recorder,
+) -> Result<(), AuditError> {
+    let text = String::from_utf8_lossy(&captured.bytes);
+    for line in text.lines() {
+        log.line(level, line, redactor, recorder)?;
+    }
+    if captured.dropped > 0 {
+        recorder.record(
+            Event::new("stdio.dropped")
+                .field("stream", level)
+                .field("bytes", captured.dropped),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Secrets the action declared and the operator provides.
+//!
+//! Only a secret declared with `expose = true` can be read here. The
+//! preferred way to use a secret is not to read it at all: put the
+//! placeholder `{{secret:NAME}}` into an HTTP request and let the host fill
+//! it in, only for the hosts in the secret's `send_to` audience.
+
+use crate::bindings::airlock::action::secrets as wit;
+use std::fmt;
+
+/// Why [`get`] did not return a value. It never contains the value.
+#[derive(Debug, Clone)]
+pub struct Error {
+    name: String,
+    kind: wit::Error,
+}
+
+impl Error {
+    /// The secret's name, as asked for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host's reason, as the WIT variant.
+    pub fn kind(&self) -> &wit::Error {
+        &self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name;
+        match &self.kind {
+            wit::Error::NotDeclared => write!(
+                f,
+                "secret `{name}` is not declared: add it to [capabilities] secrets in action.toml"
+            ),
+            wit::Error::NotExposed => write!(
+                f,
+                "secret `{name}` is not exposed: send it as {{{{secret:{name}}}}} or declare it with expose = true"
+            ),
+            wit::Error::NotGranted => {
+                write!(f, "secret `{name}` has no source in the operator's policy")
+            }
+            wit::Error::Unavailable(why) => write!(f, "secret `{name}` is unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The plaintext of the secret `name`.
+///
+/// Works only for a secret declared in `action.toml` with `expose = true`
+/// and provided by the operator; every call is an audit record on the host
+/// (the name, never the value).
+pub fn get(name: &str) -> Result<String, Error> {
+    wit::get(name).map_err(|kind| Error {
+        name: name.to_owned(),
+        kind,
+    })
+}
