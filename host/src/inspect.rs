@@ -33,7 +33,11 @@ impl Inspection {
     /// Inspect `component`; `origin` names it in messages.
     pub fn of(component: &[u8], origin: &str) -> Result<Inspection, String> {
         let digest = Digest::of(component);
-        let (imports, exports, producers) = surface(component)?;
+        let Surface {
+            imports,
+            exports,
+            producers,
+        } = surface(component)?;
         let (manifest, manifest_error) = match section::extract(component) {
             Ok(text) => match Manifest::parse(&format!("manifest of {origin}"), text) {
                 Ok(m) => (Some(m), None),
@@ -61,9 +65,21 @@ impl Inspection {
     }
 }
 
-/// The top-level imports and exports, and the producers, of a component.
-fn surface(component: &[u8]) -> Result<(Vec<String>, Vec<String>, Vec<String>), String> {
-    let (mut imports, mut exports, mut producers) = (Vec::new(), Vec::new(), Vec::new());
+/// What a component shows the outside: its top-level imports and exports,
+/// and its producers.
+#[derive(Default)]
+struct Surface {
+    imports: Vec<String>,
+    exports: Vec<String>,
+    producers: Vec<String>,
+}
+
+fn surface(component: &[u8]) -> Result<Surface, String> {
+    let Surface {
+        mut imports,
+        mut exports,
+        mut producers,
+    } = Surface::default();
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(component) {
         let payload =
@@ -104,7 +120,11 @@ fn surface(component: &[u8]) -> Result<(Vec<String>, Vec<String>, Vec<String>), 
             _ => {}
         }
     }
-    Ok((imports, exports, producers))
+    Ok(Surface {
+        imports,
+        exports,
+        producers,
+    })
 }
 
 /// Imports that reach beyond what `manifest` declares.

@@ -413,7 +413,11 @@ sync = "none"
                 "audit.sync",
                 "unknown variant",
             ),
-            ("[mount.work]\npath = \"x\"\n", "mount", "unknown field `mount`"),
+            (
+                "[mount.work]\npath = \"x\"\n",
+                "mount",
+                "unknown field `mount`",
+            ),
         ];
         for (text, path, message) in cases {
             let e = Policy::parse("airlock.toml", text, Path::new(".")).unwrap_err();

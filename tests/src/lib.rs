@@ -1,1 +1,164 @@
-//! support
+//! Support for the end-to-end tests: a temporary operator setup (policy,
+//! mounts, secrets, audit log) around real components built from
+//! `plugins/` and `tests/guests/`.
+
+#![allow(clippy::unwrap_used)]
+
+use airlock::manifest::section;
+use airlock::provenance::Digest;
+use airlock::{Host, Policy};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+pub use airlock_test_artifacts as artifacts;
+
+/// A manifest for the `probe` test guest with `capabilities` (TOML lines
+/// under `[capabilities]`) and `limits` (under `[limits]`).
+pub fn probe_manifest(capabilities: &str, limits: &str) -> String {
+    format!(
+        "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"airlock-tests\"\n\n\
+         [capabilities]\n{capabilities}\n\n[limits]\n{limits}\n"
+    )
+}
+
+/// The `probe` guest with `manifest` embedded.
+pub fn probe_with(manifest: &str) -> Vec<u8> {
+    let bytes = std::fs::read(artifacts::PROBE).unwrap();
+    section::embed(&bytes, manifest).unwrap()
+}
+
+/// A temporary operator setup: a directory holding the policy, mounts,
+/// secret files, components and the audit log.
+pub struct Setup {
+    dir: tempfile::TempDir,
+    policy: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Setup {
+    /// An empty setup: no actions, mounts or secrets.
+    pub fn new() -> Setup {
+        Setup {
+            dir: tempfile::tempdir().unwrap(),
+            policy: String::new(),
+        }
+    }
+
+    /// The setup's directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Add the lines of `text` to the policy.
+    pub fn policy(&mut self, text: &str) -> &mut Self {
+        self.policy.push_str(text);
+        self.policy.push('\n');
+        self
+    }
+
+    /// Create a directory and offer it as mount `name` with `access`.
+    pub fn mount(&mut self, name: &str, access: &str) -> PathBuf {
+        let dir = self.dir.path().join("mounts").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        writeln!(
+            self.policy,
+            "[mounts.{name}]\npath = {:?}\naccess = {access:?}",
+            dir.display().to_string()
+        )
+        .unwrap();
+        dir
+    }
+
+    /// Provide secret `name` from a file holding `value`.
+    pub fn secret(&mut self, name: &str, value: &str) -> &mut Self {
+        let file = self.dir.path().join("secrets").join(name);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, value).unwrap();
+        writeln!(
+            self.policy,
+            "[secrets.{name}]\nfile = {:?}",
+            file.display().to_string()
+        )
+        .unwrap();
+        self
+    }
+
+    /// Write `component` into the setup and pin it as action `name`.
+    pub fn action(&mut self, name: &str, component: &[u8]) -> PathBuf {
+        let file = self.dir.path().join("actions").join(format!("{name}.wasm"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, component).unwrap();
+        writeln!(
+            self.policy,
+            "[actions.{name}]\npath = {:?}\ndigest = \"{}\"",
+            file.display().to_string(),
+            Digest::of(component)
+        )
+        .unwrap();
+        file
+    }
+
+    /// The `probe` guest with the given capabilities and limits, pinned as
+    /// action `probe`.
+    pub fn probe(&mut self, capabilities: &str, limits: &str) -> PathBuf {
+        self.action("probe", &probe_with(&probe_manifest(capabilities, limits)))
+    }
+
+    /// The policy file's path (written by [`Setup::host`]).
+    pub fn policy_path(&self) -> PathBuf {
+        self.dir.path().join("airlock.toml")
+    }
+
+    /// The audit log's path.
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("airlock-audit.jsonl")
+    }
+
+    /// Write the policy file and build a host from it.
+    pub fn host(&self) -> Host {
+        self.write_policy();
+        Host::builder(Policy::load(&self.policy_path()).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// Write the policy file.
+    pub fn write_policy(&self) {
+        std::fs::write(self.policy_path(), &self.policy).unwrap();
+    }
+
+    /// Every record of the audit log.
+    pub fn records(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.audit_path()).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The records of `event` kind.
+    pub fn events(&self, event: &str) -> Vec<Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["event"] == event)
+            .collect()
+    }
+
+    /// The whole audit log as text.
+    pub fn audit_text(&self) -> String {
+        std::fs::read_to_string(self.audit_path()).unwrap_or_default()
+    }
+}
+
+/// The JSON output of a successful outcome.
+pub fn output(outcome: &airlock::Outcome) -> Value {
+    match &outcome.result {
+        Ok(json) => serde_json::from_str(json).unwrap(),
+        Err(failure) => panic!("run {} failed: {failure}", outcome.run),
+    }
+}

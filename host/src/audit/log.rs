@@ -185,9 +185,15 @@ impl AuditLog {
         })
     }
 
-    /// Write the head file (atomically: a temporary file, then a rename).
+    /// Write the head file (atomically: a temporary file, then a rename),
+    /// under the writer's lock so it always names a record that exists.
     pub fn write_head(&self) -> Result<(), AuditError> {
-        let head = self.head()?;
+        let w = self.lock()?;
+        let head = Head {
+            records: w.next_seq,
+            hash: hex::encode(w.prev),
+            time: now(),
+        };
         let path = Head::path_for(&self.path);
         let tmp = PathBuf::from(format!("{}.tmp", path.display()));
         let text = serde_json::to_string(&head).unwrap_or_default() + "\n";
@@ -196,6 +202,7 @@ impl AuditLog {
         f.write_all(text.as_bytes()).map_err(fail)?;
         f.sync_data().map_err(fail)?;
         std::fs::rename(&tmp, &path).map_err(fail)?;
+        drop(w);
         Ok(())
     }
 

@@ -254,12 +254,24 @@ fn classify(
         .map(|t| t.to_string())
         .unwrap_or_else(|| crate::doc::one_line(&format!("{trap}")));
     let text = String::from_utf8_lossy(&stderr.bytes);
-    let last = text.lines().rev().find(|l| !l.trim().is_empty());
-    let message = match last {
-        Some(line) => format!("{reason}; last stderr line: {line}"),
+    let message = match panic_message(&text) {
+        Some(panic) => format!("{reason}; {panic}"),
         None => reason,
     };
     Failure::Trap(crate::doc::one_line(&redactor.redact(&message)))
+}
+
+/// What a guest printed when it panicked: Rust's `panicked at FILE:LINE:`
+/// and the message lines after it, or else the last line of stderr.
+fn panic_message(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at")) {
+        let rest = lines[at..]
+            .iter()
+            .take_while(|l| !l.starts_with("note: run with"));
+        return Some(rest.copied().collect::<Vec<_>>().join(" "));
+    }
+    lines.last().map(|l| format!("last stderr line: {l}"))
 }
 
 /// Cut a message the action returned to the output limit.

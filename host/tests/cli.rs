@@ -1,0 +1,293 @@
+//! The `airlock` binary as an operator runs it: real processes, real files,
+//! exit codes and messages.
+
+#![allow(clippy::unwrap_used)]
+
+use airlock::provenance::Digest;
+use airlock_test_artifacts::{HELLO, PROBE, SIGN_PAYLOAD};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
+
+fn airlock(dir: &Path, args: &[&str]) -> Output {
+    Command::new(AIRLOCK)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn pin(name: &str, path: &str) -> String {
+    let digest = Digest::of(&std::fs::read(path).unwrap());
+    format!("[actions.{name}]\npath = {path:?}\ndigest = \"{digest}\"\n")
+}
+
+fn setup(policy: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("airlock.toml"), policy).unwrap();
+    dir
+}
+
+fn probe_component(dir: &Path, manifest_caps: &str, limits: &str) -> PathBuf {
+    let manifest = format!(
+        "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"t\"\n[capabilities]\n{manifest_caps}\n[limits]\n{limits}\n"
+    );
+    let bytes =
+        airlock::manifest::section::embed(&std::fs::read(PROBE).unwrap(), &manifest).unwrap();
+    let path = dir.join("probe.wasm");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn inspect_prints_the_same_digest_as_sha256sum() {
+    let out = airlock(Path::new("."), &["inspect", HELLO]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sha = Command::new("sha256sum").arg(HELLO).output().unwrap();
+    let hex = text(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text(&out.stdout).contains(&format!("digest:    sha256:{hex}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("hello 0.1.0 by airlock-examples"));
+
+    let json = airlock(Path::new("."), &["inspect", "--json", SIGN_PAYLOAD]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        v["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i.as_str().unwrap().starts_with("airlock:action/secrets@"))
+    );
+    assert_eq!(v["manifest"]["capabilities"]["secrets"][0]["expose"], true);
+}
+
+#[test]
+fn inspect_flags_imports_beyond_the_declaration() {
+    let dir = tempfile::tempdir().unwrap();
+    // The probe uses files, secrets, sockets and wasi:http but declares none.
+    let path = probe_component(dir.path(), "", "");
+    let out = airlock(dir.path(), &["inspect", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    for flag in [
+        "raw sockets",
+        "declares no network origin",
+        "declares no mount",
+        "declares no secret",
+    ] {
+        assert!(stdout.contains(flag), "no `{flag}` flag in:\n{stdout}");
+    }
+}
+
+#[test]
+fn run_prints_the_output_and_records_the_run() {
+    let dir = setup(&pin("hello", HELLO));
+    let out = airlock(
+        dir.path(),
+        &["run", "hello", "--input", r#"{"name": "Grace"}"#],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"greeting":"Hello, Grace!","vowels":2}"#
+    );
+    let verify = airlock(dir.path(), &["audit", "verify", "airlock-audit.jsonl"]);
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(
+        text(&verify.stdout).starts_with("ok: 3 records, chain intact, head matches"),
+        "{}",
+        text(&verify.stdout)
+    );
+
+    // By file, with the input from a file.
+    std::fs::write(dir.path().join("in.json"), r#"{"name": "Lin"}"#).unwrap();
+    let out = airlock(dir.path(), &["run", HELLO, "--input", "@in.json", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["output"]["greeting"], "Hello, Lin!");
+    assert_eq!(v["exit_code"], 0);
+}
+
+#[test]
+fn exit_codes_tell_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = probe_component(dir.path(), "", "memory = \"24 MiB\"\ntimeout = \"300ms\"");
+    let mut policy = pin("probe", probe.to_str().unwrap());
+    policy.push_str(&pin("hello", HELLO));
+    std::fs::write(dir.path().join("airlock.toml"), &policy).unwrap();
+    let code = |args: &[&str]| {
+        let out = airlock(dir.path(), args);
+        (out.status.code().unwrap(), text(&out.stderr))
+    };
+
+    assert_eq!(code(&["run", "hello", "--input", r#"{"name": "x"}"#]).0, 0);
+    let (c, e) = code(&[
+        "run",
+        "probe",
+        "--input",
+        r#"{"op": "fail", "message": "nope"}"#,
+    ]);
+    assert_eq!((c, e.contains("the action failed: nope")), (1, true), "{e}");
+    let (c, e) = code(&["run", "hello", "--input", "{not json"]);
+    assert_eq!((c, e.contains("the input is not JSON")), (2, true), "{e}");
+    assert_eq!(code(&["run"]).0, 2);
+    let (c, e) = code(&["run", "unknown-action"]);
+    assert_eq!(e.lines().count(), 1, "a refusal is one line: {e}");
+    assert_eq!(
+        (c, e.contains("unknown action `unknown-action`")),
+        (3, true),
+        "{e}"
+    );
+    let (c, e) = code(&["run", "probe", "--input", r#"{"op": "alloc", "mib": 256}"#]);
+    assert_eq!(
+        (c, e.contains("memory limit of 24 MiB exceeded")),
+        (4, true),
+        "{e}"
+    );
+    let (c, e) = code(&["run", "probe", "--input", r#"{"op": "spin"}"#]);
+    assert_eq!(
+        (c, e.contains("timeout of 300ms exceeded")),
+        (4, true),
+        "{e}"
+    );
+
+    // Modify the pinned component: refused.
+    let mut bytes = std::fs::read(&probe).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 1;
+    std::fs::write(&probe, bytes).unwrap();
+    let (c, e) = code(&["run", "probe"]);
+    assert_eq!(
+        (c, e.contains("not the bytes that were vetted")),
+        (3, true),
+        "{e}"
+    );
+
+    // Audit log unwritable: host fault, nothing runs.
+    std::fs::write(
+        dir.path().join("airlock.toml"),
+        format!("{policy}\n[audit]\npath = \"/dev/full\"\n"),
+    )
+    .unwrap();
+    let (c, e) = code(&["run", "hello", "--input", r#"{"name": "x"}"#]);
+    assert_eq!((c, e.contains("audit unavailable")), (5, true), "{e}");
+}
+
+#[test]
+fn a_malformed_policy_is_one_clear_line_and_changes_nothing() {
+    let dir = setup("[mounts.work]\npath = \"w\"\naccess = \"write\"\n");
+    let out = airlock(dir.path(), &["run", "hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("airlock.toml line 3: mounts.work.access: unknown variant `write`"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("airlock-audit.jsonl").exists(),
+        "a bad policy writes nothing"
+    );
+}
+
+#[test]
+fn secrets_come_from_the_operators_environment() {
+    let mut policy = pin("sign-payload", SIGN_PAYLOAD);
+    policy.push_str("[secrets.WEBHOOK_SIGNING_KEY]\nenv = \"OPERATOR_SIGNING_KEY\"\n");
+    let dir = setup(&policy);
+    let run = |key: Option<&str>| {
+        let mut cmd = Command::new(AIRLOCK);
+        cmd.args(["run", "sign-payload", "--input", r#"{"body": "payload"}"#])
+            .current_dir(dir.path());
+        match key {
+            Some(k) => cmd.env("OPERATOR_SIGNING_KEY", k),
+            None => cmd.env_remove("OPERATOR_SIGNING_KEY"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = run(Some("operator-key-0123456789"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sha256="));
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("environment variable OPERATOR_SIGNING_KEY is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !std::fs::read_to_string(dir.path().join("airlock-audit.jsonl"))
+            .unwrap()
+            .contains("operator-key-0123456789")
+    );
+}
+
+#[test]
+fn audit_verify_names_the_first_bad_record() {
+    let dir = setup(&pin("hello", HELLO));
+    for _ in 0..2 {
+        airlock(dir.path(), &["run", "hello", "--input", r#"{"name": "x"}"#]);
+    }
+    let log = dir.path().join("airlock-audit.jsonl");
+    let text_before = std::fs::read_to_string(&log).unwrap();
+    // Edit the second record (the first run's log line).
+    std::fs::write(&log, text_before.replacen("characters", "charactres", 1)).unwrap();
+    let out = airlock(dir.path(), &["audit", "verify", "airlock-audit.jsonl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("FAILED: CHAIN_BREAK at line 3 (seq 2)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = airlock(Path::new("."), &["--help"]);
+    let help = text(&out.stdout);
+    for line in [
+        "0  success",
+        "3  refused before running",
+        "4  a limit was exceeded",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+}
+
+#[test]
+fn the_embedding_example_runs() {
+    // `cargo test` builds the examples next to the test binaries.
+    let mut exe = std::env::current_exe().unwrap();
+    exe.pop();
+    if exe.ends_with("deps") {
+        exe.pop();
+    }
+    let example = exe.join("examples").join("pipeline");
+    assert!(
+        example.exists(),
+        "{} is missing: run `cargo test`, which builds examples",
+        example.display()
+    );
+    let out = Command::new(&example).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1. file-digest: 2 files"), "{stdout}");
+    assert_eq!(stdout.matches("2. sign-payload:").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("3. hello: \"Hello, 2 signed release files!\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("chain intact"), "{stdout}");
+}

@@ -1,0 +1,103 @@
+//! The example plugins doing their real jobs.
+
+use airlock_tests::{Setup, artifacts, output};
+use serde_json::json;
+use std::process::Command;
+
+fn plugin(name: &str) -> Vec<u8> {
+    let path = artifacts::PLUGINS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1;
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_greets() {
+    let mut setup = Setup::new();
+    setup.action("hello", &plugin("hello"));
+    let host = setup.host();
+    let out = output(
+        &host
+            .invoke("hello", r#"{"name": "Ada Lovelace"}"#)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        out,
+        json!({"greeting": "Hello, Ada Lovelace!", "vowels": 6})
+    );
+    let err = host.invoke("hello", r#"{"name": " "}"#).await.unwrap();
+    assert_eq!(
+        err.result.unwrap_err().to_string(),
+        "the action failed: `name` is empty"
+    );
+    let bad = host.invoke("hello", r#"{"nom": "x"}"#).await.unwrap();
+    assert!(
+        bad.result
+            .unwrap_err()
+            .to_string()
+            .contains("invalid input: missing field `name`")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_digest_reads_one_mount_and_writes_a_checkable_report_to_another() {
+    let mut setup = Setup::new();
+    let source = setup.mount("source", "read");
+    let reports = setup.mount("reports", "read-write");
+    std::fs::create_dir(source.join("sub")).unwrap();
+    std::fs::write(source.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(source.join("sub/b.bin"), [0u8, 1, 2, 255]).unwrap();
+    setup.action("file-digest", &plugin("file-digest"));
+    let host = setup.host();
+    let out = output(&host.invoke("file-digest", "{}").await.unwrap());
+    assert_eq!(out["files"].as_array().unwrap().len(), 2);
+    assert_eq!(out["report"], "/reports/digests.txt");
+    // The report checks out with the real sha256sum.
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg(reports.join("digests.txt"))
+        .current_dir(&source)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let opens = setup.events("file.open");
+    assert!(opens.iter().any(|r| r["target"] == "/source/sub/b.bin"));
+    assert!(
+        opens.iter().any(|r| r["target"] == "/reports/digests.txt"
+            && r["mode"].as_str().unwrap().contains("create"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_payload_signs_with_an_exposed_key_that_never_leaves() {
+    use hmac::{Hmac, Mac};
+    let key = "whsec_8c1f0e2d9b7a6354_signing";
+    let mut setup = Setup::new();
+    setup.secret("WEBHOOK_SIGNING_KEY", key);
+    setup.action("sign-payload", &plugin("sign-payload"));
+    let host = setup.host();
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let outcome = host
+        .invoke("sign-payload", &json!({"body": body}).to_string())
+        .await
+        .unwrap();
+    let out = output(&outcome);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    assert_eq!(
+        out["signature"],
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+    assert_eq!(out["header"], "X-Hub-Signature-256");
+    let reads = setup.events("secret.read");
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["target"], "WEBHOOK_SIGNING_KEY");
+    assert!(!setup.audit_text().contains(key));
+}
