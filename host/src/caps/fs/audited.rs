@@ -12,6 +12,7 @@
 //! grant's permissions.
 
 use super::{FsState, Location};
+use crate::manifest::Access;
 use crate::audit::{AuditError, Event, Recorder};
 use crate::caps::secrets::Redactor;
 use wasmtime::component::{HasData, Resource};
@@ -72,11 +73,7 @@ impl FsView<'_> {
         let event = match &outcome {
             Ok(_) => event.allow(),
             Err(e) => match e.downcast_ref() {
-                Some(&code) if is_refusal(code) => event.deny(format!(
-                    "{} on {shown}: {}",
-                    code.name(),
-                    refusal_hint(code, &target.mount)
-                )),
+                Some(&code) if is_refusal(code) => event.deny(self.refusal(code, target)),
                 Some(&code) => event.allow().field("error", code.name()),
                 None => event.allow().field("error", "trap"),
             },
@@ -86,13 +83,26 @@ impl FsView<'_> {
     }
 }
 
-fn refusal_hint(code: types::ErrorCode, mount: &str) -> String {
-    match code {
-        types::ErrorCode::NotPermitted | types::ErrorCode::ReadOnly => format!(
-            "mount `{mount}` does not allow this (a `read` mount refuses every change; \
-             a path may not leave its mount)"
-        ),
-        _ => format!("the host refused access under mount `{mount}`"),
+impl FsView<'_> {
+    /// Why the sandbox refused an operation on `target`, and what would
+    /// allow it.
+    fn refusal(&self, code: types::ErrorCode, target: &Location) -> String {
+        let mount = &*target.mount;
+        let shown = target.shown();
+        let read_only = self.state.preopens.iter().any(|p| &*p.mount == mount && p.access == Access::Read);
+        if target.inner.starts_with("/..") || target.inner.starts_with("(absolute)") {
+            format!("{shown} leaves mount `{mount}`: an action reaches only paths inside its mounts")
+        } else if read_only && matches!(code, types::ErrorCode::NotPermitted | types::ErrorCode::ReadOnly) {
+            format!(
+                "mount `{mount}` is granted read only: changing {shown} needs access = \"read-write\" \
+                 in the manifest's files entry and in the policy's [mounts.{mount}]"
+            )
+        } else {
+            format!(
+                "{shown} was refused ({}): a symlink or path that resolves outside mount `{mount}` is never followed",
+                code.name()
+            )
+        }
     }
 }
 
