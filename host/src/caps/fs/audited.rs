@@ -12,9 +12,9 @@
 //! grant's permissions.
 
 use super::{FsState, Location};
-use crate::manifest::Access;
 use crate::audit::{AuditError, Event, Recorder};
 use crate::caps::secrets::Redactor;
+use crate::manifest::Access;
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::OpenMode;
 use wasmtime_wasi::filesystem::{Descriptor, Dir, WasiFilesystemCtxView};
@@ -89,10 +89,21 @@ impl FsView<'_> {
     fn refusal(&self, code: types::ErrorCode, target: &Location) -> String {
         let mount = &*target.mount;
         let shown = target.shown();
-        let read_only = self.state.preopens.iter().any(|p| &*p.mount == mount && p.access == Access::Read);
+        let read_only = self
+            .state
+            .preopens
+            .iter()
+            .any(|p| &*p.mount == mount && p.access == Access::Read);
         if target.inner.starts_with("/..") || target.inner.starts_with("(absolute)") {
-            format!("{shown} leaves mount `{mount}`: an action reaches only paths inside its mounts")
-        } else if read_only && matches!(code, types::ErrorCode::NotPermitted | types::ErrorCode::ReadOnly) {
+            format!(
+                "{shown} leaves mount `{mount}`: an action reaches only paths inside its mounts"
+            )
+        } else if read_only
+            && matches!(
+                code,
+                types::ErrorCode::NotPermitted | types::ErrorCode::ReadOnly
+            )
+        {
             format!(
                 "mount `{mount}` is granted read only: changing {shown} needs access = \"read-write\" \
                  in the manifest's files entry and in the policy's [mounts.{mount}]"
