@@ -6,6 +6,7 @@ use crate::caps::fs::MountError;
 use crate::doc::DocError;
 use crate::manifest::section::SectionError;
 use crate::provenance::Digest;
+use crate::provenance::trust::SignatureProblem;
 
 /// An invocation that did not run, or a host that could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -60,30 +61,61 @@ pub enum Refusal {
     /// The policy knows the action but not where its component is.
     #[error("action `{0}` has no path: add path = \"…\" under [actions.{0}] in the policy")]
     NoPath(String),
-    /// The component's digest is not pinned.
+    /// Nothing in the lock approves this component.
     #[error(
-        "action `{name}` ({digest}) is not pinned: add digest = \"{digest}\" under [actions.{name}] in the policy \
-         after vetting it with `airlock inspect`"
+        "action `{name}` ({digest}) is not approved: nothing in the lock approves {origin}; \
+         vet it and run `{approve}`"
     )]
-    NotPinned {
+    NotApproved {
         /// The action's name.
         name: String,
+        /// Where the component was read from.
+        origin: String,
         /// The component's digest.
         digest: Digest,
+        /// The command that would approve it.
+        approve: String,
     },
-    /// The component is not the one that was pinned.
+    /// The component is not the one that was approved.
     #[error(
-        "action `{name}` is pinned to {pinned}, but {origin} is {actual}: these are not the bytes that were vetted"
+        "action `{name}` is approved as {approved}, but {origin} is {actual}: these are not the \
+         bytes that were vetted; if this is a new build, vet it and run `airlock approve {origin}`"
     )]
     DigestMismatch {
         /// The action's name.
         name: String,
         /// Where the component was read from.
         origin: String,
-        /// The pinned digest.
-        pinned: Digest,
+        /// The approved digest.
+        approved: Digest,
         /// The component's digest.
         actual: Digest,
+    },
+    /// The manifest asks for more than was approved.
+    #[error(
+        "action `{name}` ({origin}) asks for more than was approved (capability drift): {}; \
+         vet it and run `{approve}`",
+        changes.join("; ")
+    )]
+    Drift {
+        /// The action's name.
+        name: String,
+        /// Where the component was read from.
+        origin: String,
+        /// Each widening, in plain words.
+        changes: Vec<String>,
+        /// The command that would approve it.
+        approve: String,
+    },
+    /// The signature is missing, unreadable, untrusted or bad.
+    #[error("action `{name}` ({origin}) {problem}")]
+    Signature {
+        /// The action's name.
+        name: String,
+        /// Where the component was read from.
+        origin: String,
+        /// What is wrong.
+        problem: SignatureProblem,
     },
     /// The component declares another action than the one asked for.
     #[error("{origin} declares action `{declared}`, not `{asked}`")]

@@ -7,7 +7,9 @@ use crate::grant::Grant;
 use crate::manifest::{Manifest, section};
 use crate::outcome::Outcome;
 use crate::policy::Policy;
-use crate::provenance::Digest;
+use crate::provenance::admit::{self, Candidate};
+use crate::provenance::trust::{self, SignatureFile};
+use crate::provenance::{Digest, Lock};
 use crate::runtime::bindings::ActionPre;
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::state::RunState;
@@ -31,8 +33,10 @@ impl HostBuilder {
         HostBuilder { policy }
     }
 
-    /// Set up the engine, open the policy's mounts and the audit log.
+    /// Set up the engine, read the lock, open the policy's mounts and the
+    /// audit log.
     pub fn build(self) -> Result<Host, Error> {
+        let lock = Lock::load(&self.policy.trust.lock)?;
         let engine = runtime::engine().map_err(|e| Error::Runtime(format!("{e:#}")))?;
         let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
         // The one use of ambient authority over the file system on behalf of
@@ -49,6 +53,7 @@ impl HostBuilder {
                 engine,
                 linker,
                 policy: self.policy,
+                lock,
                 mounts,
                 audit,
                 by_name: Mutex::default(),
@@ -74,6 +79,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<RunState>,
     policy: Policy,
+    lock: Lock,
     mounts: Mounts,
     audit: Arc<AuditLog>,
     by_name: Mutex<HashMap<String, Arc<Prepared>>>,
@@ -136,6 +142,12 @@ impl Host {
         &self.inner.policy
     }
 
+    /// The approvals this host holds actions to, read from the policy's
+    /// lock file when the host was built.
+    pub fn lock(&self) -> &Lock {
+        &self.inner.lock
+    }
+
     /// The audit log this host writes.
     pub fn audit_log(&self) -> &Path {
         self.inner.audit.path()
@@ -147,7 +159,8 @@ impl Host {
     }
 
     /// The action `name` from the policy: its component read from the
-    /// policy's path, checked against its pinned digest, compiled once.
+    /// policy's path, checked against its approval in the lock and its
+    /// signature (`<path>.minisig`), compiled once.
     pub fn action(&self, name: &str) -> Result<Action, Error> {
         if let Some(prepared) = self.lock_names().get(name) {
             return Ok(self.wrap(prepared.clone()));
@@ -168,22 +181,54 @@ impl Host {
                 e,
             )
         })?;
-        let prepared = self.prepare(&bytes, &path.display().to_string(), Some(name))?;
+        let signature = SignatureFile::next_to(path)?;
+        let prepared = self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            Some(name),
+            signature.as_ref(),
+        )?;
         self.lock_names().insert(name.to_owned(), prepared.clone());
         Ok(self.wrap(prepared))
     }
 
-    /// The action in the component file at `path`, which must be pinned in
-    /// the policy under the name its manifest declares.
+    /// The action in the component file at `path`, which must be approved
+    /// in the lock (under the name its manifest declares), with its
+    /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        self.load_bytes(&bytes, &path.display().to_string())
+        let signature = SignatureFile::next_to(path)?;
+        self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            None,
+            signature.as_ref(),
+        )
+        .map(|p| self.wrap(p))
     }
 
-    /// The action in `component`; `origin` names it in messages.
+    /// The action in `component`; `origin` names it in messages. It must
+    /// be approved in the lock, and needs no signature only where the
+    /// policy requires none (see [`Host::load_signed_bytes`]).
     pub fn load_bytes(&self, component: &[u8], origin: &str) -> Result<Action, Error> {
-        self.prepare(component, origin, None).map(|p| self.wrap(p))
+        self.load_signed_bytes(component, origin, None)
+    }
+
+    /// The action in `component`, with the text of its `.minisig`
+    /// signature if it has one; `origin` names it in messages.
+    pub fn load_signed_bytes(
+        &self,
+        component: &[u8],
+        origin: &str,
+        signature: Option<&str>,
+    ) -> Result<Action, Error> {
+        let signature = signature.map(|text| SignatureFile {
+            origin: format!("{origin}.minisig"),
+            text: text.to_owned(),
+        });
+        self.prepare(component, origin, None, signature.as_ref())
+            .map(|p| self.wrap(p))
     }
 
     fn wrap(&self, prepared: Arc<Prepared>) -> Action {
@@ -197,65 +242,51 @@ impl Host {
         self.inner.by_name.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Check `component` against the policy and compile it.
+    /// Check `component` against the lock and the policy, and compile it.
     ///
-    /// The digest is checked before anything of the component is trusted,
-    /// and before it is compiled.
+    /// Nothing of the component is compiled before the lock has admitted
+    /// it and its signature has been checked.
     fn prepare(
         &self,
         component: &[u8],
         origin: &str,
         asked: Option<&str>,
+        signature: Option<&SignatureFile>,
     ) -> Result<Arc<Prepared>, Error> {
         let policy = &self.inner.policy;
         let digest = Digest::of(component);
-        let pin_check = |name: &str| -> Result<(), Refusal> {
-            let source = policy
-                .actions
-                .get(name)
-                .ok_or_else(|| Refusal::UnknownAction(name.into()))?;
-            match source.digest {
-                None => Err(Refusal::NotPinned {
-                    name: name.into(),
-                    digest,
-                }),
-                Some(pinned) if pinned != digest => Err(Refusal::DigestMismatch {
-                    name: name.into(),
-                    origin: origin.into(),
-                    pinned,
-                    actual: digest,
-                }),
-                Some(_) => Ok(()),
-            }
-        };
-        if let Some(name) = asked {
-            pin_check(name).map_err(|r| self.refuse(r, Some(digest)))?;
-        }
+        let refuse = |r: Refusal| self.refuse(r, Some(digest));
 
-        let text = section::extract(component).map_err(|error| {
-            self.refuse(
-                Refusal::ManifestSection {
-                    origin: origin.into(),
-                    error,
-                },
-                Some(digest),
-            )
-        })?;
-        let manifest = Manifest::parse(&format!("manifest of {origin}"), text)
-            .map_err(|e| self.refuse(Refusal::Manifest(e), Some(digest)))?;
+        let manifest = section::extract(component)
+            .map_err(|error| Refusal::ManifestSection {
+                origin: origin.into(),
+                error,
+            })
+            .and_then(|text| {
+                Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
+            });
+        let candidate = Candidate {
+            asked,
+            digest,
+            origin,
+        };
+        let (_, manifest) = admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
         let name = &manifest.action.name;
-        match asked {
-            Some(asked) if asked != name => {
-                let refusal = Refusal::NameMismatch {
-                    origin: origin.into(),
-                    asked: asked.into(),
-                    declared: name.clone(),
-                };
-                return Err(self.refuse(refusal, Some(digest)));
-            }
-            Some(_) => {}
-            None => pin_check(name).map_err(|r| self.refuse(r, Some(digest)))?,
-        }
+        trust::check(
+            policy,
+            name,
+            &manifest.action.publisher,
+            component,
+            signature,
+            &format!("{origin}.minisig"),
+        )
+        .map_err(|problem| {
+            refuse(Refusal::Signature {
+                name: name.clone(),
+                origin: origin.into(),
+                problem,
+            })
+        })?;
 
         if let Some(p) = self
             .inner

@@ -1,8 +1,9 @@
 //! What a component is, without running it: digest, embedded manifest,
-//! imports and exports, toolchain, and where its imports exceed its
-//! declaration.
+//! imports and exports, who built it (`producers`: language, toolchain),
+//! its custom sections, and risk flags — where its imports exceed its
+//! declaration, and what in its declaration deserves a second look.
 
-use crate::manifest::{Manifest, section};
+use crate::manifest::{Access, Manifest, section};
 use crate::provenance::Digest;
 use serde::Serialize;
 use wasmparser::{Parser, Payload};
@@ -23,10 +24,36 @@ pub struct Inspection {
     pub imports: Vec<String>,
     /// The component's exports.
     pub exports: Vec<String>,
-    /// `producers` metadata: language, toolchain, SDK.
-    pub producers: Vec<String>,
-    /// Where the component reaches beyond its declaration, in plain words.
+    /// `producers` metadata of the component and of every module inside it.
+    pub producers: Vec<Producer>,
+    /// Every custom section, at every level.
+    pub custom_sections: Vec<CustomSection>,
+    /// Where the component reaches beyond its declaration, and what in the
+    /// declaration is a risk, in plain words.
     pub flags: Vec<String>,
+}
+
+/// One field of a `producers` section, like `language: Rust`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Producer {
+    /// Which part of the component: `component`, `core module 0`, …
+    pub scope: String,
+    /// `language`, `processed-by` or `sdk`.
+    pub field: String,
+    /// `name version` of each value.
+    pub values: Vec<String>,
+}
+
+/// A custom section: data the runtime ignores but that travels with the
+/// digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CustomSection {
+    /// Which part of the component holds it.
+    pub scope: String,
+    /// The section's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 impl Inspection {
@@ -37,6 +64,7 @@ impl Inspection {
             imports,
             exports,
             producers,
+            custom_sections,
         } = surface(component)?;
         let (manifest, manifest_error) = match section::extract(component) {
             Ok(text) => match Manifest::parse(&format!("manifest of {origin}"), text) {
@@ -48,6 +76,7 @@ impl Inspection {
         let mut flags = Vec::new();
         if let Some(m) = &manifest {
             flags = beyond_declaration(m, &imports);
+            flags.extend(risks(m));
         }
         if !exports.iter().any(|e| e == "run") {
             flags.push("exports no `run` function: airlock cannot invoke it".into());
@@ -60,71 +89,127 @@ impl Inspection {
             imports,
             exports,
             producers,
+            custom_sections,
             flags,
         })
     }
 }
 
 /// What a component shows the outside: its top-level imports and exports,
-/// and its producers.
+/// and the producers and custom sections at every level.
 #[derive(Default)]
 struct Surface {
     imports: Vec<String>,
     exports: Vec<String>,
-    producers: Vec<String>,
+    producers: Vec<Producer>,
+    custom_sections: Vec<CustomSection>,
 }
 
 fn surface(component: &[u8]) -> Result<Surface, String> {
-    let Surface {
-        mut imports,
-        mut exports,
-        mut producers,
-    } = Surface::default();
-    let mut depth = 0usize;
+    let mut s = Surface::default();
+    // The scope of each open level: the component, then nested modules and
+    // components in the order they appear.
+    let mut scopes: Vec<String> = Vec::new();
+    let (mut modules, mut components) = (0usize, 0usize);
     for payload in Parser::new(0).parse_all(component) {
         let payload =
             payload.map_err(|e| format!("not a WebAssembly component: {}", e.message()))?;
+        let depth = scopes.len();
         match payload {
-            Payload::Version { encoding, .. }
-                if depth == 0 && encoding != wasmparser::Encoding::Component =>
-            {
-                return Err("a core module, not a component: build for wasm32-wasip2".into());
+            Payload::Version { encoding, .. } => {
+                if depth == 0 && encoding != wasmparser::Encoding::Component {
+                    return Err("a core module, not a component: build for wasm32-wasip2".into());
+                }
+                if depth == 0 {
+                    scopes.push("component".into());
+                }
             }
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 0 => {
+            Payload::ModuleSection { .. } => {
+                scopes.push(format!("core module {modules}"));
+                modules += 1;
+            }
+            Payload::ComponentSection { .. } => {
+                scopes.push(format!("nested component {components}"));
+                components += 1;
+            }
+            Payload::End(_) => {
+                scopes.pop();
+            }
+            Payload::ComponentImportSection(reader) if depth == 1 => {
                 for import in reader {
                     let import = import.map_err(|e| e.message().to_owned())?;
-                    imports.push(import.name.name.to_owned());
+                    s.imports.push(import.name.name.to_owned());
                 }
             }
-            Payload::ComponentExportSection(reader) if depth == 0 => {
+            Payload::ComponentExportSection(reader) if depth == 1 => {
                 for export in reader {
                     let export = export.map_err(|e| e.message().to_owned())?;
-                    exports.push(export.name.name.to_owned());
+                    s.exports.push(export.name.name.to_owned());
                 }
             }
-            Payload::CustomSection(c) if depth == 0 && c.name() == "producers" => {
+            Payload::CustomSection(c) => {
+                let scope = scopes.last().cloned().unwrap_or_default();
+                s.custom_sections.push(CustomSection {
+                    scope: scope.clone(),
+                    name: crate::doc::one_line(c.name()),
+                    bytes: c.data().len() as u64,
+                });
                 if let wasmparser::KnownCustom::Producers(reader) = c.as_known() {
                     for field in reader.into_iter().flatten() {
-                        let values: Vec<String> = field
+                        let values = field
                             .values
                             .into_iter()
                             .flatten()
-                            .map(|v| format!("{} {}", v.name, v.version))
+                            .map(|v| crate::doc::one_line(&format!("{} {}", v.name, v.version)))
                             .collect();
-                        producers.push(format!("{}: {}", field.name, values.join(", ")));
+                        s.producers.push(Producer {
+                            scope: scope.clone(),
+                            field: crate::doc::one_line(field.name),
+                            values,
+                        });
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok(Surface {
-        imports,
-        exports,
-        producers,
-    })
+    Ok(s)
+}
+
+/// What in a declaration deserves a second look before it is approved.
+pub fn risks(manifest: &Manifest) -> Vec<String> {
+    let caps = &manifest.capabilities;
+    let mut flags = Vec::new();
+    for origin in caps.network.iter().filter(|o| o.contains('*')) {
+        flags.push(format!(
+            "wildcard host {origin}: any matching host may be reached, including ones set up later"
+        ));
+    }
+    for (mount, access) in &caps.files {
+        if *access == Access::ReadWrite {
+            flags.push(format!(
+                "mount `{mount}` is read-write: the action may change, create and remove files there"
+            ));
+        }
+    }
+    for (name, secret) in &caps.secrets {
+        if secret.expose {
+            flags.push(format!(
+                "secret `{name}` is exposed: the action reads its plaintext and could send it anywhere it can reach"
+            ));
+        }
+        if secret.send_to.is_empty() {
+            flags.push(format!(
+                "secret `{name}` has no audience: no send_to origin limits where it is used"
+            ));
+        }
+        for origin in secret.send_to.iter().filter(|o| o.contains('*')) {
+            flags.push(format!(
+                "secret `{name}` may be sent to the wildcard host {origin}"
+            ));
+        }
+    }
+    flags
 }
 
 /// Imports that reach beyond what `manifest` declares.

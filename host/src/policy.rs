@@ -1,12 +1,20 @@
-//! The operator's policy, `airlock.toml`: which actions may run (and the
-//! digest each is pinned to), how mounts map to host directories, where
-//! secret values come from, the ceilings on every limit, and where the audit
-//! log goes.
+//! The operator's policy, `airlock.toml`: where actions are found, which
+//! publishers are trusted, how mounts map to host directories, where secret
+//! values come from, the ceilings on every limit, and where the audit log
+//! goes. Which exact components may run is not here but in the lock
+//! ([`crate::provenance::lock`]), written by `airlock approve`.
 //!
 //! ```toml
 //! [actions.hello]
 //! path = "plugins/hello.wasm"          # relative to this file
-//! digest = "sha256:…"                  # `airlock inspect` prints it
+//! # require_signature = false          # for an action built in-house
+//!
+//! [publishers.acme]
+//! keys = ["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"]
+//!
+//! [trust]
+//! lock = "airlock.lock"                # the default: next to this file
+//! require_signature = true             # the default
 //!
 //! [mounts.workspace]
 //! path = "workspace"
@@ -29,7 +37,7 @@
 
 use crate::doc::{self, DocError};
 use crate::manifest::{self, Access};
-use crate::provenance::Digest;
+use crate::provenance::minisign::PublicKey;
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -51,15 +59,38 @@ pub struct Policy {
     pub limits: Ceilings,
     /// The audit log.
     pub audit: AuditConfig,
+    /// Trusted publishers by name.
+    pub publishers: BTreeMap<String, Publisher>,
+    /// The lock, and whether signatures are required.
+    pub trust: Trust,
 }
 
-/// Where an action comes from and which bytes are allowed.
+/// Where an action comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionSource {
     /// The component file, if `airlock run NAME` should find it by name.
     pub path: Option<PathBuf>,
-    /// The only digest that may run under this name.
-    pub digest: Option<Digest>,
+    /// Overrides [`Trust::require_signature`] for this action: `false` for
+    /// an action built in-house.
+    pub require_signature: Option<bool>,
+}
+
+/// A publisher the operator trusts: components signed with one of its keys
+/// (and whose manifest names it) count as published by it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publisher {
+    /// Its minisign public keys.
+    pub keys: Vec<PublicKey>,
+}
+
+/// Which approvals and signatures the host holds actions to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trust {
+    /// The lock file: the digests and capability sets a person approved.
+    pub lock: PathBuf,
+    /// Whether every action must carry a signature by a trusted publisher
+    /// (default `true`).
+    pub require_signature: bool,
 }
 
 /// A host directory offered to actions under a mount name.
@@ -161,6 +192,11 @@ impl Policy {
                 path: audit_log.into(),
                 sync: SyncPolicy::Always,
             },
+            publishers: BTreeMap::new(),
+            trust: Trust {
+                lock: PathBuf::from("airlock.lock"),
+                require_signature: true,
+            },
         }
     }
 }
@@ -181,13 +217,32 @@ mod raw {
         limits: Limits,
         #[serde(default)]
         audit: Audit,
+        #[serde(default)]
+        publishers: BTreeMap<String, Publisher>,
+        #[serde(default)]
+        trust: Trust,
     }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Action {
         path: Option<PathBuf>,
-        digest: Option<Digest>,
+        require_signature: Option<bool>,
+        /// Pins moved to the lock; kept only to say so.
+        digest: Option<serde::de::IgnoredAny>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Publisher {
+        keys: Vec<String>,
+    }
+
+    #[derive(Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Trust {
+        lock: Option<PathBuf>,
+        require_signature: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -230,14 +285,50 @@ mod raw {
             for (name, a) in self.actions {
                 manifest::check_action_name(&name)
                     .map_err(|m| err(format!("actions.{name}"), m))?;
+                if a.digest.is_some() {
+                    return Err(err(
+                        format!("actions.{name}.digest"),
+                        format!(
+                            "digests are no longer pinned in the policy: remove this line and \
+                             approve the action with `airlock approve {name}`, which records its \
+                             digest in airlock.lock"
+                        ),
+                    ));
+                }
                 actions.insert(
                     name,
                     ActionSource {
                         path: a.path.map(resolve),
-                        digest: a.digest,
+                        require_signature: a.require_signature,
                     },
                 );
             }
+
+            let mut publishers = BTreeMap::new();
+            for (name, p) in self.publishers {
+                manifest::check_publisher(&name)
+                    .map_err(|m| err(format!("publishers.{name}"), m))?;
+                let mut keys = Vec::with_capacity(p.keys.len());
+                for (i, key) in p.keys.iter().enumerate() {
+                    keys.push(PublicKey::from_base64(key).map_err(|e| {
+                        err(
+                            format!("publishers.{name}.keys[{i}]"),
+                            format!("not a minisign public key ({e}): paste the second line of the publisher's .pub file"),
+                        )
+                    })?);
+                }
+                if keys.is_empty() {
+                    return Err(err(
+                        format!("publishers.{name}.keys"),
+                        "list at least one public key".into(),
+                    ));
+                }
+                publishers.insert(name, super::Publisher { keys });
+            }
+            let trust = super::Trust {
+                lock: resolve(self.trust.lock.unwrap_or_else(|| "airlock.lock".into())),
+                require_signature: self.trust.require_signature.unwrap_or(true),
+            };
 
             let mut mounts = BTreeMap::new();
             for (name, m) in self.mounts {
@@ -311,6 +402,8 @@ mod raw {
                 secrets,
                 limits,
                 audit,
+                publishers,
+                trust,
             })
         }
     }
@@ -325,7 +418,10 @@ mod tests {
         let text = r#"
 [actions.hello]
 path = "plugins/hello.wasm"
-digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+require_signature = false
+
+[publishers.acme]
+keys = ["RWT1zvNfBNdZMvGzttUrFz27FuXEYiz5d9icJDL/TQf5xmEUjBhllmPy"]
 
 [mounts.workspace]
 path = "/srv/work"
@@ -348,7 +444,13 @@ sync = "none"
             p.actions["hello"].path.as_deref(),
             Some(Path::new("/etc/airlock/plugins/hello.wasm"))
         );
-        assert!(p.actions["hello"].digest.is_some());
+        assert_eq!(p.actions["hello"].require_signature, Some(false));
+        assert_eq!(
+            p.publishers["acme"].keys[0].id().to_string(),
+            "3259D7045FF3CEF5"
+        );
+        assert_eq!(p.trust.lock, Path::new("/etc/airlock/airlock.lock"));
+        assert!(p.trust.require_signature);
         assert_eq!(
             p.mounts["workspace"],
             MountPolicy {
@@ -398,9 +500,24 @@ sync = "none"
                 "unknown field `command`",
             ),
             (
-                "[actions.hello]\ndigest = \"md5:00\"\n",
+                "[actions.hello]\ndigest = \"sha256:00\"\n",
                 "actions.hello.digest",
-                "not a digest",
+                "`airlock approve hello`",
+            ),
+            (
+                "[publishers.acme]\nkeys = [\"RWQ\"]\n",
+                "publishers.acme.keys[0]",
+                "not a minisign public key",
+            ),
+            (
+                "[publishers.acme]\nkeys = []\n",
+                "publishers.acme.keys",
+                "at least one",
+            ),
+            (
+                "[trust]\nrequire_signatures = false\n",
+                "trust.require_signatures",
+                "unknown field",
             ),
             (
                 "[actions.Hello]\npath = \"x\"\n",

@@ -1,15 +1,23 @@
 //! Support for the end-to-end tests: a temporary operator setup (policy,
-//! mounts, secrets, audit log) around real components built from
+//! lock, mounts, secrets, audit log) around real components built from
 //! `plugins/` and `tests/guests/`.
+//!
+//! Every action a [`Setup`] is given is signed with the setup's own
+//! publisher key (trusted in the policy for the publisher its manifest
+//! names) and approved in the setup's lock, as an operator would do with
+//! `airlock approve`.
 
 #![allow(clippy::unwrap_used)]
 
-use airlock::manifest::section;
-use airlock::provenance::Digest;
+use airlock::manifest::{Manifest, section};
+use airlock::provenance::minisign::SecretKey;
+use airlock::provenance::{Digest, Entry, Lock};
 use airlock::{Host, Policy};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 pub use airlock_test_artifacts as artifacts;
 
@@ -33,6 +41,8 @@ pub fn probe_with(manifest: &str) -> Vec<u8> {
 pub struct Setup {
     dir: tempfile::TempDir,
     policy: String,
+    key: SecretKey,
+    publishers: BTreeSet<String>,
 }
 
 impl Default for Setup {
@@ -47,6 +57,8 @@ impl Setup {
         Setup {
             dir: tempfile::tempdir().unwrap(),
             policy: String::new(),
+            key: SecretKey::generate().unwrap(),
+            publishers: BTreeSet::new(),
         }
     }
 
@@ -89,23 +101,69 @@ impl Setup {
         self
     }
 
-    /// Write `component` into the setup and pin it as action `name`.
+    /// Write `component` into the setup as action `name`, signed (as
+    /// `<file>.minisig`) and approved in the lock. A component without a
+    /// valid manifest cannot be approved; it is only written.
     pub fn action(&mut self, name: &str, component: &[u8]) -> PathBuf {
         let file = self.dir.path().join("actions").join(format!("{name}.wasm"));
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, component).unwrap();
         writeln!(
             self.policy,
-            "[actions.{name}]\npath = {:?}\ndigest = \"{}\"",
-            file.display().to_string(),
-            Digest::of(component)
+            "[actions.{name}]\npath = {:?}",
+            file.display().to_string()
         )
         .unwrap();
+        self.sign(&file);
+        self.approve(&file);
         file
     }
 
-    /// The `probe` guest with the given capabilities and limits, pinned as
-    /// action `probe`.
+    /// Sign the component at `file` with the setup's publisher key, as
+    /// `<file>.minisig`.
+    pub fn sign(&self, file: &Path) -> PathBuf {
+        let bytes = std::fs::read(file).unwrap();
+        let signature = self.key.sign(&bytes, "file:test component").unwrap();
+        let sig_path = PathBuf::from(format!("{}.minisig", file.display()));
+        std::fs::write(&sig_path, signature.to_text()).unwrap();
+        sig_path
+    }
+
+    /// Approve the component at `file` in the lock (replacing the approval
+    /// of the same action), and trust the setup's key for its publisher.
+    /// Does nothing for a component without a valid manifest.
+    pub fn approve(&mut self, file: &Path) {
+        let bytes = std::fs::read(file).unwrap();
+        let Some(manifest) = section::extract(&bytes)
+            .ok()
+            .and_then(|text| Manifest::parse("manifest", text).ok())
+        else {
+            return;
+        };
+        self.publishers.insert(manifest.action.publisher.clone());
+        let mut lock = Lock::load(&self.lock_path()).unwrap();
+        lock.insert(Entry::new(
+            &manifest,
+            Digest::of(&bytes),
+            file.display().to_string(),
+            Some(self.key.id()),
+            SystemTime::now(),
+        ));
+        lock.save(&self.lock_path()).unwrap();
+    }
+
+    /// The setup's publisher signing key.
+    pub fn key(&self) -> &SecretKey {
+        &self.key
+    }
+
+    /// The lock file's path.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.path().join("airlock.lock")
+    }
+
+    /// The `probe` guest with the given capabilities and limits, signed and
+    /// approved as action `probe`.
     pub fn probe(&mut self, capabilities: &str, limits: &str) -> PathBuf {
         self.action("probe", &probe_with(&probe_manifest(capabilities, limits)))
     }
@@ -128,9 +186,19 @@ impl Setup {
             .unwrap()
     }
 
-    /// Write the policy file.
+    /// Write the policy file: what was added, and the setup's key trusted
+    /// for the publisher of every approved action.
     pub fn write_policy(&self) {
-        std::fs::write(self.policy_path(), &self.policy).unwrap();
+        let mut policy = self.policy.clone();
+        for publisher in &self.publishers {
+            writeln!(
+                policy,
+                "\n[publishers.{publisher}]\nkeys = [\"{}\"]",
+                self.key.public_key().to_base64()
+            )
+            .unwrap();
+        }
+        std::fs::write(self.policy_path(), policy).unwrap();
     }
 
     /// Every record of the audit log.

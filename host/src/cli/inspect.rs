@@ -68,8 +68,22 @@ fn print_text(origin: &str, i: &Inspection) {
         println!("  {import}");
     }
     println!("exports:   {}", i.exports.join(", "));
-    for p in &i.producers {
-        println!("producers: {p}");
+    if !i.producers.is_empty() {
+        println!("producers:");
+        for p in &i.producers {
+            println!("  {}: {}: {}", p.scope, p.field, p.values.join(", "));
+        }
+    }
+    if !i.custom_sections.is_empty() {
+        println!("custom sections:");
+        for c in &i.custom_sections {
+            println!(
+                "  {}: {} ({} bytes)",
+                c.scope,
+                c.name.escape_debug(),
+                c.bytes
+            );
+        }
     }
     if i.flags.is_empty() {
         println!("flags:     none");

@@ -5,15 +5,21 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the action ran and returned an error (or `audit verify` found a fault) |
-//! | 2 | usage or configuration error: bad flags, malformed policy, input not JSON |
-//! | 3 | refused before running: unknown or unpinned action, digest mismatch, bad manifest, unlinkable component |
+//! | 1 | the action ran and returned an error (or `audit verify` found a fault); `verify`: the signature does not verify; `diff`: the new component asks for more; `approve`: not confirmed, nothing written |
+//! | 2 | usage or configuration error: bad flags, malformed policy or lock, input not JSON |
+//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component (`approve`: cannot be approved) |
 //! | 4 | a limit was exceeded (memory, time, output) or the action trapped |
 //! | 5 | host fault: the audit log or a file could not be written; nothing ran unrecorded |
 
+mod approve;
 mod audit;
+mod diff;
 mod inspect;
+mod keygen;
+mod pack;
 mod run;
+mod sign;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,7 +28,8 @@ use std::process::ExitCode;
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;
-    /// The action returned an error; a verification failed.
+    /// The action returned an error; a verification failed; `diff`: the new
+    /// component asks for more; `approve`: not confirmed.
     pub const ACTION_ERROR: u8 = 1;
     /// Usage or configuration error.
     pub const USAGE: u8 = 2;
@@ -37,9 +44,11 @@ pub mod exit {
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the action returned an error (audit verify: the log failed verification)
-  2  usage or configuration error (bad flags, malformed policy, input not JSON)
-  3  refused before running (unknown or unpinned action, digest mismatch, bad manifest)
+  1  the action returned an error (audit verify, verify: verification failed;
+     diff: the new component asks for more; approve: not confirmed, nothing written)
+  2  usage or configuration error (bad flags, malformed policy or lock, input not JSON)
+  3  refused before running (unknown or unapproved action, digest mismatch, capability
+     drift, bad or missing signature, bad manifest; approve: cannot be approved)
   4  a limit was exceeded (memory, time, output) or the action trapped
   5  host fault (the audit log could not be written; nothing ran unrecorded)";
 
@@ -58,6 +67,12 @@ struct Cli {
 enum Command {
     Run(run::Args),
     Inspect(inspect::Args),
+    Approve(approve::Args),
+    Diff(diff::Args),
+    Pack(pack::Args),
+    Sign(sign::Args),
+    Verify(verify::Args),
+    Keygen(keygen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
 }
@@ -79,6 +94,12 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Approve(args) => approve::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Pack(args) => pack::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Keygen(args) => keygen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
     };
     ExitCode::from(code)
@@ -116,4 +137,26 @@ fn code_of(e: &crate::Error) -> u8 {
         crate::Error::Refused(_) => exit::REFUSED,
         crate::Error::Audit(_) | crate::Error::Io { .. } | crate::Error::Runtime(_) => exit::HOST,
     }
+}
+
+/// Whether a command-line argument names a component file rather than an
+/// action: it ends in `.wasm` or has a `/`.
+fn by_path(arg: &str) -> bool {
+    arg.ends_with(".wasm") || arg.contains('/')
+}
+
+/// The component file an argument names: a path, or the policy's path for
+/// an action name.
+fn component_path(policy: &crate::Policy, arg: &str) -> Result<std::path::PathBuf, crate::Refusal> {
+    if by_path(arg) {
+        return Ok(arg.into());
+    }
+    let source = policy
+        .actions
+        .get(arg)
+        .ok_or_else(|| crate::Refusal::UnknownAction(arg.into()))?;
+    source
+        .path
+        .clone()
+        .ok_or_else(|| crate::Refusal::NoPath(arg.into()))
 }

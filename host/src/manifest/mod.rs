@@ -359,6 +359,11 @@ pub fn check_secret_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A publisher's name: printable, no spaces, 1 to 64 bytes.
+pub fn check_publisher(publisher: &str) -> Result<(), String> {
+    check_label(publisher)
+}
+
 /// A publisher or similar label: printable, one line, 1 to 64 bytes.
 fn check_label(label: &str) -> Result<(), String> {
     if label.is_empty()
