@@ -1,4 +1,4 @@
-//! Provenance: only the pinned bytes run, and every refusal is recorded.
+//! Provenance: only the approved bytes run, and every refusal is recorded.
 
 use airlock::manifest::section;
 use airlock::{Error, Refusal};
@@ -24,6 +24,7 @@ async fn a_modified_component_is_refused() {
     std::fs::write(&path, &bytes).unwrap();
     let r = refusal(host.action("probe"));
     assert!(matches!(r, Refusal::DigestMismatch { .. }), "{r}");
+    assert!(r.to_string().contains("airlock approve "), "{r}");
     assert!(
         r.to_string().contains("not the bytes that were vetted"),
         "{r}"
@@ -38,32 +39,44 @@ async fn a_modified_component_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unpinned_or_unknown_action_is_refused() {
+async fn an_unapproved_or_unknown_action_is_refused() {
     let mut setup = Setup::new();
     let component = probe_with(&probe_manifest("", ""));
     let file = setup.path().join("probe.wasm");
     std::fs::write(&file, &component).unwrap();
+    setup.sign(&file);
     setup.policy(&format!(
         "[actions.probe]\npath = {:?}",
         file.display().to_string()
     ));
     let host = setup.host();
     let r = refusal(host.action("probe"));
-    assert!(matches!(r, Refusal::NotPinned { .. }), "{r}");
-    assert!(r.to_string().contains("add digest = \"sha256:"), "{r}");
+    assert!(matches!(r, Refusal::NotApproved { .. }), "{r}");
+    assert!(
+        r.to_string()
+            .ends_with("vet it and run `airlock approve probe`"),
+        "{r}"
+    );
     assert!(matches!(
         refusal(host.action("nope")),
         Refusal::UnknownAction(_)
     ));
-    assert!(matches!(
-        refusal(host.load_file(&file)),
-        Refusal::NotPinned { .. }
-    ));
+    let r = refusal(host.load_file(&file));
+    assert!(matches!(r, Refusal::NotApproved { .. }), "{r}");
+    assert!(
+        r.to_string()
+            .contains(&format!("airlock approve {}", file.display())),
+        "{r}"
+    );
     assert_eq!(setup.events("run.refused").len(), 3);
+    assert!(
+        !setup.lock_path().exists(),
+        "only `airlock approve` writes the lock"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_component_must_declare_the_name_it_is_pinned_under() {
+async fn a_component_must_declare_the_name_it_is_approved_under() {
     let mut setup = Setup::new();
     let component = probe_with(&probe_manifest("", ""));
     setup.action("other-name", &component);
