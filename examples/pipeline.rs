@@ -11,11 +11,14 @@
 //! `sign-payload` signs each file's digest line (one task per file, in
 //! parallel), and `hello` announces the result.
 
+use airlock::provenance::Lock;
+use airlock::provenance::review::Review;
 use airlock::{Failure, Host, Outcome, Policy};
 use airlock_test_artifacts::{FILE_DIGEST, HELLO, SIGN_PAYLOAD};
 use serde_json::{Value, json};
 use std::error::Error;
 use std::path::Path;
+use std::time::SystemTime;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -97,9 +100,10 @@ async fn step(host: &Host, action: &str, input: Value) -> Result<Value, String> 
     }
 }
 
-/// What an operator's `airlock.toml` would hold, written for this example:
-/// the three actions pinned to the digests of the components built from
-/// `plugins/`, two mounts, one secret from a file, and the audit log.
+/// What an operator's `airlock.toml` and `airlock.lock` would hold, written
+/// for this example: the three actions built from `plugins/` (first-party,
+/// so unsigned) approved in the lock, two mounts, one secret from a file,
+/// and the audit log.
 fn operator_setup(dir: &Path) -> Result<Policy, Box<dyn Error>> {
     let source = dir.join("release");
     let reports = dir.join("reports");
@@ -112,22 +116,19 @@ fn operator_setup(dir: &Path) -> Result<Policy, Box<dyn Error>> {
         "example-signing-key-not-for-production\n",
     )?;
 
-    let pin = |path: &str| -> Result<String, std::io::Error> {
-        Ok(airlock::provenance::Digest::of(&std::fs::read(path)?).to_string())
-    };
     let policy = format!(
         r#"
+[trust]
+require_signature = false    # first-party actions, built from this repository
+
 [actions.file-digest]
 path = {FILE_DIGEST:?}
-digest = "{}"
 
 [actions.sign-payload]
 path = {SIGN_PAYLOAD:?}
-digest = "{}"
 
 [actions.hello]
 path = {HELLO:?}
-digest = "{}"
 
 [mounts.source]
 path = {:?}
@@ -143,11 +144,18 @@ file = "signing-key"
 [audit]
 path = "audit.jsonl"
 "#,
-        pin(FILE_DIGEST)?,
-        pin(SIGN_PAYLOAD)?,
-        pin(HELLO)?,
         source.display().to_string(),
         reports.display().to_string(),
     );
-    Ok(Policy::parse("example airlock.toml", &policy, dir)?)
+    let policy = Policy::parse("example airlock.toml", &policy, dir)?;
+
+    // What `airlock approve ACTION --yes` does for each action: review it
+    // under the policy and record the approval in the lock.
+    let mut lock = Lock::default();
+    for path in [FILE_DIGEST, SIGN_PAYLOAD, HELLO] {
+        let review = Review::of(&std::fs::read(path)?, path, None, &policy, &lock)?;
+        lock.insert(review.entry(path, SystemTime::now()));
+    }
+    lock.save(&policy.trust.lock)?;
+    Ok(policy)
 }
