@@ -162,7 +162,11 @@ async fn bad_untrusted_and_missing_signatures_are_refused() {
     assert!(setup.events("run.start").is_empty(), "nothing ran");
 
     // A malformed signature file is a clear error naming the file and line.
-    std::fs::write(&sig_path, "untrusted comment: x\nnot a signature\n").unwrap();
+    std::fs::write(
+        &sig_path,
+        "untrusted comment: x\nnot a signature\ntrusted comment: y\nAAAA\n",
+    )
+    .unwrap();
     let r = refusal(setup.host().action("probe"));
     assert!(
         r.to_string().contains(&format!(

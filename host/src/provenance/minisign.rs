@@ -341,7 +341,13 @@ impl Signature {
     /// Read a `.minisig` file's text.
     pub fn parse(text: &str) -> Result<Signature, MinisignError> {
         let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
-        let line = |n: usize| lines.get(n - 1).copied().unwrap_or("");
+        if lines.len() < 4 {
+            return Err(malformed(format!(
+                "line {} is missing: a minisign signature has four lines",
+                lines.len() + 1
+            )));
+        }
+        let line = |n: usize| lines[n - 1];
         let untrusted = line(1).strip_prefix(UNTRUSTED).ok_or_else(|| {
             malformed("line 1: a minisign signature starts with `untrusted comment: `")
         })?;
@@ -493,13 +499,14 @@ mod tests {
     #[test]
     fn malformed_inputs_say_what_and_where() {
         let cases: &[(&str, &str)] = &[
-            ("", "line 1"),
+            ("", "line 1 is missing"),
+            ("untrusted comment: x\n", "line 2 is missing"),
             (
-                "untrusted comment: x\nnot base64!\n",
+                "untrusted comment: x\nnot base64!\ntrusted comment: y\nAAAA\n",
                 "line 2: the signature is not base64",
             ),
             (
-                "untrusted comment: x\nRWQ=\n",
+                "untrusted comment: x\nRWQ=\ntrusted comment: y\nAAAA\n",
                 "line 2: the signature has 2 bytes",
             ),
             (
