@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The airlock demo, as an operator would do it: vet and pin actions, run
-# them, watch airlock refuse what was not granted, and verify the audit log.
+# The airlock demo, as a publisher and an operator would do it: sign
+# actions, vet and approve them, run them, watch airlock refuse what was not
+# granted or not approved — including an upgrade that quietly adds a host —
+# and verify the audit log.
 #
-#   ./demo/run.sh        (needs: rustup target add wasm32-wasip2)
+#   ./scripts/setup.sh && ./demo/run.sh
 #
 # Everything it writes is under target/demo/.
 set -euo pipefail
@@ -17,23 +19,33 @@ airlock="$PWD/target/debug/airlock"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo/release/bin" "$demo/reports"
 cp target/plugins/file-digest.wasm target/plugins/sign-payload.wasm "$demo/"
+cp target/plugins/release-notes.wasm "$demo/release-notes-unpacked.wasm"
+cp demo/release-notes/1.0.0.toml demo/release-notes/1.1.0.toml "$demo/"
 printf '## 1.0.0\n- first release\n' > "$demo/release/CHANGELOG.md"
 printf 'pretend binary\n' > "$demo/release/bin/tool"
 cd "$demo"
 
-say "Vet: what does file-digest ask for, and what is its digest?"
-run "$airlock" inspect file-digest.wasm
-digest() { "$airlock" inspect --json "$1" | sed -n 's/^  "digest": "\(.*\)",$/\1/p'; }
+say "Publish: the publisher makes a signing key and signs both actions (minisign format)"
+run "$airlock" keygen --public-key publisher.pub --secret-key publisher.key
+run "$airlock" sign file-digest.wasm --secret-key publisher.key
+run "$airlock" sign sign-payload.wasm --secret-key publisher.key
 
-say "Approve: pin both actions by digest and grant mounts and a secret (airlock.toml)"
+say "Vet: what does file-digest ask for, who built it, and what is its digest?"
+run "$airlock" inspect file-digest.wasm
+
+say "Configure: the operator trusts the publisher's key, maps mounts and a secret (airlock.toml)"
 cat > airlock.toml <<TOML
+[publishers.airlock-examples]
+keys = ["$(sed -n 2p publisher.pub)"]
+
 [actions.file-digest]
 path = "file-digest.wasm"
-digest = "$(digest file-digest.wasm)"
 
 [actions.sign-payload]
 path = "sign-payload.wasm"
-digest = "$(digest sign-payload.wasm)"
+
+[actions.release-notes]
+path = "release-notes.wasm"
 
 [mounts.source]
 path = "release"
@@ -47,6 +59,11 @@ access = "read-write"
 env = "DEMO_SIGNING_KEY"
 TOML
 cat airlock.toml
+
+say "Approve: a person reviews each action and records it in airlock.lock"
+run "$airlock" approve file-digest --yes
+run "$airlock" approve sign-payload --yes
+cat airlock.lock
 
 say "Run: file-digest reads /source and writes its report to /reports (allowed)"
 run "$airlock" run file-digest --input '{}'
@@ -72,6 +89,30 @@ set +e
 run "$airlock" run tampered.wasm --input '{}'
 echo "exit code: $? (3: refused before running)"
 set -e
+
+say "Upgrade, part 1: release-notes 1.0.0 is packed, signed, approved, and runs"
+run "$airlock" pack release-notes-unpacked.wasm --manifest 1.0.0.toml -o release-notes.wasm
+run "$airlock" sign release-notes.wasm --secret-key publisher.key
+run "$airlock" approve release-notes --yes
+notes='{"project": "airlock", "version": "1.0.0", "changes": ["first release"]}'
+run "$airlock" run release-notes --input "$notes"
+
+say "Upgrade, part 2: version 1.1.0 of the same action adds a host; it is signed, but not approved"
+run "$airlock" pack release-notes-unpacked.wasm --manifest 1.1.0.toml -o release-notes.wasm
+run "$airlock" sign release-notes.wasm --secret-key publisher.key
+set +e
+run "$airlock" run release-notes --input "$notes"
+echo "exit code: $? (3: refused before running, as capability drift)"
+run "$airlock" diff release-notes release-notes.wasm
+echo "exit code: $? (1: the new version asks for more)"
+set -e
+
+say "Upgrade, part 3: a person reviews the difference and approves it; now it runs"
+cp airlock.lock airlock.lock.before
+run "$airlock" approve release-notes --yes
+echo "The lock's change, as a reviewer sees it in version control:"
+diff -u airlock.lock.before airlock.lock || true
+run "$airlock" run release-notes --input '{"project": "airlock", "version": "1.1.0", "changes": ["faster digests"]}'
 
 say "Audit: every run, every file opened, every refusal, and no secret value"
 grep -o '"event":"[a-z.]*"' airlock-audit.jsonl | sort | uniq -c

@@ -6,9 +6,13 @@
 //! # The trust model
 //!
 //! An action is untrusted code. Its [`Manifest`] (embedded in the component,
-//! so the digest covers it) says what it wants; the operator's [`Policy`]
-//! says what any action may ever get and pins each action to the SHA-256
-//! digest that was vetted. At run time the [`Grant`] is `manifest ∩ policy`.
+//! so the digest covers it) says what it wants; its minisign signature says
+//! who published it; the lock ([`provenance::Lock`], written by `airlock
+//! approve`) records the SHA-256 digest and capability set a person
+//! approved; the operator's [`Policy`] says what any action may ever get and
+//! which publishers are trusted. A component that is not approved, or whose
+//! manifest asks for more than was approved (capability drift), is refused
+//! before it is compiled. At run time the [`Grant`] is `manifest ∩ policy`.
 //! Each invocation gets a fresh instance — nothing survives between runs —
 //! and no ambient authority: no environment, arguments, host stdio or
 //! sockets. Every capability use passes one choke point in [`caps`] that
@@ -35,8 +39,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! An invocation that is refused before it runs (digest, pin, manifest) is an
-//! [`Error`]; one that ran is an [`Outcome`], successful or not.
+//! An invocation that is refused before it runs (approval, drift,
+//! signature, manifest) is an [`Error`]; one that ran is an [`Outcome`],
+//! successful or not.
 //!
 //! # Where things are decided
 //!
@@ -45,7 +50,8 @@
 //! | is this manifest well-formed? | [`manifest`] |
 //! | what does the operator allow? | [`policy`] |
 //! | what does this action get? | [`grant`] |
-//! | is this the vetted component? | [`provenance`], [`Host::action`] |
+//! | is this the approved component, asking for no more than was approved? | [`provenance::admit`], [`Host::action`] |
+//! | who published it? | [`provenance::trust`] |
 //! | may this file / secret / request be used? | [`caps`] |
 //! | how does a run begin and end, and what stops it? | [`runtime`] |
 //! | what happened, provably? | [`audit`] |

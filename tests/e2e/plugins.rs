@@ -101,3 +101,26 @@ async fn sign_payload_signs_with_an_exposed_key_that_never_leaves() {
     assert_eq!(reads[0]["target"], "WEBHOOK_SIGNING_KEY");
     assert!(!setup.audit_text().contains(key));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn release_notes_runs_once_packed_with_the_demos_manifest() {
+    // Built without a manifest: nothing to approve until one is packed in.
+    let bare = plugin("release-notes");
+    assert!(airlock::manifest::section::extract(&bare).is_err());
+    let manifest = include_str!("../../demo/release-notes/1.0.0.toml");
+    let mut setup = Setup::new();
+    setup.action(
+        "release-notes",
+        &airlock::manifest::section::embed(&bare, manifest).unwrap(),
+    );
+    let host = setup.host();
+    let input = json!({"project": "airlock", "version": "1.0.0", "changes": [" first release "]});
+    let out = output(
+        &host
+            .invoke("release-notes", &input.to_string())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(out["title"], "airlock 1.0.0 released");
+    assert_eq!(out["text"], "airlock 1.0.0 released\n- first release\n");
+}
