@@ -1,0 +1,268 @@
+//! The lock as read: decoded strictly, every field validated, every error
+//! naming the field and, where known, the line.
+
+use super::{Entry, FORMAT, Lock};
+use crate::doc::{self, DocError};
+use crate::manifest::{self, Access};
+use crate::provenance::Digest;
+use crate::provenance::approval::{Approved, ApprovedLimits, ApprovedSecret};
+use crate::provenance::minisign::KeyId;
+use crate::units::{ByteSize, Span};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Decode and validate lock text; `document` names it in errors.
+pub(super) fn parse(document: &str, text: &str) -> Result<Lock, DocError> {
+    let raw: raw::Lock = doc::from_toml(document, text)?;
+    raw.validate(document)
+}
+
+mod raw {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Lock {
+        version: u32,
+        #[serde(default)]
+        action: Vec<Entry>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        name: String,
+        version: String,
+        source: String,
+        digest: Digest,
+        publisher: String,
+        key_id: Option<String>,
+        approved_at: String,
+        network: Vec<String>,
+        files: Vec<File>,
+        secrets: Vec<Secret>,
+        limits: Limits,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        mount: String,
+        access: Access,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Secret {
+        name: String,
+        send_to: Vec<String>,
+        expose: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Limits {
+        memory: ByteSize,
+        timeout: Span,
+        output: Option<ByteSize>,
+    }
+
+    impl Lock {
+        pub fn validate(self, document: &str) -> Result<super::Lock, DocError> {
+            if self.version != FORMAT {
+                return Err(DocError::new(
+                    document,
+                    "version",
+                    format!(
+                        "this lock is format {}, and this airlock reads format {FORMAT}",
+                        self.version
+                    ),
+                ));
+            }
+            let mut entries = BTreeMap::new();
+            for (i, e) in self.action.into_iter().enumerate() {
+                let err = |field: &str, message: String| {
+                    DocError::new(document, format!("action[{i}].{field}"), message)
+                };
+                manifest::check_action_name(&e.name).map_err(|m| err("name", m))?;
+                let version = semver::Version::parse(&e.version).map_err(|x| {
+                    err(
+                        "version",
+                        format!("`{}` is not a semantic version: {x}", e.version),
+                    )
+                })?;
+                manifest::check_publisher(&e.publisher).map_err(|m| err("publisher", m))?;
+                let key_id = e
+                    .key_id
+                    .map(|k| k.parse::<KeyId>())
+                    .transpose()
+                    .map_err(|m| err("key_id", m))?;
+                let approved_at = humantime::parse_rfc3339(&e.approved_at).map_err(|_| {
+                    err(
+                        "approved_at",
+                        format!(
+                            "`{}` is not a time like \"2026-11-23T10:00:00Z\"",
+                            e.approved_at
+                        ),
+                    )
+                })?;
+
+                let mut network = BTreeSet::new();
+                for (j, origin) in e.network.iter().enumerate() {
+                    let origin = manifest::check_origin(origin)
+                        .map_err(|m| err(&format!("network[{j}]"), m))?;
+                    network.insert(origin);
+                }
+                let mut files = BTreeMap::new();
+                for (j, f) in e.files.into_iter().enumerate() {
+                    manifest::check_mount_name(&f.mount)
+                        .map_err(|m| err(&format!("files[{j}].mount"), m))?;
+                    if files.insert(f.mount.clone(), f.access).is_some() {
+                        return Err(err(
+                            &format!("files[{j}].mount"),
+                            format!("mount `{}` is listed twice", f.mount),
+                        ));
+                    }
+                }
+                let mut secrets = BTreeMap::new();
+                for (j, s) in e.secrets.into_iter().enumerate() {
+                    manifest::check_secret_name(&s.name)
+                        .map_err(|m| err(&format!("secrets[{j}].name"), m))?;
+                    let mut send_to = BTreeSet::new();
+                    for (k, origin) in s.send_to.iter().enumerate() {
+                        let origin = manifest::check_origin(origin)
+                            .map_err(|m| err(&format!("secrets[{j}].send_to[{k}]"), m))?;
+                        send_to.insert(origin);
+                    }
+                    let secret = ApprovedSecret {
+                        send_to,
+                        expose: s.expose,
+                    };
+                    if secrets.insert(s.name.clone(), secret).is_some() {
+                        return Err(err(
+                            &format!("secrets[{j}].name"),
+                            format!("secret `{}` is listed twice", s.name),
+                        ));
+                    }
+                }
+                if e.limits.memory.0 == 0 || e.limits.timeout.0.is_zero() {
+                    return Err(err(
+                        "limits",
+                        "memory and timeout must be more than 0".into(),
+                    ));
+                }
+
+                let entry = super::Entry {
+                    version,
+                    source: e.source,
+                    digest: e.digest,
+                    publisher: e.publisher,
+                    key_id,
+                    approved_at,
+                    approved: Approved {
+                        network,
+                        files,
+                        secrets,
+                        limits: ApprovedLimits {
+                            memory: e.limits.memory,
+                            timeout: e.limits.timeout,
+                            output: e.limits.output,
+                        },
+                    },
+                    name: e.name,
+                };
+                if entries.insert(entry.name.clone(), entry).is_some() {
+                    return Err(err(
+                        "name",
+                        "this action is approved twice: keep one entry".into(),
+                    ));
+                }
+            }
+            Ok(super::Lock { entries })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::entry;
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field_and_line() {
+        let good = {
+            let mut lock = Lock::default();
+            lock.insert(entry("probe", "network = [\"https://a.test\"]"));
+            lock.to_toml()
+        };
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("version = 1", "version = 2", "version", "format 2"),
+            (
+                "digest = \"sha256:",
+                "digest = \"md5:",
+                "action[0].digest",
+                "not a digest",
+            ),
+            (
+                "name = \"probe\"",
+                "name = \"Probe\"",
+                "action[0].name",
+                "not an action name",
+            ),
+            (
+                "version = \"1.2.0\"",
+                "version = \"1.2\"",
+                "action[0].version",
+                "not a semantic version",
+            ),
+            (
+                "key_id = \"3259D7045FF3CEF5\"",
+                "key_id = \"xyz\"",
+                "action[0].key_id",
+                "not a key id",
+            ),
+            (
+                "approved_at = \"",
+                "approved_at = \"yesterday",
+                "action[0].approved_at",
+                "not a time",
+            ),
+            (
+                "\"https://a.test\"",
+                "\"https://a.test/path\"",
+                "action[0].network[0]",
+                "no path",
+            ),
+            (
+                "publisher = \"acme\"",
+                "publisher = \"acme\"\nextra = 1",
+                "action[0].extra",
+                "unknown field",
+            ),
+            (
+                "limits = {",
+                "limitz = {",
+                "action[0].limitz",
+                "unknown field",
+            ),
+            (
+                "memory = \"64 MiB\"",
+                "memory = \"0 B\"",
+                "action[0].limits",
+                "more than 0",
+            ),
+        ];
+        for (from, to, path, message) in cases {
+            let text = good.replacen(from, to, 1);
+            assert_ne!(text, good, "{from}");
+            let e = Lock::parse("airlock.lock", &text).unwrap_err();
+            assert_eq!(e.path, *path, "{to}\n=> {e}");
+            assert!(e.message.contains(message), "{to}\n=> {e}");
+        }
+        let twice = format!("{good}{}", &good[good.find("[[action]]").unwrap()..]);
+        let e = Lock::parse("airlock.lock", &twice).unwrap_err();
+        assert!(e.message.contains("approved twice"), "{e}");
+        let e = Lock::parse("airlock.lock", "version = 1\n[[action]]\nname = \n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+}

@@ -1,0 +1,101 @@
+//! The lock as text: one stable order, every list sorted with one item per
+//! line, so that a change of approval is a readable diff.
+
+use super::{FORMAT, Lock};
+use std::fmt::Write as _;
+
+impl Lock {
+    /// The lock as TOML, in its one stable order.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from(
+            "# airlock.lock: what a person approved, one entry per action.\n\
+             # Written by `airlock approve`; review its diff like code.\n",
+        );
+        let _ = writeln!(out, "version = {FORMAT}");
+        for e in self.entries.values() {
+            let a = &e.approved;
+            let _ = write!(
+                out,
+                "\n[[action]]\nname = {}\nversion = {}\nsource = {}\ndigest = {}\npublisher = {}\n",
+                quote(&e.name),
+                quote(&e.version.to_string()),
+                quote(&e.source),
+                quote(&e.digest.to_string()),
+                quote(&e.publisher),
+            );
+            if let Some(key) = e.key_id {
+                let _ = writeln!(out, "key_id = {}", quote(&key.to_string()));
+            }
+            let _ = writeln!(out, "approved_at = {}", quote(&e.approved_at_text()));
+            list(&mut out, "network", a.network.iter().map(|o| quote(o)));
+            list(
+                &mut out,
+                "files",
+                a.files.iter().map(|(mount, access)| {
+                    format!(
+                        "{{ mount = {}, access = {} }}",
+                        quote(mount),
+                        quote(&access.to_string())
+                    )
+                }),
+            );
+            list(
+                &mut out,
+                "secrets",
+                a.secrets.iter().map(|(name, s)| {
+                    let send_to: Vec<String> = s.send_to.iter().map(|o| quote(o)).collect();
+                    format!(
+                        "{{ name = {}, send_to = [{}], expose = {} }}",
+                        quote(name),
+                        send_to.join(", "),
+                        s.expose
+                    )
+                }),
+            );
+            let l = &a.limits;
+            let _ = write!(
+                out,
+                "limits = {{ memory = {}, timeout = {}",
+                quote(&l.memory.to_string()),
+                quote(&l.timeout.to_string())
+            );
+            if let Some(output) = l.output {
+                let _ = write!(out, ", output = {}", quote(&output.to_string()));
+            }
+            out.push_str(" }\n");
+        }
+        out
+    }
+}
+
+/// `key = [ … ]` with one item per line, or `key = []`.
+fn list(out: &mut String, key: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        let _ = writeln!(out, "{key} = []");
+        return;
+    }
+    let _ = writeln!(out, "{key} = [");
+    for item in items {
+        let _ = writeln!(out, "    {item},");
+    }
+    out.push_str("]\n");
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(q, "\\u{:04X}", c as u32);
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
