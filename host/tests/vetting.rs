@@ -270,3 +270,25 @@ fn help_documents_the_vetting_exit_codes() {
         assert!(help.contains(line), "{help}");
     }
 }
+
+#[test]
+fn the_policy_may_keep_the_lock_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    publisher_setup(dir);
+    deploy(dir, "probe-1.0.0.wasm");
+    std::fs::create_dir(dir.join("state")).unwrap();
+    let policy = read(dir.join("airlock.toml"));
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!("{policy}\n[trust]\nlock = \"state/approvals.lock\"\n"),
+    )
+    .unwrap();
+    let (_, e) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert!(e.contains("state/approvals.lock"), "{e}");
+    assert!(read(dir.join("state/approvals.lock")).contains("name = \"probe\""));
+    assert!(!dir.join("airlock.lock").exists());
+    expect(dir, 0, RUN);
+    let (d, _) = expect(dir, 0, &["diff", "probe", "probe.wasm"]);
+    assert!(d.contains("no change to the capabilities"), "{d}");
+}

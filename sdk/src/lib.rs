@@ -78,8 +78,16 @@
 //!
 //! ```text
 //! airlock inspect target/wasm32-wasip2/release/greet.wasm
-//! airlock run greet --input '{"name": "Ada"}'
+//! airlock keygen && airlock sign target/wasm32-wasip2/release/greet.wasm
+//! airlock approve target/wasm32-wasip2/release/greet.wasm
+//! airlock run target/wasm32-wasip2/release/greet.wasm --input '{"name": "Ada"}'
 //! ```
+//!
+//! Operators run only what a person approved (`airlock approve` records it
+//! in `airlock.lock`) and, by default, only what a publisher they trust
+//! signed: the policy lists your public key under `[publishers.example]`.
+//! For a build of your own you may instead mark it first-party with
+//! `require_signature = false` under `[actions.greet]`.
 //!
 //! # What the host guarantees, and what it refuses
 //!

@@ -241,6 +241,12 @@ fn print_review(r: &Review) {
                 "approved:   {} {} ({}) by {}, on {}",
                 a.name, p.version, p.digest, p.publisher, p.approved_at
             );
+            if p.version == a.version {
+                println!(
+                    "  ! the same version as the approved one, with other bytes: a rebuild, or a \
+                     re-release without a new version"
+                );
+            }
             if r.publisher_changed() {
                 println!(
                     "  ! the publisher changes from `{}` to `{}`",
