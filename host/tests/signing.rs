@@ -203,6 +203,37 @@ fn minisign_and_airlock_signatures_interoperate() {
             "airlock.pub",
         ],
     );
+    // The legacy (not prehashed) format minisign still writes with -l.
+    ok(minisign().args([
+        "-S",
+        "-l",
+        "-s",
+        "m.key",
+        "-m",
+        "probe-1.1.0.wasm",
+        "-x",
+        "legacy.minisig",
+    ]));
+    assert!(
+        read(dir.join("legacy.minisig"))
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("RW"),
+        "the legacy algorithm is `Ed`"
+    );
+    expect(
+        dir,
+        0,
+        &[
+            "verify",
+            "probe-1.1.0.wasm",
+            "-x",
+            "legacy.minisig",
+            "-p",
+            "m.pub",
+        ],
+    );
     // minisign itself refuses airlock's signature over other bytes.
     std::fs::copy(
         dir.join("probe-1.1.0.wasm.minisig"),
