@@ -4,8 +4,10 @@ use super::{exit, fail};
 use crate::inspect::Inspection;
 use std::path::PathBuf;
 
-/// Show a component's digest, embedded manifest, imports and exports, and
-/// flag imports beyond its declaration.
+/// Show a component's digest, embedded manifest, imports and exports,
+/// producers (language, toolchain) and custom sections, and flag risks:
+/// imports beyond its declaration, wildcard hosts, read-write mounts,
+/// exposed secrets, secrets without an audience.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The component file.

@@ -5,8 +5,9 @@ use crate::{Failure, Host, Outcome, Policy};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Run one action: by name (from the policy) or by component file (which
-/// must be pinned in the policy under the name its manifest declares).
+/// Run one action: by name (from the policy) or by component file; either
+/// must be approved in the lock (`airlock approve`) and signed where the
+/// policy requires it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An action name from the policy, or a path to a component (.wasm).
