@@ -108,8 +108,11 @@
 
 #![deny(missing_docs)]
 
+pub mod http;
 pub mod log;
 pub mod secrets;
+
+pub use secrets::{Placeholder, Secret};
 
 mod entry;
 
