@@ -8,6 +8,7 @@ mod files;
 mod isolation;
 mod limits;
 mod network;
+mod network_secrets;
 mod pinning;
 mod plugins;
 mod secrets;
