@@ -432,3 +432,49 @@ async fn sockets_and_name_lookup_are_refused_and_recorded() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_run_outlived_is_recorded_before_the_run_ends() {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let server = Server::http(move |_| {
+        // Answer only when the test is over.
+        let _ = wait.lock().unwrap().recv();
+        Reply::ok("late")
+    });
+    let port = server.port();
+    let mut setup = Setup::new();
+    setup.network(&[], &["127.0.0.1"], &local(&["slow.test"]));
+    setup.probe(
+        &format!("network = [\"http://slow.test:{port}\"]"),
+        "timeout = \"1s\"",
+    );
+    let outcome = setup
+        .host()
+        .invoke(
+            "probe",
+            &get(&format!("http://slow.test:{port}/")).to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "timeout of 1s exceeded"
+    );
+    let records = setup.records();
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["run.start", "net.request", "run.end"],
+        "{records:?}"
+    );
+    let r = &records[1];
+    assert_eq!(r["decision"], "allow");
+    assert_eq!(r["error"], "the run ended before the response was read");
+    assert_eq!(r["address"].as_str(), None);
+    assert_eq!(server.received().len(), 1, "it was sent");
+    drop(release);
+}
