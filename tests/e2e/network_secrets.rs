@@ -45,9 +45,10 @@ impl Two {
             &[("audience.test", local.clone()), ("other.test", local)],
         );
         let caps = format!(
-            "network = [\"http://audience.test:{}\", \"http://other.test:{}\"]\nsecrets = [{secrets}]",
+            "network = [\"http://audience.test:{}\", \"http://other.test:{o}\", \"http://*.other.test:{o}\"]\n\
+             secrets = [{secrets}]",
             audience.port(),
-            other.port()
+            o = other.port()
         )
         .replace("AUDIENCE", &format!("http://audience.test:{}", audience.port()));
         setup.probe(&caps, "");
@@ -170,8 +171,12 @@ async fn a_placeholder_for_another_host_is_refused_and_nothing_is_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
     let key = "ex/posed+key=9f8e7d6c5b4a";
-    let mut two = Two::new(r#"{ name = "KEY", expose = true, send_to = ["AUDIENCE"] }"#);
-    two.setup.secret("KEY", key);
+    let mut two = Two::new(
+        r#"{ name = "KEY", expose = true, send_to = ["AUDIENCE"] }, { name = "LABEL", expose = true }"#,
+    );
+    two.setup
+        .secret("KEY", key)
+        .secret("LABEL", "labelsecret42");
     let b64 = base64::engine::general_purpose::STANDARD;
     let basic = format!("Basic {}", b64.encode(format!("user:{key}")));
     let url_encoded = key
@@ -189,6 +194,8 @@ async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
         ),
         post(&two.other_url(&format!("/?k={url_encoded}")), &[], ""),
         post(&two.other_url("/"), &[], &hex::encode(key)),
+        // A name under a granted wildcard is sent to DNS: not this one.
+        json!({"op": "http", "url": format!("http://LabelSecret42.other.test:{}/", two.other.port())}),
         post(
             &two.audience_url("/"),
             &[("authorization", basic.as_str())],
@@ -197,10 +204,10 @@ async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
     ];
     let (out, outcome) = run(&two.setup, &ops).await;
     assert_eq!(out[0]["ok"], key.len(), "the action may read it: {out:?}");
-    for r in &out[1..5] {
+    for r in &out[1..6] {
         assert_eq!(r["kind"], "Denied", "{out:?}");
     }
-    assert_eq!(out[5]["status"], 200, "its audience may get it: {out:?}");
+    assert_eq!(out[6]["status"], 200, "its audience may get it: {out:?}");
     assert!(two.other.received().is_empty());
 
     let reasons: Vec<&str> = outcome.denials.iter().map(|d| d.reason.as_str()).collect();
@@ -217,8 +224,13 @@ async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
             "{reason}"
         );
     }
+    assert!(
+        reasons[4]
+            .contains("carries the value of exposed secret `LABEL` (plain); it was not looked up"),
+        "{reasons:?}"
+    );
     let r = &two.setup.events("net.request")[0];
-    assert_eq!(r["exposed_scan"], json!(["KEY"]));
+    assert_eq!(r["exposed_scan"], json!(["KEY", "LABEL"]));
     assert_eq!(r["exposed_scan_kind"], "best-effort");
     assert!(!two.setup.audit_text().contains(key));
 }

@@ -7,7 +7,8 @@
 //! 1. At most `http_requests` requests per run.
 //! 2. The URL's scheme, host and port against the grant ([`grant`]) —
 //!    before any DNS. A user in the URL, a percent-encoded host or an IPv4
-//!    address in an unusual form is refused rather than guessed at.
+//!    address in an unusual form is refused rather than guessed at; so is a
+//!    host name that carries an exposed secret's value (DNS would leak it).
 //! 3. The host is resolved once ([`resolve`]; the policy's
 //!    `[network.hosts]` first).
 //! 4. Every resolved address is checked: one in a blocked class ([`addr`]:
@@ -31,7 +32,10 @@
 //! an `ErrorCode` for the action (`HttpRequestDenied`, or the closest code).
 
 pub mod addr;
+mod checks;
 pub mod client;
+mod config;
+pub mod destination;
 pub mod grant;
 pub mod placeholder;
 pub mod record;
@@ -39,24 +43,17 @@ pub mod resolve;
 mod sockets;
 mod transfer;
 
+pub use config::{NetConfig, NetSetupError};
 pub use sockets::{DeniedSockets, SocketsView};
 
 use crate::audit::{AuditError, Recorder};
 use crate::caps::secrets::{Redactor, SecretValue, Secrets};
 use crate::grant::{Grant, Limits};
-use crate::policy::NetworkPolicy;
-use addr::IpBlock;
-use client::Tls;
-use grant::{Destination, Host, Origin};
+use grant::{Destination, Origin};
 use placeholder::Forms;
 use record::{Report, Stage, Verdict};
-use resolve::Resolver;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -66,59 +63,6 @@ type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
 type ResponseFuture = Box<
     dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send,
 >;
-
-/// How a host reaches the network, from the policy's `[network]`: trusted
-/// roots, name overrides, and the blocked addresses the operator allows.
-#[derive(Debug)]
-pub struct NetConfig {
-    resolver: Resolver,
-    tls: Tls,
-    allow_private: Vec<IpBlock>,
-}
-
-/// A `[network]` setting of the policy that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("policy [network] ca_certs: {}: {reason}", path.display())]
-pub struct NetSetupError {
-    /// The certificate file.
-    pub path: PathBuf,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl NetConfig {
-    /// Load the CA certificates and set up the resolver.
-    pub fn new(policy: &NetworkPolicy) -> Result<NetConfig, NetSetupError> {
-        let mut certs = Vec::new();
-        for path in &policy.ca_certs {
-            let fail = |reason: String| NetSetupError {
-                path: path.clone(),
-                reason,
-            };
-            let found = CertificateDer::pem_file_iter(path)
-                .map_err(|e| fail(format!("cannot read it: {e}")))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| fail(format!("not PEM: {e}")))?;
-            if found.is_empty() {
-                return Err(fail("holds no PEM certificate".into()));
-            }
-            for cert in &found {
-                rustls::RootCertStore::empty()
-                    .add(cert.clone())
-                    .map_err(|e| fail(format!("not a usable CA certificate: {e}")))?;
-            }
-            certs.extend(found);
-        }
-        Ok(NetConfig {
-            resolver: Resolver::new(policy.hosts.clone()),
-            tls: Tls::new(certs).map_err(|e| NetSetupError {
-                path: PathBuf::new(),
-                reason: e.to_string(),
-            })?,
-            allow_private: policy.allow_private.clone(),
-        })
-    }
-}
 
 /// What one action may do on the network, parsed once when it is loaded.
 #[derive(Debug)]
@@ -387,6 +331,8 @@ impl RunNet {
             ));
         }
 
+        self.scan_host(&dest)?;
+
         let (addrs, source) = tokio::time::timeout(
             limits.http_connect_timeout,
             self.config.resolver.resolve(&dest.host, dest.port),
@@ -453,118 +399,6 @@ impl RunNet {
         .await
         .map_err(|e| Stop::fail(e.to_string(), e.code()))?;
         Ok(transfer::deliver(reply, cap, &self.secrets, report))
-    }
-
-    /// Step 4: a blocked address refuses the request unless granted.
-    fn check_address(&self, dest: &Destination, addr: SocketAddr) -> Result<(), Stop> {
-        let ip = addr.ip();
-        let Some(class) = addr::classify(ip) else {
-            return Ok(());
-        };
-        let granted = self
-            .grant
-            .origins
-            .iter()
-            .any(|o| o.covers_address(dest.scheme, ip, addr.port()));
-        if granted || self.config.allow_private.iter().any(|b| b.contains(ip)) {
-            return Ok(());
-        }
-        let literal = Destination {
-            scheme: dest.scheme,
-            host: Host::Ip(ip.to_canonical()),
-            port: addr.port(),
-        };
-        let what = match &dest.host {
-            Host::Ip(_) => format!("{ip} is"),
-            Host::Name(name) => format!("{name} resolves to {ip},"),
-        };
-        Err(Stop::deny(
-            format!(
-                "{what} a {class} address, which actions reach only when it is granted by address: \
-                 the manifest would need network = [\"{}\"], or the policy allow_private = [\"{}\"] under [network]",
-                literal.as_grant(),
-                IpBlock::single(ip)
-            ),
-            HttpError::DestinationIpProhibited,
-        ))
-    }
-
-    /// Step 6: fill placeholders for secrets whose audience includes `dest`.
-    fn fill(
-        &self,
-        dest: &Destination,
-        out: &mut transfer::Outgoing,
-        report: &mut Report,
-    ) -> Result<(), Stop> {
-        let deny = |reason: String| Stop::deny(reason, HttpError::HttpRequestDenied);
-        let names = out.placeholders().map_err(deny)?;
-        for name in &names {
-            let Some(secret) = self.secrets.get(name) else {
-                return Err(deny(format!(
-                    "{{{{secret:{name}}}}} names a secret the manifest does not declare: it would need \
-                     {{ name = \"{name}\", send_to = [\"{}\"] }} in [capabilities] secrets",
-                    dest.as_grant()
-                )));
-            };
-            if !secret.send_to.iter().any(|o| o.matches(dest)) {
-                let audience: Vec<String> =
-                    secret.send_to.iter().map(ToString::to_string).collect();
-                return Err(deny(format!(
-                    "secret `{name}` may be sent only to [{}] (its send_to), not to {}: the manifest would need \
-                     send_to = [\"{}\"] for it; the request was not sent",
-                    audience.join(", "),
-                    dest.as_grant(),
-                    dest.as_grant()
-                )));
-            }
-            if secret.value.is_none() {
-                return Err(deny(format!(
-                    "secret `{name}` has no value: add [secrets.{name}] with env = \"VAR\" or file = \"path\" to the policy"
-                )));
-            }
-        }
-        if names.is_empty() {
-            return Ok(());
-        }
-        out.substitute(&|name| {
-            self.secrets
-                .get(name)
-                .and_then(|s| s.value.as_ref())
-                .map_or(&[][..], |v| v.expose().as_bytes())
-        })
-        .map_err(deny)?;
-        report.secrets = names;
-        Ok(())
-    }
-
-    /// Step 7: look for exposed secrets' values going outside their audience.
-    fn scan(
-        &self,
-        dest: &Destination,
-        out: &transfer::Outgoing,
-        report: &mut Report,
-    ) -> Result<(), Stop> {
-        for (name, secret) in &self.secrets {
-            let Some(forms) = secret.forms.as_ref().filter(|_| secret.expose) else {
-                continue;
-            };
-            if secret.send_to.iter().any(|o| o.matches(dest)) {
-                continue;
-            }
-            report.scanned.push(name.clone());
-            if let Some((form, place)) = out.find(forms) {
-                return Err(Stop::deny(
-                    format!(
-                        "the request carries the value of exposed secret `{name}` ({form}, in {place}) to {}, \
-                         which is not in its send_to (a best-effort check): the manifest would need send_to = [\"{}\"] for it",
-                        dest.as_grant(),
-                        dest.as_grant()
-                    ),
-                    HttpError::HttpRequestDenied,
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

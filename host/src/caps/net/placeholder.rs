@@ -186,6 +186,21 @@ impl Forms {
         None
     }
 
+    /// Whether a host name carries the value (plain or hex, in any case) —
+    /// a name is sent to DNS servers before any request is made.
+    pub fn find_in_host(&self, host: &str) -> Option<&'static str> {
+        let host = host.to_ascii_lowercase();
+        let plain = Zeroizing::new(self.plain.to_ascii_lowercase());
+        let hex = Zeroizing::new(hex::encode(&*self.plain).into_bytes());
+        if position(host.as_bytes(), &plain).is_some() {
+            Some("plain")
+        } else if position(host.as_bytes(), &hex).is_some() {
+            Some("hex")
+        } else {
+            None
+        }
+    }
+
     /// `haystack` with every form of the value replaced by
     /// `[redacted:NAME]`, or `None` when there was none.
     pub fn scrub(&self, haystack: &[u8]) -> Option<Vec<u8>> {
@@ -354,6 +369,15 @@ mod tests {
             );
         }
         assert!(Forms::new("SHORT", b"abc").is_none());
+    }
+
+    #[test]
+    fn host_names_are_searched_in_any_case() {
+        let forms = Forms::new("LABEL", b"Label42Secret").unwrap();
+        assert_eq!(forms.find_in_host("label42secret.evil.test"), Some("plain"));
+        let hex = format!("{}.evil.test", hex::encode(b"Label42Secret"));
+        assert_eq!(forms.find_in_host(&hex), Some("hex"));
+        assert_eq!(forms.find_in_host("api.evil.test"), None);
     }
 
     #[test]
