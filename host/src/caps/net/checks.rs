@@ -129,11 +129,14 @@ impl RunNet {
         out: &Outgoing,
         report: &mut Report,
     ) -> Result<(), Stop> {
+        report.scanned = self
+            .outside_audience(dest)
+            .map(|(name, _)| name.clone())
+            .collect();
         for (name, secret) in self.outside_audience(dest) {
             let Some(forms) = secret.forms.as_ref() else {
                 continue;
             };
-            report.scanned.push(name.clone());
             if let Some((form, place)) = out.find(forms) {
                 return Err(Stop::deny(
                     format!(
