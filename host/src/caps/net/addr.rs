@@ -51,7 +51,7 @@ impl Class {
             Class::Loopback => "loopback",
             Class::Private => "private",
             Class::SharedCgnat => "shared CGNAT space",
-            Class::LinkLocal => "link-local, where cloud metadata services live",
+            Class::LinkLocal => "link-local",
             Class::Multicast => "multicast",
             Class::Broadcast => "broadcast",
             Class::Documentation => "documentation",
@@ -59,6 +59,24 @@ impl Class {
             Class::UniqueLocal => "unique local",
             Class::SiteLocal => "site-local",
             Class::Reserved => "reserved",
+        }
+    }
+
+    /// The class as refusals say it: "a loopback address".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Class::Unspecified => "an unspecified address",
+            Class::Loopback => "a loopback address",
+            Class::Private => "a private address",
+            Class::SharedCgnat => "an address in shared CGNAT space",
+            Class::LinkLocal => "a link-local address, where cloud metadata services live",
+            Class::Multicast => "a multicast address",
+            Class::Broadcast => "the broadcast address",
+            Class::Documentation => "a documentation address",
+            Class::Benchmarking => "a benchmarking address",
+            Class::UniqueLocal => "a unique local address",
+            Class::SiteLocal => "a site-local address",
+            Class::Reserved => "a reserved address",
         }
     }
 }

@@ -36,8 +36,9 @@ impl RunNet {
         };
         Err(Stop::deny(
             format!(
-                "{what} a {class} address, which actions reach only when it is granted by address: \
+                "{what} {}, which actions reach only when it is granted by address: \
                  the manifest would need network = [\"{}\"], or the policy allow_private = [\"{}\"] under [network]",
+                class.phrase(),
                 literal.as_grant(),
                 IpBlock::single(ip)
             ),

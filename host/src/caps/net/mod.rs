@@ -1,6 +1,6 @@
 //! The network: `wasi:http` is the only surface, and every request passes
 //! [`NetHooks::send_request`], the one place a request is decided, enforced
-//! and recorded. Raw sockets and name lookup are refused ([`sockets`]).
+//! and recorded. Raw sockets and name lookup are refused ([`SocketsView`]).
 //!
 //! # The order of the checks
 //!
