@@ -78,7 +78,7 @@ pub struct Limits {
     pub http_request_body: ByteSize,
     /// Body of one HTTP response.
     pub http_response_body: ByteSize,
-    /// Connecting for one HTTP request.
+    /// Resolving and connecting (DNS, TCP, TLS), each step.
     #[serde(serialize_with = "as_millis")]
     pub http_connect_timeout: Duration,
     /// From sending one HTTP request to its response's head.

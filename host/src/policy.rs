@@ -129,7 +129,8 @@ pub struct Ceilings {
     pub http_request_body: ByteSize,
     /// Body of one HTTP response.
     pub http_response_body: ByteSize,
-    /// Connecting (TCP and TLS) for one HTTP request.
+    /// Resolving and connecting (DNS, TCP, TLS) for one HTTP request; each
+    /// step gets this long.
     pub http_connect_timeout: Duration,
     /// From sending one HTTP request to its response's head.
     pub http_first_byte_timeout: Duration,

@@ -141,7 +141,8 @@ pub struct RequestedLimits {
     /// Body of one HTTP response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_response_body: Option<ByteSize>,
-    /// Connecting (TCP and TLS) for one HTTP request.
+    /// Resolving and connecting (DNS, TCP, TLS) for one HTTP request; each
+    /// step gets this long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_connect_timeout: Option<Span>,
     /// From sending one HTTP request to its response's head.

@@ -307,7 +307,7 @@ impl RunNet {
         if n > limits.http_requests {
             return Err(Stop::deny(
                 format!(
-                    "the run already sent {} HTTP requests, its http_requests limit",
+                    "the run already made {} HTTP requests, its http_requests limit",
                     limits.http_requests
                 ),
                 HttpError::ConnectionLimitReached,
