@@ -112,7 +112,7 @@ impl TestCa {
         ];
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         let pem_file = dir.join("test-ca.pem");
-        std::fs::write(&pem_file, issuer.pem()).unwrap();
+        std::fs::write(&pem_file, pem(issuer.der())).unwrap();
         TestCa { issuer, pem_file }
     }
 
@@ -140,6 +140,19 @@ impl TestCa {
             .unwrap();
         Arc::new(config)
     }
+}
+
+/// A certificate in PEM form.
+fn pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
 }
 
 /// A server on 127.0.0.1 that records what it receives.
