@@ -3,6 +3,7 @@
 
 use crate::audit::AuditError;
 use crate::caps::fs::MountError;
+use crate::caps::net::NetSetupError;
 use crate::doc::DocError;
 use crate::manifest::section::SectionError;
 use crate::provenance::Digest;
@@ -24,6 +25,10 @@ pub enum Error {
     /// A mount directory could not be opened.
     #[error(transparent)]
     Mount(#[from] MountError),
+    /// The policy's `[network]` settings cannot be used (a CA certificate
+    /// that cannot be read).
+    #[error(transparent)]
+    Network(#[from] NetSetupError),
     /// The audit log cannot be written; nothing runs unrecorded.
     #[error(transparent)]
     Audit(#[from] AuditError),

@@ -5,7 +5,7 @@
 
 use crate::manifest::{Access, Manifest};
 use crate::policy::{Policy, SecretSource};
-use crate::units::ByteSize;
+use crate::units::{ByteSize, Span};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +14,18 @@ use std::time::Duration;
 pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(64);
 /// Time an action gets when its manifest does not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP requests a run may send when its manifest does not say.
+pub const DEFAULT_HTTP_REQUESTS: u32 = 100;
+/// Body of one HTTP request when the manifest does not say.
+pub const DEFAULT_HTTP_REQUEST_BODY: ByteSize = ByteSize::mib(1);
+/// Body of one HTTP response when the manifest does not say.
+pub const DEFAULT_HTTP_RESPONSE_BODY: ByteSize = ByteSize::mib(8);
+/// Connect timeout of one HTTP request when the manifest does not say.
+pub const DEFAULT_HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// First-byte timeout of one HTTP request when the manifest does not say.
+pub const DEFAULT_HTTP_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Total timeout of one HTTP request when the manifest does not say.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one action may use, decided once when it is loaded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,6 +72,21 @@ pub struct Limits {
     pub stdio: ByteSize,
     /// Log records kept.
     pub log_records: u32,
+    /// HTTP requests per run.
+    pub http_requests: u32,
+    /// Body of one HTTP request.
+    pub http_request_body: ByteSize,
+    /// Body of one HTTP response.
+    pub http_response_body: ByteSize,
+    /// Resolving and connecting (DNS, TCP, TLS), each step.
+    #[serde(serialize_with = "as_millis")]
+    pub http_connect_timeout: Duration,
+    /// From sending one HTTP request to its response's head.
+    #[serde(serialize_with = "as_millis")]
+    pub http_first_byte_timeout: Duration,
+    /// One HTTP request, start to end.
+    #[serde(serialize_with = "as_millis")]
+    pub http_timeout: Duration,
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -143,6 +170,68 @@ impl Grant {
             output_asked > ceil.output,
         );
 
+        let mut size =
+            |what: &str, asked: Option<ByteSize>, default: ByteSize, ceiling: ByteSize| {
+                let wanted = asked.unwrap_or(default);
+                let got = wanted.min(ceiling);
+                cap(
+                    what,
+                    Some(wanted.to_string()),
+                    got.to_string(),
+                    asked.is_some_and(|a| a > ceiling),
+                );
+                got
+            };
+        let http_request_body = size(
+            "http_request_body",
+            asked.http_request_body,
+            DEFAULT_HTTP_REQUEST_BODY,
+            ceil.http_request_body,
+        );
+        let http_response_body = size(
+            "http_response_body",
+            asked.http_response_body,
+            DEFAULT_HTTP_RESPONSE_BODY,
+            ceil.http_response_body,
+        );
+        let mut span = |what: &str, asked: Option<Span>, default: Duration, ceiling: Duration| {
+            let wanted = asked.map(|s| s.0).unwrap_or(default);
+            let got = wanted.min(ceiling);
+            cap(
+                what,
+                Some(humantime::format_duration(wanted).to_string()),
+                humantime::format_duration(got).to_string(),
+                asked.is_some_and(|a| a.0 > ceiling),
+            );
+            got
+        };
+        let http_connect_timeout = span(
+            "http_connect_timeout",
+            asked.http_connect_timeout,
+            DEFAULT_HTTP_CONNECT_TIMEOUT,
+            ceil.http_connect_timeout,
+        );
+        let http_first_byte_timeout = span(
+            "http_first_byte_timeout",
+            asked.http_first_byte_timeout,
+            DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
+            ceil.http_first_byte_timeout,
+        );
+        let http_timeout = span(
+            "http_timeout",
+            asked.http_timeout,
+            DEFAULT_HTTP_TIMEOUT,
+            ceil.http_timeout,
+        );
+        let requests_asked = asked.http_requests.unwrap_or(DEFAULT_HTTP_REQUESTS);
+        let http_requests = requests_asked.min(ceil.http_requests);
+        cap(
+            "http_requests",
+            Some(requests_asked.to_string()),
+            http_requests.to_string(),
+            asked.http_requests.is_some_and(|r| r > ceil.http_requests),
+        );
+
         Grant {
             mounts,
             secrets,
@@ -153,6 +242,12 @@ impl Grant {
                 output,
                 stdio: ceil.stdio,
                 log_records: ceil.log_records,
+                http_requests,
+                http_request_body,
+                http_response_body,
+                http_connect_timeout,
+                http_first_byte_timeout,
+                http_timeout,
             },
             narrowed,
         }
@@ -189,6 +284,8 @@ secrets = [{ name = "HAVE", expose = true }, { name = "MISSING" }]
 [limits]
 memory = "1 GiB"
 timeout = "5s"
+http_requests = 50
+http_response_body = "2 MiB"
 "#,
         );
         let p = policy(
@@ -211,6 +308,7 @@ env = "X"
 env = "Y"
 [limits]
 memory = "128 MiB"
+http_requests = 10
 "#,
         );
         let g = Grant::new(&m, &p);
@@ -229,6 +327,9 @@ memory = "128 MiB"
         assert!(!g.secrets.contains_key("UNASKED"));
         assert_eq!(g.limits.memory, ByteSize::mib(128));
         assert_eq!(g.limits.timeout, Duration::from_secs(5));
+        assert_eq!(g.limits.http_requests, 10);
+        assert_eq!(g.limits.http_response_body, ByteSize::mib(2));
+        assert_eq!(g.limits.http_request_body, DEFAULT_HTTP_REQUEST_BODY);
         let notes = g.narrowed.join("\n");
         assert!(
             notes.contains("mount `narrow` is narrowed from read-write to read"),
@@ -246,7 +347,11 @@ memory = "128 MiB"
             notes.contains("memory is lowered from 1 GiB to 128 MiB"),
             "{notes}"
         );
-        assert_eq!(g.narrowed.len(), 4, "{notes}");
+        assert!(
+            notes.contains("http_requests is lowered from 50 to 10"),
+            "{notes}"
+        );
+        assert_eq!(g.narrowed.len(), 5, "{notes}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditLog, Event};
 use crate::caps::fs::Mounts;
+use crate::caps::net::{NetConfig, NetGrant};
 use crate::grant::Grant;
 use crate::manifest::{Manifest, section};
 use crate::outcome::Outcome;
@@ -42,6 +43,7 @@ impl HostBuilder {
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
         let mounts = Mounts::open(&self.policy, cap_std::ambient_authority())?;
+        let net = Arc::new(NetConfig::new(&self.policy.network)?);
         let audit = Arc::new(AuditLog::open(
             &self.policy.audit.path,
             self.policy.audit.sync,
@@ -55,6 +57,7 @@ impl HostBuilder {
                 policy: self.policy,
                 lock,
                 mounts,
+                net,
                 audit,
                 by_name: Mutex::default(),
                 by_digest: Mutex::default(),
@@ -81,6 +84,7 @@ struct Inner {
     policy: Policy,
     lock: Lock,
     mounts: Mounts,
+    net: Arc<NetConfig>,
     audit: Arc<AuditLog>,
     by_name: Mutex<HashMap<String, Arc<Prepared>>>,
     by_digest: Mutex<HashMap<Digest, Arc<Prepared>>>,
@@ -124,6 +128,7 @@ impl Action {
         Runner {
             engine: &inner.engine,
             mounts: &inner.mounts,
+            net: &inner.net,
             audit: &inner.audit,
         }
         .invoke(&self.prepared, input)
@@ -323,7 +328,7 @@ impl Host {
         let grant = Grant::new(&manifest, policy);
         let prepared = Arc::new(Prepared {
             secrets: Arc::new(grant.secrets.clone()),
-            network: Arc::new(grant.network.clone()),
+            net: Arc::new(NetGrant::new(&grant)),
             grant,
             manifest,
             digest,

@@ -27,6 +27,14 @@
 //! memory = "256 MiB"
 //! timeout = "60s"
 //! output = "1 MiB"
+//! http_requests = 1000                 # and the other http_* limits
+//!
+//! [network]
+//! ca_certs = ["certs/internal-ca.pem"] # trusted besides the public roots
+//! allow_private = ["10.20.0.0/16"]     # private addresses declared hosts may resolve to
+//!
+//! [network.hosts]                      # like a hosts file, checked before DNS
+//! "api.internal.example" = ["10.20.0.7"]
 //!
 //! [audit]
 //! path = "airlock-audit.jsonl"
@@ -35,6 +43,9 @@
 //!
 //! Like the manifest, the policy is decoded strictly and validated once.
 
+use crate::caps::net::addr::IpBlock;
+use crate::caps::net::grant::normalize_name;
+use crate::caps::net::resolve::HostAddr;
 use crate::doc::{self, DocError};
 use crate::manifest::{self, Access};
 use crate::provenance::minisign::PublicKey;
@@ -63,6 +74,24 @@ pub struct Policy {
     pub publishers: BTreeMap<String, Publisher>,
     /// The lock, and whether signatures are required.
     pub trust: Trust,
+    /// Trust, name overrides and reachable private ranges for HTTP.
+    pub network: NetworkPolicy,
+}
+
+/// The operator's `[network]` table. Which origins an action reaches is its
+/// manifest's business; this says how they are reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkPolicy {
+    /// PEM files of CA certificates trusted for HTTPS besides the public
+    /// roots (`webpki-roots`).
+    pub ca_certs: Vec<PathBuf>,
+    /// Name overrides, consulted before DNS, by normalised name. An
+    /// override does not make a blocked address reachable.
+    pub hosts: BTreeMap<String, Vec<HostAddr>>,
+    /// Addresses of blocked classes (private, loopback, link-local, …) that
+    /// any action's declared host may resolve to — the operator naming the
+    /// internal ranges actions may reach.
+    pub allow_private: Vec<IpBlock>,
 }
 
 /// Where an action comes from.
@@ -125,6 +154,19 @@ pub struct Ceilings {
     pub stdio: ByteSize,
     /// Log records kept per run; the rest is counted.
     pub log_records: u32,
+    /// HTTP requests per run.
+    pub http_requests: u32,
+    /// Body of one HTTP request.
+    pub http_request_body: ByteSize,
+    /// Body of one HTTP response.
+    pub http_response_body: ByteSize,
+    /// Resolving and connecting (DNS, TCP, TLS) for one HTTP request; each
+    /// step gets this long.
+    pub http_connect_timeout: Duration,
+    /// From sending one HTTP request to its response's head.
+    pub http_first_byte_timeout: Duration,
+    /// One HTTP request, from resolving its host to the end of its response.
+    pub http_timeout: Duration,
 }
 
 impl Default for Ceilings {
@@ -135,6 +177,12 @@ impl Default for Ceilings {
             output: ByteSize::mib(1),
             stdio: ByteSize::kib(64),
             log_records: 1000,
+            http_requests: 1000,
+            http_request_body: ByteSize::mib(16),
+            http_response_body: ByteSize::mib(64),
+            http_connect_timeout: Duration::from_secs(30),
+            http_first_byte_timeout: Duration::from_secs(60),
+            http_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -197,6 +245,7 @@ impl Policy {
                 lock: PathBuf::from("airlock.lock"),
                 require_signature: true,
             },
+            network: NetworkPolicy::default(),
         }
     }
 }
@@ -221,6 +270,8 @@ mod raw {
         publishers: BTreeMap<String, Publisher>,
         #[serde(default)]
         trust: Trust,
+        #[serde(default)]
+        network: Network,
     }
 
     #[derive(Deserialize)]
@@ -267,6 +318,23 @@ mod raw {
         output: Option<ByteSize>,
         stdio: Option<ByteSize>,
         log_records: Option<u32>,
+        http_requests: Option<u32>,
+        http_request_body: Option<ByteSize>,
+        http_response_body: Option<ByteSize>,
+        http_connect_timeout: Option<Span>,
+        http_first_byte_timeout: Option<Span>,
+        http_timeout: Option<Span>,
+    }
+
+    #[derive(Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Network {
+        #[serde(default)]
+        ca_certs: Vec<PathBuf>,
+        #[serde(default)]
+        hosts: BTreeMap<String, Vec<String>>,
+        #[serde(default)]
+        allow_private: Vec<String>,
     }
 
     #[derive(Default, Deserialize)]
@@ -378,6 +446,18 @@ mod raw {
                 output: l.output.unwrap_or(defaults.output),
                 stdio: l.stdio.unwrap_or(defaults.stdio),
                 log_records: l.log_records.unwrap_or(defaults.log_records),
+                http_requests: l.http_requests.unwrap_or(defaults.http_requests),
+                http_request_body: l.http_request_body.unwrap_or(defaults.http_request_body),
+                http_response_body: l.http_response_body.unwrap_or(defaults.http_response_body),
+                http_connect_timeout: l
+                    .http_connect_timeout
+                    .map(|s| s.0)
+                    .unwrap_or(defaults.http_connect_timeout),
+                http_first_byte_timeout: l
+                    .http_first_byte_timeout
+                    .map(|s| s.0)
+                    .unwrap_or(defaults.http_first_byte_timeout),
+                http_timeout: l.http_timeout.map(|s| s.0).unwrap_or(defaults.http_timeout),
             };
             if limits.memory.0 == 0 || limits.timeout.is_zero() {
                 return Err(err(
@@ -385,6 +465,17 @@ mod raw {
                     "memory and timeout must be more than 0".into(),
                 ));
             }
+            if limits.http_connect_timeout.is_zero()
+                || limits.http_first_byte_timeout.is_zero()
+                || limits.http_timeout.is_zero()
+            {
+                return Err(err(
+                    "limits".into(),
+                    "http timeouts must be more than 0".into(),
+                ));
+            }
+
+            let network = self.network.validate(&err, &resolve)?;
 
             let audit = AuditConfig {
                 path: resolve(
@@ -404,6 +495,49 @@ mod raw {
                 audit,
                 publishers,
                 trust,
+                network,
+            })
+        }
+    }
+
+    impl Network {
+        fn validate(
+            self,
+            err: &dyn Fn(String, String) -> DocError,
+            resolve: &dyn Fn(PathBuf) -> PathBuf,
+        ) -> Result<NetworkPolicy, DocError> {
+            let mut hosts = BTreeMap::new();
+            for (name, addrs) in self.hosts {
+                let path = format!("network.hosts.{name:?}");
+                let key = normalize_name(&name).map_err(|m| err(path.clone(), m))?;
+                if addrs.is_empty() {
+                    return Err(err(
+                        path,
+                        "give at least one address, like [\"10.0.0.5\"]".into(),
+                    ));
+                }
+                let addrs = addrs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| a.parse().map_err(|m| err(format!("{path}[{i}]"), m)))
+                    .collect::<Result<Vec<HostAddr>, _>>()?;
+                if hosts.insert(key.clone(), addrs).is_some() {
+                    return Err(err(path, format!("`{key}` is listed twice")));
+                }
+            }
+            let allow_private = self
+                .allow_private
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    b.parse::<IpBlock>()
+                        .map_err(|m| err(format!("network.allow_private[{i}]"), m))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(NetworkPolicy {
+                ca_certs: self.ca_certs.into_iter().map(resolve).collect(),
+                hosts,
+                allow_private,
             })
         }
     }
@@ -467,6 +601,43 @@ sync = "none"
         assert_eq!(p.limits.timeout, Ceilings::default().timeout);
         assert_eq!(p.audit.path, Path::new("/etc/airlock/airlock-audit.jsonl"));
         assert_eq!(p.audit.sync, SyncPolicy::None);
+    }
+
+    #[test]
+    fn the_network_table_parses() {
+        let text = r#"
+[network]
+ca_certs = ["certs/ca.pem", "/etc/ssl/internal.pem"]
+allow_private = ["10.20.0.0/16", "127.0.0.1"]
+
+[network.hosts]
+"API.Test." = ["127.0.0.1", "[::1]:8443"]
+
+[limits]
+http_requests = 5
+http_response_body = "1 MiB"
+"#;
+        let p = Policy::parse("airlock.toml", text, Path::new("/etc/airlock")).unwrap();
+        let n = &p.network;
+        assert_eq!(
+            n.ca_certs,
+            [
+                PathBuf::from("/etc/airlock/certs/ca.pem"),
+                PathBuf::from("/etc/ssl/internal.pem")
+            ]
+        );
+        assert_eq!(
+            n.hosts["api.test"],
+            [
+                HostAddr::Ip("127.0.0.1".parse().unwrap()),
+                HostAddr::Socket("[::1]:8443".parse().unwrap())
+            ]
+        );
+        assert!(n.allow_private[0].contains("10.20.3.4".parse().unwrap()));
+        assert!(n.allow_private[1].contains("127.0.0.1".parse().unwrap()));
+        assert_eq!(p.limits.http_requests, 5);
+        assert_eq!(p.limits.http_response_body, ByteSize::mib(1));
+        assert_eq!(p.limits.http_timeout, Ceilings::default().http_timeout);
     }
 
     #[test]
@@ -535,6 +706,37 @@ sync = "none"
                 "mount",
                 "unknown field `mount`",
             ),
+            (
+                "[network.hosts]\n\"api_test\" = [\"127.0.0.1\"]\n",
+                "network.hosts.\"api_test\"",
+                "not a host name",
+            ),
+            (
+                "[network.hosts]\n\"api.test\" = [\"localhost\"]\n",
+                "network.hosts.\"api.test\"[0]",
+                "not an address",
+            ),
+            (
+                "[network.hosts]\n\"api.test\" = []\n",
+                "network.hosts.\"api.test\"",
+                "at least one address",
+            ),
+            (
+                "[network.hosts]\n\"API.test\" = [\"10.0.0.1\"]\n\"api.test.\" = [\"10.0.0.2\"]\n",
+                "network.hosts.\"api.test.\"",
+                "listed twice",
+            ),
+            (
+                "[network]\nallow_private = [\"10.0.0.1/8\"]\n",
+                "network.allow_private[0]",
+                "\"10.0.0.0/8\"",
+            ),
+            (
+                "[network]\nproxy = \"x\"\n",
+                "network.proxy",
+                "unknown field `proxy`",
+            ),
+            ("[limits]\nhttp_timeout = \"0s\"\n", "limits", "more than 0"),
         ];
         for (text, path, message) in cases {
             let e = Policy::parse("airlock.toml", text, Path::new(".")).unwrap_err();

@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use airlock_test_artifacts::{HELLO, PROBE, SIGN_PAYLOAD};
+use airlock_test_artifacts::{HELLO, PROBE, SIGN_PAYLOAD, SLACK_NOTIFY};
+use airlock_test_server::{Reply, Server, TestCa};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -307,4 +308,76 @@ fn the_embedding_example_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("chain intact"), "{stdout}");
+}
+
+#[test]
+fn run_slack_notify_posts_to_a_local_webhook_and_the_log_shows_it() {
+    let secret_path = "T0001/B0002/cli-webhook-secret-77aa";
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path());
+    let slack = Server::https(&ca, &["hooks.slack.com"], |_| Reply::ok("ok"));
+    let policy = |allow_private: &str| {
+        format!(
+            "{}[secrets.SLACK_WEBHOOK_PATH]\nenv = \"SLACK_PATH\"\n\
+             [network]\nca_certs = [{:?}]\nallow_private = [{allow_private}]\n\
+             [network.hosts]\n\"hooks.slack.com\" = [\"{}\"]\n",
+            pin("slack-notify", SLACK_NOTIFY),
+            ca.pem_file().display().to_string(),
+            slack.addr()
+        )
+    };
+    std::fs::write(dir.path().join("airlock.toml"), policy("\"127.0.0.1\"")).unwrap();
+    approve(dir.path(), "slack-notify");
+    let run = || {
+        Command::new(AIRLOCK)
+            .args([
+                "run",
+                "slack-notify",
+                "--input",
+                r#"{"text": "Release 2.0 is out"}"#,
+            ])
+            .current_dir(dir.path())
+            .env("SLACK_PATH", secret_path)
+            .env_remove("AIRLOCK_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), r#"{"status":200}"#);
+    let got = slack.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].target, format!("/services/{secret_path}"));
+    assert!(got[0].text().contains("Release 2.0 is out"));
+
+    let log = std::fs::read_to_string(dir.path().join("airlock-audit.jsonl")).unwrap();
+    assert!(!log.contains(secret_path), "the secret is not in the log");
+    let request: serde_json::Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["event"] == "net.request")
+        .unwrap();
+    assert_eq!(request["decision"], "allow");
+    assert_eq!(request["method"], "POST");
+    assert_eq!(request["host"], "hooks.slack.com");
+    assert_eq!(request["status"], 200);
+    assert_eq!(
+        request["secrets"],
+        serde_json::json!(["SLACK_WEBHOOK_PATH"])
+    );
+    let verify = airlock(dir.path(), &["audit", "verify", "airlock-audit.jsonl"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+
+    // Without the operator naming 127.0.0.1, the run says what was refused
+    // and what would allow it, and nothing is posted.
+    std::fs::write(dir.path().join("airlock.toml"), policy("")).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("airlock: refused net.request https://hooks.slack.com:443/services/{{secret:SLACK_WEBHOOK_PATH}}: hooks.slack.com resolves to 127.0.0.1, a loopback address")
+            && stderr.contains("allow_private = [\"127.0.0.1\"]"),
+        "{stderr}"
+    );
+    assert_eq!(slack.received().len(), 1);
 }

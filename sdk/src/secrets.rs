@@ -60,3 +60,48 @@ pub fn get(name: &str) -> Result<String, Error> {
         kind,
     })
 }
+
+/// A declared secret, used without being read.
+///
+/// ```
+/// use airlock_sdk::Secret;
+///
+/// let url = format!("https://hooks.slack.com/services/{}", Secret::placeholder("SLACK_WEBHOOK_PATH"));
+/// assert_eq!(url, "https://hooks.slack.com/services/{{secret:SLACK_WEBHOOK_PATH}}");
+/// ```
+#[derive(Debug)]
+pub struct Secret;
+
+impl Secret {
+    /// The placeholder `{{secret:NAME}}`, to put in a request's URL path or
+    /// query, a header value or the body. The host puts the value in its
+    /// place when the request goes to a host in the secret's `send_to`, and
+    /// refuses the request for any other host; the action never sees the
+    /// value. `name` is the name declared in `action.toml`.
+    pub fn placeholder(name: &str) -> Placeholder {
+        Placeholder(format!("{{{{secret:{name}}}}}"))
+    }
+}
+
+/// A secret placeholder: `{{secret:NAME}}`. It displays as itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placeholder(String);
+
+impl Placeholder {
+    /// The placeholder's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Placeholder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Placeholder> for String {
+    fn from(p: Placeholder) -> String {
+        p.0
+    }
+}

@@ -1,5 +1,6 @@
 //! The example plugins doing their real jobs.
 
+use airlock_tests::server::{Reply, Server, TestCa};
 use airlock_tests::{Setup, artifacts, output};
 use serde_json::json;
 use std::process::Command;
@@ -123,4 +124,115 @@ async fn release_notes_runs_once_packed_with_the_demos_manifest() {
     );
     assert_eq!(out["title"], "airlock 1.0.0 released");
     assert_eq!(out["text"], "airlock 1.0.0 released\n- first release\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_notify_posts_through_its_webhook_placeholder() {
+    let path = "T0001/B0002/slackwebhooksecret9f8e";
+    let mut setup = Setup::new();
+    let ca = TestCa::new(setup.path());
+    let slack = Server::https(&ca, &["hooks.slack.com"], |r| {
+        if r.target.starts_with("/services/T0001/") {
+            Reply::ok("ok")
+        } else {
+            Reply {
+                status: 404,
+                headers: vec![],
+                body: b"no_service".to_vec(),
+            }
+        }
+    });
+    setup
+        .network(
+            &[ca.pem_file()],
+            &["127.0.0.1"],
+            &[("hooks.slack.com", vec![slack.addr().to_string()])],
+        )
+        .secret("SLACK_WEBHOOK_PATH", path);
+    setup.action("slack-notify", &plugin("slack-notify"));
+    let host = setup.host();
+    let out = output(
+        &host
+            .invoke(
+                "slack-notify",
+                r#"{"text": "Deploy of app 1.4.2 finished"}"#,
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(out, json!({"status": 200}));
+    let got = &slack.received()[0];
+    assert_eq!(got.method, "POST");
+    assert_eq!(got.target, format!("/services/{path}"));
+    assert_eq!(got.header("host"), Some("hooks.slack.com"));
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&got.body).unwrap(),
+        json!({"text": "Deploy of app 1.4.2 finished"})
+    );
+    let r = &setup.events("net.request")[0];
+    assert_eq!(
+        r["target"],
+        "https://hooks.slack.com:443/services/{{secret:SLACK_WEBHOOK_PATH}}"
+    );
+    assert_eq!(r["secrets"], json!(["SLACK_WEBHOOK_PATH"]));
+    assert!(!setup.audit_text().contains(path));
+
+    // A webhook Slack does not know: the action says what Slack answered.
+    let mut wrong = Setup::new();
+    wrong
+        .network(
+            &[ca.pem_file()],
+            &["127.0.0.1"],
+            &[("hooks.slack.com", vec![slack.addr().to_string()])],
+        )
+        .secret("SLACK_WEBHOOK_PATH", "T9/B9/revoked");
+    wrong.action("slack-notify", &plugin("slack-notify"));
+    let outcome = wrong
+        .host()
+        .invoke("slack-notify", r#"{"text": "hi"}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "the action failed: Slack answered 404: no_service"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_fetch_returns_one_field_and_reaches_only_its_host() {
+    let mut setup = Setup::new();
+    let ca = TestCa::new(setup.path());
+    let github = Server::https(&ca, &["api.github.com"], |_| {
+        Reply::ok(
+            r#"{"full_name": "acme/app", "stargazers_count": 42, "owner": {"login": "acme"}}"#,
+        )
+    });
+    setup.network(
+        &[ca.pem_file()],
+        &["127.0.0.1"],
+        &[
+            ("api.github.com", vec![github.addr().to_string()]),
+            ("example.org", vec![github.addr().to_string()]),
+        ],
+    );
+    setup.action("http-fetch", &plugin("http-fetch"));
+    let host = setup.host();
+    let input = json!({"url": "https://api.github.com/repos/acme/app", "field": "/owner/login"});
+    let out = output(&host.invoke("http-fetch", &input.to_string()).await.unwrap());
+    assert_eq!(out, json!({"status": 200, "value": "acme"}));
+    assert_eq!(github.received()[0].target, "/repos/acme/app");
+
+    let input = json!({"url": "https://example.org/repos/acme/app", "field": "/owner/login"});
+    let outcome = host.invoke("http-fetch", &input.to_string()).await.unwrap();
+    let err = outcome.result.unwrap_err().to_string();
+    assert!(err.contains("the host refused the request"), "{err}");
+    assert!(
+        outcome.denials[0]
+            .reason
+            .contains("network = [\"https://example.org\"]"),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(github.received().len(), 1, "example.org was never reached");
 }

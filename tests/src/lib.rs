@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use airlock_test_artifacts as artifacts;
+pub use airlock_test_server as server;
 
 /// A manifest for the `probe` test guest with `capabilities` (TOML lines
 /// under `[capabilities]`) and `limits` (under `[limits]`).
@@ -98,6 +99,26 @@ impl Setup {
             file.display().to_string()
         )
         .unwrap();
+        self
+    }
+
+    /// The policy's `[network]`: trusted CA files, address blocks actions'
+    /// hosts may resolve to, and name overrides (`name`, `["addr", …]`).
+    pub fn network(
+        &mut self,
+        ca_certs: &[&Path],
+        allow_private: &[&str],
+        hosts: &[(&str, Vec<String>)],
+    ) -> &mut Self {
+        let files: Vec<String> = ca_certs.iter().map(|p| p.display().to_string()).collect();
+        writeln!(
+            self.policy,
+            "[network]\nca_certs = {files:?}\nallow_private = {allow_private:?}\n[network.hosts]"
+        )
+        .unwrap();
+        for (name, addrs) in hosts {
+            writeln!(self.policy, "{name:?} = {addrs:?}").unwrap();
+        }
         self
     }
 

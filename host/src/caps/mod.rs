@@ -7,7 +7,7 @@
 //! | files | [`fs`]: preopens with `FsPerms`, audited `wasi:filesystem` | `file.*` |
 //! | secrets | [`secrets`]: the `secrets` interface, redaction | `secret.read` |
 //! | log and stdio | [`log`]: the `log` interface, captured stdout/stderr | `log` |
-//! | network | [`net`]: the `wasi:http` `send_request` hook, refused sockets | `net.*` |
+//! | network | [`net`]: the `wasi:http` `send_request` hook (grant, DNS pinning, blocked addresses, placeholders), refused sockets | `net.request`, `net.socket` |
 
 pub mod fs;
 pub mod log;

@@ -90,6 +90,16 @@ impl Secrets {
         )
     }
 
+    /// Every declared secret: its name, its grant, and its value when one
+    /// was read. For the network capability, which fills placeholders and
+    /// looks for exposed values in requests.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &SecretGrant, Option<&SecretValue>)> {
+        self.grants.iter().map(|(name, grant)| {
+            let value = self.values.get(name).and_then(|v| v.as_ref().ok());
+            (name.as_str(), grant, value)
+        })
+    }
+
     /// Decide whether the action may read `name`, without reading it.
     pub fn decide(&self, name: &str) -> Result<(), WitError> {
         match self.grants.get(name) {

@@ -133,7 +133,10 @@ fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
 /// The exit code for a library error.
 fn code_of(e: &crate::Error) -> u8 {
     match e {
-        crate::Error::Document(_) | crate::Error::Input(_) | crate::Error::Mount(_) => exit::USAGE,
+        crate::Error::Document(_)
+        | crate::Error::Input(_)
+        | crate::Error::Mount(_)
+        | crate::Error::Network(_) => exit::USAGE,
         crate::Error::Refused(_) => exit::REFUSED,
         crate::Error::Audit(_) | crate::Error::Io { .. } | crate::Error::Runtime(_) => exit::HOST,
     }

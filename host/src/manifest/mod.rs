@@ -132,6 +132,25 @@ pub struct RequestedLimits {
     /// Size of the JSON output (or error message).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<ByteSize>,
+    /// HTTP requests in one run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<u32>,
+    /// Body of one HTTP request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_request_body: Option<ByteSize>,
+    /// Body of one HTTP response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_response_body: Option<ByteSize>,
+    /// Resolving and connecting (DNS, TCP, TLS) for one HTTP request; each
+    /// step gets this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_connect_timeout: Option<Span>,
+    /// From sending one HTTP request to its response's head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_first_byte_timeout: Option<Span>,
+    /// One HTTP request, from resolving its host to the end of its response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_timeout: Option<Span>,
 }
 
 impl Manifest {
@@ -206,6 +225,12 @@ mod raw {
         memory: Option<ByteSize>,
         timeout: Option<Span>,
         output: Option<ByteSize>,
+        http_requests: Option<u32>,
+        http_request_body: Option<ByteSize>,
+        http_response_body: Option<ByteSize>,
+        http_connect_timeout: Option<Span>,
+        http_first_byte_timeout: Option<Span>,
+        http_timeout: Option<Span>,
     }
 
     impl Manifest {
@@ -276,16 +301,34 @@ mod raw {
                 }
             }
 
+            let l = self.limits;
             let limits = RequestedLimits {
-                memory: self.limits.memory,
-                timeout: self.limits.timeout,
-                output: self.limits.output,
+                memory: l.memory,
+                timeout: l.timeout,
+                output: l.output,
+                http_requests: l.http_requests,
+                http_request_body: l.http_request_body,
+                http_response_body: l.http_response_body,
+                http_connect_timeout: l.http_connect_timeout,
+                http_first_byte_timeout: l.http_first_byte_timeout,
+                http_timeout: l.http_timeout,
             };
             if limits.memory.is_some_and(|m| m.0 == 0) {
                 return Err(err("limits.memory".into(), "must be more than 0".into()));
             }
-            if limits.timeout.is_some_and(|t| t.0.is_zero()) {
-                return Err(err("limits.timeout".into(), "must be more than 0".into()));
+            let spans = [
+                ("limits.timeout", limits.timeout),
+                ("limits.http_connect_timeout", limits.http_connect_timeout),
+                (
+                    "limits.http_first_byte_timeout",
+                    limits.http_first_byte_timeout,
+                ),
+                ("limits.http_timeout", limits.http_timeout),
+            ];
+            for (path, span) in spans {
+                if span.is_some_and(|t| t.0.is_zero()) {
+                    return Err(err(path.into(), "must be more than 0".into()));
+                }
             }
 
             Ok(super::Manifest {
@@ -379,44 +422,12 @@ fn check_label(label: &str) -> Result<(), String> {
     }
 }
 
-/// A network origin, `scheme://host[:port]`, in its normal form.
-///
-/// This is the shape check every manifest gets; matching requests against
-/// origins is the network capability's business.
+/// A network origin, `scheme://host[:port]` (see
+/// [`caps::net::grant`](crate::caps::net::grant) for the grammar), in its
+/// normal form: lower case, punycode, no trailing dot, the port only when it
+/// is not the scheme's default.
 pub fn check_origin(origin: &str) -> Result<String, String> {
-    let hint = "write scheme://host[:port], like \"https://hooks.slack.com\"";
-    let (scheme, rest) = origin
-        .split_once("://")
-        .ok_or_else(|| format!("`{}` is not an origin: {hint}", origin.escape_debug()))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "`{}`: the scheme must be http or https",
-            origin.escape_debug()
-        ));
-    }
-    if rest.is_empty() {
-        return Err(format!("`{}` has no host: {hint}", origin.escape_debug()));
-    }
-    if let Some(i) = rest.find(['/', '?', '#', '@', '\\']) {
-        return Err(format!(
-            "`{}` has `{}` after the host: an origin has no path, query or user; {hint}",
-            origin.escape_debug(),
-            &rest[i..i + 1]
-        ));
-    }
-    if rest == "*" || rest.starts_with("*:") {
-        return Err(format!(
-            "`{}` allows every host: name the hosts, or a subdomain pattern like \"https://*.example.com\"",
-            origin.escape_debug()
-        ));
-    }
-    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "`{}` has a space or control character",
-            origin.escape_debug()
-        ));
-    }
-    Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+    crate::caps::net::grant::Origin::parse(origin).map(|o| o.to_string())
 }
 
 #[cfg(test)]
@@ -538,7 +549,7 @@ timeout = "10s"
             (
                 "[capabilities]\nnetwork = [\"https://user@evil.test\"]\n",
                 "capabilities.network[0]",
-                "after the host",
+                "has a user",
             ),
             (
                 "[limits]\nmemory = \"lots\"\n",
@@ -551,6 +562,26 @@ timeout = "10s"
                 "more than 0",
             ),
             ("[limits]\ncpu = 1\n", "limits.cpu", "unknown field `cpu`"),
+            (
+                "[limits]\nhttp_connect_timeout = \"0s\"\n",
+                "limits.http_connect_timeout",
+                "more than 0",
+            ),
+            (
+                "[limits]\nhttp_response_body = \"big\"\n",
+                "limits.http_response_body",
+                "not a size",
+            ),
+            (
+                "[capabilities]\nnetwork = [\"https://*.com\"]\n",
+                "capabilities.network[0]",
+                "whole top-level domain",
+            ),
+            (
+                "[capabilities]\nnetwork = [\"https://Example.com\", \"https://example.com:443\"]\n",
+                "capabilities.network[1]",
+                "listed twice",
+            ),
         ];
         for (extra, path, message) in cases {
             let text = if extra.starts_with("[action]") {
@@ -580,6 +611,10 @@ timeout = "10s"
         assert_eq!(
             check_origin("http://127.0.0.1:8080").unwrap(),
             "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            check_origin("https://hooks.slack.com:443").unwrap(),
+            "https://hooks.slack.com"
         );
         assert!(check_origin("https://").is_err());
         assert!(check_origin("https://a b").is_err());

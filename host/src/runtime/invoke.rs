@@ -9,7 +9,7 @@ use crate::Error;
 use crate::audit::{AuditError, AuditLog, Event, Recorder, RunInfo};
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
-use crate::caps::net::NetHooks;
+use crate::caps::net::{NetConfig, NetGrant, NetHooks};
 use crate::caps::secrets::{Redactor, Secrets};
 use crate::grant::{Grant, SecretGrant};
 use crate::manifest::Manifest;
@@ -36,7 +36,7 @@ pub struct Prepared {
     /// What the action gets.
     pub grant: Grant,
     pub(crate) secrets: Arc<BTreeMap<String, SecretGrant>>,
-    pub(crate) network: Arc<Vec<String>>,
+    pub(crate) net: Arc<NetGrant>,
     pub(crate) pre: ActionPre<RunState>,
 }
 
@@ -78,6 +78,8 @@ pub struct Runner<'a> {
     pub engine: &'a Engine,
     /// The host's opened mounts.
     pub mounts: &'a Mounts,
+    /// How the host reaches the network.
+    pub net: &'a Arc<NetConfig>,
     /// The host's audit log.
     pub audit: &'a Arc<AuditLog>,
 }
@@ -127,10 +129,13 @@ impl Runner<'_> {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            net: NetHooks {
-                granted: action.network.clone(),
-                recorder: recorder.clone(),
-            },
+            net: NetHooks::new(
+                self.net.clone(),
+                action.net.clone(),
+                &secrets,
+                recorder.clone(),
+                redactor.clone(),
+            ),
             fs: FsState {
                 preopens,
                 locations: Default::default(),
@@ -174,15 +179,22 @@ impl Runner<'_> {
             Ok(Ok(Ok(output))) => check_output(output, limits.output, &redactor, &recorder),
         };
 
-        let mut recorded = record_stdio(
-            "stdout",
-            stdout.take(),
-            &mut state.log,
-            &redactor,
-            &recorder,
-        )
-        .and_then(|()| record_stdio("stderr", err_captured, &mut state.log, &redactor, &recorder))
-        .and_then(|()| state.log.finish(&recorder));
+        let mut recorded = state
+            .net
+            .finish()
+            .and_then(|()| {
+                record_stdio(
+                    "stdout",
+                    stdout.take(),
+                    &mut state.log,
+                    &redactor,
+                    &recorder,
+                )
+            })
+            .and_then(|()| {
+                record_stdio("stderr", err_captured, &mut state.log, &redactor, &recorder)
+            })
+            .and_then(|()| state.log.finish(&recorder));
         let peak_memory = state.limiter.peak();
         drop(store);
 

@@ -2,8 +2,10 @@
 //! reports what each one returned, so tests can watch the host refuse,
 //! allow and record. It has no manifest of its own; tests pack one.
 
+use airlock_sdk::http;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Deserialize)]
@@ -25,7 +27,24 @@ enum Op {
     Output { bytes: usize },
     Env,
     Counter,
-    Http { url: String },
+    Http {
+        url: String,
+        #[serde(default = "get")]
+        method: String,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        #[serde(default)]
+        body: String,
+        #[serde(default)]
+        max: Option<usize>,
+        /// Follow up to this many redirects, each a new request.
+        #[serde(default)]
+        follow: u8,
+    },
+    /// Run `ops`, then look through everything they returned for a value
+    /// given only by its SHA-256 and length — so the value itself is never
+    /// in the probe unless something handed it over.
+    Scan { sha256: String, len: usize, ops: Vec<Op> },
     Tcp { addr: String },
     Dns { host: String },
     Panic { message: String },
@@ -104,7 +123,19 @@ fn apply(op: Op) -> Result<Value, String> {
             "root": std::fs::read_dir("/").map(|d| d.count()).map_err(|e| e.to_string()),
         }),
         Op::Counter => json!({ "ok": CALLS.load(Ordering::SeqCst) }),
-        Op::Http { url } => http_get(&url),
+        Op::Http {
+            url,
+            method,
+            headers,
+            body,
+            max,
+            follow,
+        } => send(&url, &method, &headers, body, max, follow),
+        Op::Scan { sha256, len, ops } => {
+            let results = Value::Array(ops.into_iter().map(apply).collect::<Result<_, _>>()?);
+            let received = results.to_string();
+            json!({ "found": holds(received.as_bytes(), &sha256, len), "results": results })
+        }
         Op::Tcp { addr } => io(std::net::TcpStream::connect(addr).map(|_| Value::Null)),
         Op::Dns { host } => io(std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 80)).map(|a| a.count())),
         Op::Panic { message } => panic!("{message}"),
@@ -113,34 +144,56 @@ fn apply(op: Op) -> Result<Value, String> {
     })
 }
 
-/// A GET through `wasi:http`, reporting the status or the error code.
-fn http_get(url: &str) -> Value {
-    use airlock_sdk::bindings::wasi::http::outgoing_handler;
-    use airlock_sdk::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let request = OutgoingRequest::new(Fields::new());
-    let scheme = if scheme == "http" { Scheme::Http } else { Scheme::Https };
-    if request.set_scheme(Some(&scheme)).is_err()
-        || request.set_authority(Some(authority)).is_err()
-        || request.set_path_with_query(Some(path)).is_err()
-    {
-        return json!({ "err": "invalid url" });
+fn get() -> String {
+    "GET".into()
+}
+
+/// A request through `airlock_sdk::http`, reporting status, headers and
+/// body, or the error; redirects are followed only as new requests.
+fn send(
+    url: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: String,
+    max: Option<usize>,
+    follow: u8,
+) -> Value {
+    let mut request = http::Request::new(method, url).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    match outgoing_handler::handle(request, None) {
-        Err(e) => json!({ "err": format!("{e:?}") }),
-        Ok(future) => {
-            future.subscribe().block();
-            match future.get() {
-                Some(Ok(Ok(response))) => json!({ "ok": response.status() }),
-                Some(Ok(Err(e))) => json!({ "err": format!("{e:?}") }),
-                other => json!({ "err": format!("{other:?}") }),
+    if let Some(max) = max {
+        request = request.max_response_bytes(max);
+    }
+    match request.send() {
+        Err(e) => json!({ "err": e.to_string(), "kind": format!("{:?}", e.kind()) }),
+        Ok(r) => {
+            let headers: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+                .collect();
+            let mut out = json!({
+                "status": r.status(),
+                "headers": headers,
+                "body": String::from_utf8_lossy(r.bytes()),
+            });
+            if let (true, Some(location)) = (follow > 0, r.header("location")) {
+                out["next"] = send(location, "GET", &[], String::new(), max, follow - 1);
             }
+            out
         }
     }
+}
+
+/// Whether any `len`-byte window of `bytes` has the SHA-256 `sha256` (hex).
+fn holds(bytes: &[u8], sha256: &str, len: usize) -> bool {
+    len > 0
+        && bytes.len() >= len
+        && bytes.windows(len).any(|w| {
+            let digest = Sha256::digest(w);
+            digest.iter().map(|b| format!("{b:02x}")).collect::<String>() == sha256
+        })
 }
 
 airlock_sdk::export_run!(run);

@@ -1,16 +1,9 @@
-//! The network: `wasi:http` is the only surface, and every request passes
-//! [`NetHooks::send_request`], the one place a request is decided and
-//! recorded. Raw sockets and name lookup are linked so that any WASI
-//! toolchain's components instantiate, but every use is refused and
-//! recorded.
-//!
-//! This version decides every request `deny`: an undeclared origin with the
-//! manifest line that would declare it, a declared one because outbound
-//! HTTP is not enabled in this build yet.
+//! Raw sockets and name lookup: linked so that components from any WASI
+//! toolchain instantiate, but every use is refused and recorded as
+//! `net.socket`. The network of an action is `wasi:http`, through
+//! [`NetHooks`](super::NetHooks).
 
 use crate::audit::{Event, Recorder};
-use std::future::Future;
-use std::sync::Arc;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
 use wasmtime_wasi::p2::bindings::sockets::network::{
@@ -18,77 +11,6 @@ use wasmtime_wasi::p2::bindings::sockets::network::{
 };
 use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
 use wasmtime_wasi::p2::{DynPollable, SocketError, SocketResult, TcpSocket, UdpSocket};
-use wasmtime_wasi_http::{WasiBody, WasiHttpHooks};
-
-type ResponseFuture = Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
-
-/// The HTTP choke point of one run.
-#[derive(Debug)]
-pub struct NetHooks {
-    /// Origins the run may reach.
-    pub granted: Arc<Vec<String>>,
-    /// Where requests are recorded.
-    pub recorder: Recorder,
-}
-
-/// `scheme://host:port` of a request, with the scheme's default port.
-fn origin_of(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("https");
-    let host = uri.host().unwrap_or("").to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "http" { 80 } else { 443 });
-    format!("{scheme}://{host}:{port}")
-}
-
-impl WasiHttpHooks for NetHooks {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> ResponseFuture {
-        let uri = request.uri();
-        let origin = origin_of(uri);
-        let scheme = uri.scheme_str().unwrap_or("https");
-        let host = uri.host().unwrap_or("");
-        let declared = self.granted.iter().any(|g| {
-            let with_port = if g
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-            {
-                g.clone()
-            } else {
-                format!("{g}:{}", if g.starts_with("http://") { 80 } else { 443 })
-            };
-            with_port == origin
-        });
-        let reason = if declared {
-            format!(
-                "outbound HTTP to {origin} is declared, but this airlock build does not send requests yet"
-            )
-        } else {
-            format!(
-                "{origin} is not declared: the manifest would need network = [\"{scheme}://{host}\"] in [capabilities]"
-            )
-        };
-        let event = Event::new("net.request")
-            .field("method", request.method().as_str().to_owned())
-            .guest_text("target", &format!("{origin}{}", uri.path()))
-            .deny(reason);
-        // A failed record marks the run failed (see `Recorder`); the request
-        // is refused either way.
-        let _ = self.recorder.record(event);
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
-}
 
 /// The sockets' view of one run: everything refused, everything recorded.
 pub struct SocketsView<'a> {

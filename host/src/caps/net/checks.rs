@@ -1,0 +1,155 @@
+//! The checks of a request that are not the grant itself: blocked
+//! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
+//! in host names (before DNS) and in requests (step 7).
+
+use super::addr::{self, IpBlock};
+use super::grant::{Destination, Host};
+use super::record::Report;
+use super::transfer::Outgoing;
+use super::{RunNet, RunSecret, Stop};
+use std::net::SocketAddr;
+use wasmtime_wasi_http::Error as HttpError;
+
+impl RunNet {
+    /// Step 4: a blocked address refuses the request unless granted.
+    pub(super) fn check_address(&self, dest: &Destination, addr: SocketAddr) -> Result<(), Stop> {
+        let ip = addr.ip();
+        let Some(class) = addr::classify(ip) else {
+            return Ok(());
+        };
+        let granted = self
+            .grant
+            .origins
+            .iter()
+            .any(|o| o.covers_address(dest.scheme, ip, addr.port()));
+        if granted || self.config.allow_private.iter().any(|b| b.contains(ip)) {
+            return Ok(());
+        }
+        let literal = Destination {
+            scheme: dest.scheme,
+            host: Host::Ip(ip.to_canonical()),
+            port: addr.port(),
+        };
+        let what = match &dest.host {
+            Host::Ip(_) => format!("{ip} is"),
+            Host::Name(name) => format!("{name} resolves to {ip},"),
+        };
+        Err(Stop::deny(
+            format!(
+                "{what} {}, which actions reach only when it is granted by address: \
+                 the manifest would need network = [\"{}\"], or the policy allow_private = [\"{}\"] under [network]",
+                class.phrase(),
+                literal.as_grant(),
+                IpBlock::single(ip)
+            ),
+            HttpError::DestinationIpProhibited,
+        ))
+    }
+
+    /// Step 6: fill placeholders for secrets whose audience includes `dest`.
+    pub(super) fn fill(
+        &self,
+        dest: &Destination,
+        out: &mut Outgoing,
+        report: &mut Report,
+    ) -> Result<(), Stop> {
+        let deny = |reason: String| Stop::deny(reason, HttpError::HttpRequestDenied);
+        let names = out.placeholders().map_err(deny)?;
+        for name in &names {
+            let Some(secret) = self.secrets.get(name) else {
+                return Err(deny(format!(
+                    "{{{{secret:{name}}}}} names a secret the manifest does not declare: it would need \
+                     {{ name = \"{name}\", send_to = [\"{}\"] }} in [capabilities] secrets",
+                    dest.as_grant()
+                )));
+            };
+            if !secret.send_to.iter().any(|o| o.matches(dest)) {
+                let audience: Vec<String> =
+                    secret.send_to.iter().map(ToString::to_string).collect();
+                return Err(deny(format!(
+                    "secret `{name}` may be sent only to [{}] (its send_to), not to {}: the manifest would need \
+                     send_to = [\"{}\"] for it; the request was not sent",
+                    audience.join(", "),
+                    dest.as_grant(),
+                    dest.as_grant()
+                )));
+            }
+            if secret.value.is_none() {
+                return Err(deny(format!(
+                    "secret `{name}` has no value: add [secrets.{name}] with env = \"VAR\" or file = \"path\" to the policy"
+                )));
+            }
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        out.substitute(&|name| {
+            self.secrets
+                .get(name)
+                .and_then(|s| s.value.as_ref())
+                .map_or(&[][..], |v| v.expose().as_bytes())
+        })
+        .map_err(deny)?;
+        report.secrets = names;
+        Ok(())
+    }
+
+    /// Before DNS: a host name that carries an exposed secret's value would
+    /// leak it to DNS servers even if the request were then refused.
+    pub(super) fn scan_host(&self, dest: &Destination) -> Result<(), Stop> {
+        let Host::Name(host) = &dest.host else {
+            return Ok(());
+        };
+        for (name, secret) in self.outside_audience(dest) {
+            if let Some(form) = secret.forms.as_ref().and_then(|f| f.find_in_host(host)) {
+                return Err(Stop::deny(
+                    format!(
+                        "the host name {host} carries the value of exposed secret `{name}` ({form}); it was not looked up (a best-effort check)"
+                    ),
+                    HttpError::HttpRequestDenied,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Exposed secrets whose audience does not include `dest`.
+    fn outside_audience<'a>(
+        &'a self,
+        dest: &'a Destination,
+    ) -> impl Iterator<Item = (&'a String, &'a RunSecret)> {
+        self.secrets.iter().filter(move |(_, s)| {
+            s.expose && s.forms.is_some() && !s.send_to.iter().any(|o| o.matches(dest))
+        })
+    }
+
+    /// Step 7: look for exposed secrets' values going outside their audience.
+    pub(super) fn scan(
+        &self,
+        dest: &Destination,
+        out: &Outgoing,
+        report: &mut Report,
+    ) -> Result<(), Stop> {
+        report.scanned = self
+            .outside_audience(dest)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for (name, secret) in self.outside_audience(dest) {
+            let Some(forms) = secret.forms.as_ref() else {
+                continue;
+            };
+            if let Some((form, place)) = out.find(forms) {
+                return Err(Stop::deny(
+                    format!(
+                        "the request carries the value of exposed secret `{name}` ({form}, in {place}) to {}, \
+                         which is not in its send_to (a best-effort check): the manifest would need send_to = [\"{}\"] for it",
+                        dest.as_grant(),
+                        dest.as_grant()
+                    ),
+                    HttpError::HttpRequestDenied,
+                ));
+            }
+        }
+        Ok(())
+    }
+}

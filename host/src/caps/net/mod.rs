@@ -1,0 +1,408 @@
+//! The network: `wasi:http` is the only surface, and every request passes
+//! [`NetHooks::send_request`], the one place a request is decided, enforced
+//! and recorded. Raw sockets and name lookup are refused ([`SocketsView`]).
+//!
+//! # The order of the checks
+//!
+//! 1. At most `http_requests` requests per run.
+//! 2. The URL's scheme, host and port against the grant ([`grant`]) —
+//!    before any DNS. A user in the URL, a percent-encoded host or an IPv4
+//!    address in an unusual form is refused rather than guessed at; so is a
+//!    host name that carries an exposed secret's value (DNS would leak it).
+//! 3. The host is resolved once ([`resolve`]; the policy's
+//!    `[network.hosts]` first).
+//! 4. Every resolved address is checked: one in a blocked class ([`addr`]:
+//!    loopback, private, link-local, …) refuses the request unless the
+//!    manifest grants that address or block explicitly, or the policy's
+//!    `allow_private` names it.
+//! 5. The request body is read, up to `http_request_body`.
+//! 6. Secret placeholders ([`placeholder`]) are filled only when the
+//!    destination is in that secret's `send_to`; otherwise the request is
+//!    refused, never sent with the placeholder.
+//! 7. For a destination outside an exposed secret's audience, the request is
+//!    searched for its value (best effort) and refused if it is there.
+//! 8. The request goes to an address checked in 4 ([`client`]), with TLS on
+//!    the host name. Redirects are not followed.
+//! 9. The response body is read up to `http_response_body` (cut there, with
+//!    an error after the data), and values of unexposed secrets are taken
+//!    out of it before the action sees it.
+//! 10. One `net.request` record tells what happened ([`record`]).
+//!
+//! A refusal is a `deny` record whose reason names what would allow it, and
+//! an `ErrorCode` for the action (`HttpRequestDenied`, or the closest code).
+
+pub mod addr;
+mod checks;
+pub mod client;
+mod config;
+pub mod destination;
+pub mod grant;
+pub mod placeholder;
+pub mod record;
+pub mod resolve;
+mod sockets;
+mod transfer;
+
+pub use config::{NetConfig, NetSetupError};
+pub use sockets::{DeniedSockets, SocketsView};
+
+use crate::audit::{AuditError, Recorder};
+use crate::caps::secrets::{Redactor, SecretValue, Secrets};
+use crate::grant::{Grant, Limits};
+use grant::{Destination, Origin};
+use placeholder::Forms;
+use record::{Report, Stage, Verdict};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
+type ResponseFuture = Box<
+    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send,
+>;
+
+/// What one action may do on the network, parsed once when it is loaded.
+#[derive(Debug)]
+pub struct NetGrant {
+    origins: Vec<Origin>,
+    limits: Limits,
+}
+
+impl NetGrant {
+    /// The network part of `grant`.
+    pub fn new(grant: &Grant) -> NetGrant {
+        NetGrant {
+            // Validated with the manifest; one that does not parse is not granted.
+            origins: grant
+                .network
+                .iter()
+                .filter_map(|o| Origin::parse(o).ok())
+                .collect(),
+            limits: grant.limits.clone(),
+        }
+    }
+}
+
+/// A declared secret as the network sees it.
+struct RunSecret {
+    send_to: Vec<Origin>,
+    expose: bool,
+    value: Option<SecretValue>,
+    forms: Option<Forms>,
+}
+
+/// The HTTP choke point of one run.
+pub struct NetHooks {
+    run: Arc<RunNet>,
+}
+
+impl std::fmt::Debug for NetHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetHooks").finish_non_exhaustive()
+    }
+}
+
+struct RunNet {
+    config: Arc<NetConfig>,
+    grant: Arc<NetGrant>,
+    secrets: BTreeMap<String, RunSecret>,
+    recorder: Recorder,
+    redactor: Redactor,
+    requests: AtomicU32,
+    next_id: AtomicU64,
+    in_flight: Mutex<InFlight>,
+}
+
+/// Requests started and not yet recorded; `closed` once the run is over.
+#[derive(Default)]
+struct InFlight {
+    closed: bool,
+    reports: BTreeMap<u64, Report>,
+}
+
+/// Why a request did not get a response: the record's verdict and the
+/// action's error code.
+struct Stop {
+    verdict: Verdict,
+    code: HttpError,
+}
+
+impl Stop {
+    fn deny(reason: String, code: HttpError) -> Stop {
+        Stop {
+            verdict: Verdict::Denied(reason),
+            code,
+        }
+    }
+
+    fn fail(error: String, code: HttpError) -> Stop {
+        Stop {
+            verdict: Verdict::Failed(error),
+            code,
+        }
+    }
+}
+
+impl NetHooks {
+    /// The choke point of one run of an action with `grant`, on a host with
+    /// `config`; `secrets` are the run's, values read.
+    pub fn new(
+        config: Arc<NetConfig>,
+        grant: Arc<NetGrant>,
+        secrets: &Secrets,
+        recorder: Recorder,
+        redactor: Redactor,
+    ) -> NetHooks {
+        let secrets = secrets
+            .entries()
+            .map(|(name, g, value)| {
+                let secret = RunSecret {
+                    send_to: g
+                        .send_to
+                        .iter()
+                        .filter_map(|o| Origin::parse(o).ok())
+                        .collect(),
+                    expose: g.expose,
+                    forms: value.and_then(|v| Forms::new(name, v.expose().as_bytes())),
+                    value: value.cloned(),
+                };
+                (name.to_owned(), secret)
+            })
+            .collect();
+        NetHooks {
+            run: Arc::new(RunNet {
+                config,
+                grant,
+                secrets,
+                recorder,
+                redactor,
+                requests: AtomicU32::new(0),
+                next_id: AtomicU64::new(0),
+                in_flight: Mutex::default(),
+            }),
+        }
+    }
+
+    /// End the run's network: record every request that has not finished
+    /// (as abandoned), and send nothing more.
+    pub fn finish(&self) -> Result<(), AuditError> {
+        let left = {
+            let mut f = self.run.lock();
+            f.closed = true;
+            std::mem::take(&mut f.reports)
+        };
+        for report in left.values() {
+            let event = record::event(report, &Verdict::Abandoned, &self.run.redactor);
+            self.run.recorder.record(event)?;
+        }
+        Ok(())
+    }
+}
+
+impl WasiHttpHooks for NetHooks {
+    /// airlock sets `Host` itself, from the destination it checked.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> ResponseFuture {
+        let run = self.run.clone();
+        Box::new(async move { run.handle(request, options).await })
+    }
+}
+
+impl RunNet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keep the latest state of request `id` for [`NetHooks::finish`].
+    fn publish(&self, id: u64, report: &Report, started: Instant) {
+        let mut f = self.lock();
+        if !f.closed {
+            let mut report = report.clone();
+            report.duration = started.elapsed();
+            f.reports.insert(id, report);
+        }
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)> {
+        let started = Instant::now();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (parts, body) = request.into_parts();
+        let mut report = Report {
+            method: parts.method.to_string(),
+            url: format!(
+                "{}://{}{}",
+                parts.uri.scheme_str().unwrap_or("https"),
+                parts.uri.authority().map_or("", |a| a.as_str()),
+                parts.uri.path()
+            ),
+            path: parts.uri.path().to_owned(),
+            ..Report::default()
+        };
+        self.publish(id, &report, started);
+        let total = self.grant.limits.http_timeout;
+        let exchange = self.exchange(id, started, parts, body, options, &mut report);
+        let outcome = tokio::time::timeout(total, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Stop::fail(
+                    format!(
+                        "the request took longer than http_timeout ({})",
+                        humantime::format_duration(total)
+                    ),
+                    HttpError::HttpResponseTimeout,
+                ))
+            });
+        report.duration = started.elapsed();
+        let verdict = match &outcome {
+            Ok(_) => Verdict::Done,
+            Err(stop) => stop.verdict.clone(),
+        };
+        // Whoever takes the report out of `in_flight` records it: this
+        // request, or `finish` when the run ended first.
+        if self.lock().reports.remove(&id).is_none() {
+            return Err(HttpError::HttpRequestDenied);
+        }
+        if self
+            .recorder
+            .record(record::event(&report, &verdict, &self.redactor))
+            .is_err()
+        {
+            return Err(HttpError::InternalError(Some(
+                "the audit log cannot be written".into(),
+            )));
+        }
+        match outcome {
+            Ok(response) => Ok((response, Box::new(async { Ok(()) }))),
+            Err(stop) => Err(stop.code),
+        }
+    }
+
+    /// Steps 1 to 9 of the module documentation.
+    async fn exchange(
+        &self,
+        id: u64,
+        started: Instant,
+        parts: http::request::Parts,
+        body: WasiBody,
+        options: Option<RequestOptions>,
+        report: &mut Report,
+    ) -> Result<http::Response<WasiBody>, Stop> {
+        let limits = &self.grant.limits;
+        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > limits.http_requests {
+            return Err(Stop::deny(
+                format!(
+                    "the run already made {} HTTP requests, its http_requests limit",
+                    limits.http_requests
+                ),
+                HttpError::ConnectionLimitReached,
+            ));
+        }
+
+        let dest = Destination::parse(
+            parts.uri.scheme_str().unwrap_or("https"),
+            parts.uri.authority().map_or("", |a| a.as_str()),
+        )
+        .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
+        report.destination = Some(dest.clone());
+        if !self.grant.origins.iter().any(|o| o.matches(&dest)) {
+            return Err(Stop::deny(
+                format!(
+                    "{} is not a declared origin: the manifest would need network = [\"{}\"] in [capabilities]",
+                    dest.as_grant(),
+                    dest.as_grant()
+                ),
+                HttpError::HttpRequestDenied,
+            ));
+        }
+
+        self.scan_host(&dest)?;
+
+        let (addrs, source) = tokio::time::timeout(
+            limits.http_connect_timeout,
+            self.config.resolver.resolve(&dest.host, dest.port),
+        )
+        .await
+        .map_err(|_| {
+            Stop::fail(
+                format!("resolving {} timed out", dest.host),
+                HttpError::DnsTimeout,
+            )
+        })?
+        .map_err(|e| {
+            let code = HttpError::DnsError {
+                rcode: Some(e.clone()),
+                info_code: None,
+            };
+            Stop::fail(e, code)
+        })?;
+        report.resolved = addrs.clone();
+        report.resolved_by = Some(source.as_str());
+        self.publish(id, report, started);
+        for addr in &addrs {
+            self.check_address(&dest, *addr)?;
+        }
+
+        let body = transfer::read_body(body, limits.http_request_body).await?;
+        let mut out = transfer::Outgoing::new(&parts, body);
+        self.fill(&dest, &mut out, report)?;
+        self.scan(&dest, &out, report)?;
+        report.bytes_out = out.body.len() as u64;
+        let request = out.into_request(&dest)?;
+
+        {
+            let mut f = self.lock();
+            if f.closed {
+                return Err(Stop::deny(
+                    "the run ended before the request was sent".into(),
+                    HttpError::HttpRequestDenied,
+                ));
+            }
+            report.stage = Stage::Sending;
+            report.duration = started.elapsed();
+            f.reports.insert(id, report.clone());
+        }
+        let timeouts = client::Timeouts {
+            connect: shorter(
+                limits.http_connect_timeout,
+                options.and_then(|o| o.connect_timeout),
+            ),
+            first_byte: shorter(
+                limits.http_first_byte_timeout,
+                options.and_then(|o| o.first_byte_timeout),
+            ),
+        };
+        let cap = limits.http_response_body;
+        let reply = client::send(
+            &self.config.tls,
+            &dest,
+            &addrs,
+            request,
+            timeouts,
+            cap.as_usize(),
+        )
+        .await
+        .map_err(|e| Stop::fail(e.to_string(), e.code()))?;
+        Ok(transfer::deliver(reply, cap, &self.secrets, report))
+    }
+}
+
+/// The grant's timeout, or the action's if it asked for less.
+fn shorter(grant: std::time::Duration, asked: Option<std::time::Duration>) -> std::time::Duration {
+    asked.map_or(grant, |a| a.min(grant))
+}
