@@ -1,7 +1,7 @@
 //! [`Host`]: one engine, one policy, one audit log, and every action loaded
 //! through them.
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Checkpointer, Event, Faults};
 use crate::caps::fs::Mounts;
 use crate::grant::Grant;
 use crate::manifest::{Manifest, section};
@@ -23,12 +23,23 @@ use wasmtime::component::{Component, Linker};
 #[derive(Debug)]
 pub struct HostBuilder {
     policy: Policy,
+    faults: Faults,
 }
 
 impl HostBuilder {
     /// A host that enforces `policy`.
     pub fn new(policy: Policy) -> HostBuilder {
-        HostBuilder { policy }
+        HostBuilder {
+            policy,
+            faults: Faults::new(),
+        }
+    }
+
+    /// Route the audit log's writes and syncs through `faults` — the test
+    /// API for proving that nothing happens unrecorded when the log fails.
+    pub fn audit_faults(mut self, faults: Faults) -> HostBuilder {
+        self.faults = faults;
+        self
     }
 
     /// Set up the engine, open the policy's mounts and the audit log.
@@ -38,10 +49,9 @@ impl HostBuilder {
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
         let mounts = Mounts::open(&self.policy, cap_std::ambient_authority())?;
-        let audit = Arc::new(AuditLog::open(
-            &self.policy.audit.path,
-            self.policy.audit.sync,
-        )?);
+        let audit = Arc::new(AuditLog::open_with(&self.policy.audit, self.faults)?);
+        let checkpointer = Checkpointer::start(&audit, self.policy.audit.checkpoint_interval)
+            .map_err(|e| Error::io("cannot start the checkpoint thread", e))?;
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;
         Ok(Host {
@@ -54,6 +64,7 @@ impl HostBuilder {
                 by_name: Mutex::default(),
                 by_digest: Mutex::default(),
                 _ticker: ticker,
+                _checkpointer: checkpointer,
             }),
         })
     }
@@ -79,6 +90,7 @@ struct Inner {
     by_name: Mutex<HashMap<String, Arc<Prepared>>>,
     by_digest: Mutex<HashMap<Digest, Arc<Prepared>>>,
     _ticker: EpochTicker,
+    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for Inner {
