@@ -63,7 +63,7 @@ impl Checkpoint {
             .ok_or_else(|| bad("no origin"))?;
         let size = lines
             .next()
-            .filter(|l| !l.starts_with('+') && !(l.len() > 1 && l.starts_with('0')))
+            .filter(|l| !(l.starts_with('+') || l.len() > 1 && l.starts_with('0')))
             .and_then(|l| l.parse::<u64>().ok())
             .ok_or_else(|| bad("the second line is not a tree size"))?;
         let root = lines

@@ -70,6 +70,14 @@ impl AuditLog {
         let fail = |what: &str, path: &std::path::Path, e: std::io::Error| {
             AuditError(format!("{what} {}: {e}", path.display()))
         };
+        if let Ok(meta) = std::fs::metadata(&paths.log)
+            && !meta.is_file()
+        {
+            return Err(AuditError(format!(
+                "{} is not a regular file; the audit log must be one",
+                paths.log.display()
+            )));
+        }
         if let Some(dir) = paths.log.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail("cannot create the directory of", &paths.log, e))?;

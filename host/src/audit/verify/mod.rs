@@ -173,6 +173,32 @@ struct Known {
     line: u64,
 }
 
+/// Verify the log at `path` the simple way: its sealed segments and
+/// itself, with the checkpoints file and the generated verifier key found
+/// beside it (when they exist). An auditor passes their own copy of the key
+/// through [`verify`] instead.
+pub fn verify_file(path: &std::path::Path) -> Result<Report, Failure> {
+    let paths = super::paths::Paths::new(path);
+    let mut logs = paths.segments().map_err(|e| Failure {
+        seq: 0,
+        file: Some(path.to_path_buf()),
+        line: 0,
+        reason: Reason::Unreadable,
+        detail: format!("cannot list the segments of {}: {e}", path.display()),
+    })?;
+    logs.push(path.to_path_buf());
+    let public = super::paths::Paths::public_of(&paths.key());
+    let key = std::fs::read_to_string(&public)
+        .ok()
+        .and_then(|k| VerifierKey::parse(&k).ok());
+    verify(&Options {
+        logs,
+        checkpoints: paths.checkpoints().exists().then(|| paths.checkpoints()),
+        key,
+        ..Options::default()
+    })
+}
+
 /// Verify the log and checkpoints `options` name.
 pub fn verify(options: &Options) -> Result<Report, Failure> {
     let (checkpoints, torn_checkpoint) = load_checkpoints(options)?;

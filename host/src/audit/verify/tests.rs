@@ -511,7 +511,10 @@ fn an_intent_must_be_closed_before_its_run_ends() {
     let end = rec("run.end", "single", "a", none.clone());
     assert!(check(&[open.clone(), closed.clone(), end.clone()]).is_ok());
     // Open at the end: reported, not a failure (the host may be running).
-    assert_eq!(check(&[open.clone()]).unwrap().open_intents, [0]);
+    assert_eq!(
+        check(std::slice::from_ref(&open)).unwrap().open_intents,
+        [0]
+    );
     // The run ended first.
     assert_eq!(
         reason(check(&[open.clone(), end.clone()])),
@@ -542,7 +545,7 @@ fn an_intent_must_be_closed_before_its_run_ends() {
     );
     // A result for nothing, or for another run's intent.
     assert_eq!(
-        reason(check(&[closed.clone()])),
+        reason(check(std::slice::from_ref(&closed))),
         (Reason::UnmatchedResult, 0)
     );
     let other = rec(
