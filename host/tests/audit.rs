@@ -258,3 +258,193 @@ fn a_full_filesystem_stops_the_host_and_nothing_happens_unrecorded() {
         read("verify.out")
     );
 }
+
+/// keygen → the policy's key → runs → verify with the key kept elsewhere and
+/// a witness → prove → verify-inclusion, and show on hostile content.
+#[test]
+fn an_auditor_checks_the_log_and_a_proof_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path(), "airlock-audit.jsonl");
+    let keys = tempfile::tempdir().unwrap();
+    let out = airlock(
+        keys.path(),
+        &[
+            "audit",
+            "keygen",
+            "--name",
+            "ci.example/airlock",
+            "--out",
+            "audit",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let key = keys.path().join("audit.key");
+    let public = keys.path().join("audit.pub").display().to_string();
+    let mut policy = std::fs::read_to_string(dir.path().join("airlock.toml")).unwrap();
+    policy.push_str(&format!("key = {:?}\n", key.display().to_string()));
+    std::fs::write(dir.path().join("airlock.toml"), policy).unwrap();
+    let hostile = r#"{"op": "log", "message": "\u001b[2J\u001b]0;owned\u0007\u202eevil\nforged"}"#;
+    for input in [&writes("a", 2)[..], hostile] {
+        let out = airlock(dir.path(), &["run", "probe", "--input", input]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let cps = std::fs::read_to_string(dir.path().join("airlock-audit.checkpoints")).unwrap();
+    let witness = cps.split("\n\n\u{2014}").next().unwrap(); // the first checkpoint's text
+    let first = cps[..cps.find("\n\n").unwrap() + 2].to_owned()
+        + cps[witness.len() + 2..].split('\n').next().unwrap()
+        + "\n";
+    std::fs::write(keys.path().join("witness"), first).unwrap();
+    let args = [
+        "audit",
+        "verify",
+        "--log",
+        "airlock-audit.jsonl",
+        "--checkpoints",
+        "airlock-audit.checkpoints",
+        "--key",
+        &public,
+        "--max-gap",
+        "10m",
+    ];
+    let mut with_witness = args.to_vec();
+    let witness_path = keys.path().join("witness").display().to_string();
+    with_witness.extend(["--witness", &witness_path]);
+    let out = airlock(dir.path(), &with_witness);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("signed by ci.example/airlock")
+            && text(&out.stdout).contains("witness: consistent"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Prove the first intent, check it offline; a changed record fails.
+    let out = airlock(
+        dir.path(),
+        &[
+            "audit",
+            "prove",
+            "airlock-audit.jsonl",
+            "--seq",
+            "1",
+            "--out",
+            "proof",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let checkpoint = std::fs::read_dir(dir.path().join("proof"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoint-")
+        })
+        .unwrap();
+    let check = |record: &str| {
+        airlock(
+            dir.path(),
+            &[
+                "audit",
+                "verify-inclusion",
+                "--record",
+                record,
+                "--proof",
+                "proof/proof-1.json",
+                "--checkpoint",
+                checkpoint.to_str().unwrap(),
+                "--key",
+                &public,
+            ],
+        )
+    };
+    let out = check("proof/record-1.json");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("ok: record 1 is in the log of ci.example/airlock"),
+        "{}",
+        text(&out.stdout)
+    );
+    let record = std::fs::read_to_string(dir.path().join("proof/record-1.json")).unwrap();
+    std::fs::write(
+        dir.path().join("proof/forged.json"),
+        record.replace("/out/a0", "/out/zz"),
+    )
+    .unwrap();
+    let out = check("proof/forged.json");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("LEAF_MISMATCH"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // show: filters, and no raw control character reaches the terminal.
+    let out = airlock(
+        dir.path(),
+        &["audit", "show", "airlock-audit.jsonl", "--event", "log"],
+    );
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        shown.contains("\\u{1b}[2J") && shown.contains("\\u{202e}evil\\u{a}forged"),
+        "{shown}"
+    );
+    assert!(
+        !shown.chars().any(|c| c.is_control() && c != '\n'),
+        "{shown:?}"
+    );
+    let out = airlock(
+        dir.path(),
+        &[
+            "audit",
+            "show",
+            "airlock-audit.jsonl",
+            "--event",
+            "file.",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        4,
+        "{}",
+        text(&out.stdout)
+    );
+    // A different key: BAD_SIGNATURE, exit 1.
+    let other = airlock(
+        keys.path(),
+        &[
+            "audit",
+            "keygen",
+            "--name",
+            "ci.example/airlock",
+            "--out",
+            "other",
+        ],
+    );
+    assert_eq!(other.status.code(), Some(0));
+    let mut args = args.to_vec();
+    let other_pub = keys.path().join("other.pub").display().to_string();
+    args[7] = &other_pub;
+    let out = airlock(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("FAILED: BAD_SIGNATURE"),
+        "{}",
+        text(&out.stdout)
+    );
+}
