@@ -72,12 +72,48 @@ fn main() {
     println!("audit overhead per record (median of {BATCHES} batches)");
     println!("{:<32} {:>12}", "setting", "per record");
     let rows: [(&str, SyncPolicy, bool, usize, usize); 6] = [
-        ("sync = \"none\", records", SyncPolicy::None, false, 1, 20_000),
-        ("sync = \"none\", intent+result", SyncPolicy::None, true, 1, 10_000),
-        ("sync = \"group\", intent+result, 1", SyncPolicy::Group, true, 1, 500),
-        ("sync = \"group\", intent+result, 8", SyncPolicy::Group, true, 8, 2_000),
-        ("sync = \"always\", records", SyncPolicy::Always, false, 1, 500),
-        ("sync = \"always\", intent+result", SyncPolicy::Always, true, 1, 500),
+        (
+            "sync = \"none\", records",
+            SyncPolicy::None,
+            false,
+            1,
+            20_000,
+        ),
+        (
+            "sync = \"none\", intent+result",
+            SyncPolicy::None,
+            true,
+            1,
+            10_000,
+        ),
+        (
+            "sync = \"group\", intent+result, 1",
+            SyncPolicy::Group,
+            true,
+            1,
+            500,
+        ),
+        (
+            "sync = \"group\", intent+result, 8",
+            SyncPolicy::Group,
+            true,
+            8,
+            2_000,
+        ),
+        (
+            "sync = \"always\", records",
+            SyncPolicy::Always,
+            false,
+            1,
+            500,
+        ),
+        (
+            "sync = \"always\", intent+result",
+            SyncPolicy::Always,
+            true,
+            1,
+            500,
+        ),
     ];
     for (name, sync, intents, threads, n) in rows {
         let d = measure(sync, intents, threads, n);
