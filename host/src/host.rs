@@ -325,7 +325,9 @@ impl Host {
         if let Some(digest) = digest {
             event = event.field("digest", digest.to_string());
         }
-        match self.inner.audit.append(None, event) {
+        // The refusal is sealed by a checkpoint, as a run's end is.
+        let audit = &self.inner.audit;
+        match audit.append(None, event).and_then(|_| audit.checkpoint()) {
             Ok(_) => Error::Refused(refusal),
             Err(e) => Error::Audit(e),
         }

@@ -104,6 +104,14 @@ fn print_report(report: &Report, options: &Options, notes: &[String]) {
             cp.time.as_deref().unwrap_or("?")
         ),
     }
+    if let Some(cp) = &report.latest
+        && cp.size < report.records
+    {
+        println!(
+            "not yet sealed: {} records after the latest checkpoint",
+            report.records - cp.size
+        );
+    }
     if report.witnessed {
         println!("witness: consistent");
     }
