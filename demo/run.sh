@@ -120,11 +120,19 @@ echo "refusals recorded:"
 grep '"decision":"deny"' airlock-audit.jsonl | sed 's/.*"event":"\([a-z.]*\)".*"reason":"\([^"]*\)".*/  \1: \2/'
 if grep -q "$DEMO_SIGNING_KEY" airlock-audit.jsonl; then echo "the key leaked!"; exit 1; fi
 echo "the signing key appears nowhere in the log"
-run "$airlock" audit verify airlock-audit.jsonl
+run "$airlock" audit verify airlock-audit.jsonl --key airlock-audit.pub --max-gap 10m
+
+say "Prove: hand an auditor one record (the first file write) with its inclusion proof"
+seq=$(grep -m1 '"phase":"intent"' airlock-audit.jsonl | sed 's/.*"seq":\([0-9]*\).*/\1/')
+run "$airlock" audit prove airlock-audit.jsonl --seq "$seq" --out proof
+run "$airlock" audit verify-inclusion --record "proof/record-$seq.json" --proof "proof/proof-$seq.json" \
+    --checkpoint "$(ls proof/checkpoint-*)" --key airlock-audit.pub
+run "$airlock" audit show airlock-audit.jsonl --decision deny
 
 say "Tamper with the log: change one recorded byte, and verification names the record"
 cp airlock-audit.jsonl tampered-audit.jsonl
-cp airlock-audit.jsonl.head tampered-audit.jsonl.head
+cp airlock-audit.checkpoints tampered-audit.checkpoints
+cp airlock-audit.pub tampered-audit.pub
 sed -i '2s/"allow"/"deny"/' tampered-audit.jsonl
 set +e
 run "$airlock" audit verify tampered-audit.jsonl

@@ -1,7 +1,7 @@
 //! [`Host`]: one engine, one policy, one audit log, and every action loaded
 //! through them.
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Checkpointer, Event, Faults};
 use crate::caps::fs::Mounts;
 use crate::caps::net::{NetConfig, NetGrant};
 use crate::grant::Grant;
@@ -26,12 +26,23 @@ use wasmtime::component::{Component, Linker};
 #[derive(Debug)]
 pub struct HostBuilder {
     policy: Policy,
+    faults: Faults,
 }
 
 impl HostBuilder {
     /// A host that enforces `policy`.
     pub fn new(policy: Policy) -> HostBuilder {
-        HostBuilder { policy }
+        HostBuilder {
+            policy,
+            faults: Faults::new(),
+        }
+    }
+
+    /// Route the audit log's writes and syncs through `faults` — the test
+    /// API for proving that nothing happens unrecorded when the log fails.
+    pub fn audit_faults(mut self, faults: Faults) -> HostBuilder {
+        self.faults = faults;
+        self
     }
 
     /// Set up the engine, read the lock, open the policy's mounts and the
@@ -44,10 +55,9 @@ impl HostBuilder {
         // actions: turning the operator's mount paths into handles.
         let mounts = Mounts::open(&self.policy, cap_std::ambient_authority())?;
         let net = Arc::new(NetConfig::new(&self.policy.network)?);
-        let audit = Arc::new(AuditLog::open(
-            &self.policy.audit.path,
-            self.policy.audit.sync,
-        )?);
+        let audit = Arc::new(AuditLog::open_with(&self.policy.audit, self.faults)?);
+        let checkpointer = Checkpointer::start(&audit, self.policy.audit.checkpoint_interval)
+            .map_err(|e| Error::io("cannot start the checkpoint thread", e))?;
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;
         Ok(Host {
@@ -62,6 +72,7 @@ impl HostBuilder {
                 by_name: Mutex::default(),
                 by_digest: Mutex::default(),
                 _ticker: ticker,
+                _checkpointer: checkpointer,
             }),
         })
     }
@@ -89,6 +100,7 @@ struct Inner {
     by_name: Mutex<HashMap<String, Arc<Prepared>>>,
     by_digest: Mutex<HashMap<Digest, Arc<Prepared>>>,
     _ticker: EpochTicker,
+    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for Inner {
@@ -349,7 +361,9 @@ impl Host {
         if let Some(digest) = digest {
             event = event.field("digest", digest.to_string());
         }
-        match self.inner.audit.append(None, event) {
+        // The refusal is sealed by a checkpoint, as a run's end is.
+        let audit = &self.inner.audit;
+        match audit.append(None, event).and_then(|_| audit.checkpoint()) {
             Ok(_) => Error::Refused(refusal),
             Err(e) => Error::Audit(e),
         }

@@ -38,7 +38,12 @@
 //!
 //! [audit]
 //! path = "airlock-audit.jsonl"
-//! sync = "always"                      # fsync every record; or "none"
+//! sync = "always"                      # fsync every record; or "group", "none"
+//! key = "audit.key"                    # checkpoint signing key (`airlock audit keygen`)
+//! checkpoint_every = 1000              # records; also at the end of every run
+//! checkpoint_interval = "60s"          # while records keep coming
+//! segment_size = "64 MiB"              # rotate the log into segments
+//! anchor_dir = "/mnt/worm/airlock"     # a second copy of every checkpoint
 //! ```
 //!
 //! Like the manifest, the policy is decoded strictly and validated once.
@@ -194,6 +199,49 @@ pub struct AuditConfig {
     pub path: PathBuf,
     /// When records are forced to disk.
     pub sync: SyncPolicy,
+    /// The checkpoint signing key (a `PRIVATE+KEY+…` file from `airlock
+    /// audit keygen`). Without one, a key is generated beside the log
+    /// (`<log stem>.key`, its verifier key in `<log stem>.pub`).
+    pub key: Option<PathBuf>,
+    /// Where signed checkpoints are appended; default `<log stem>.checkpoints`.
+    pub checkpoints: PathBuf,
+    /// A checkpoint after this many records (besides the end of every run).
+    pub checkpoint_every: u64,
+    /// A checkpoint this often while records are written.
+    pub checkpoint_interval: Duration,
+    /// Rotate the log into a new segment past this size.
+    pub segment_size: Option<ByteSize>,
+    /// A second place every checkpoint goes.
+    pub anchor: Option<Anchor>,
+}
+
+impl AuditConfig {
+    /// The defaults for a log at `path`.
+    pub fn at(path: impl Into<PathBuf>) -> AuditConfig {
+        let path = path.into();
+        AuditConfig {
+            checkpoints: path.with_extension("checkpoints"),
+            path,
+            sync: SyncPolicy::Always,
+            key: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            segment_size: None,
+            anchor: None,
+        }
+    }
+}
+
+/// A second location for checkpoints, outside the log's directory: "sync
+/// hashes to a separate domain".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// Each checkpoint is written to `<dir>/checkpoint-<size>` (and
+    /// `<dir>/latest`), atomically.
+    Dir(PathBuf),
+    /// A command run with the signed checkpoint on its standard input and
+    /// `AIRLOCK_CHECKPOINT_SIZE` in its environment; it must exit 0.
+    Command(Vec<String>),
 }
 
 /// When audit records are forced to stable storage.
@@ -206,6 +254,11 @@ pub enum SyncPolicy {
     /// Leave it to the operating system: survives a crash of airlock, not of
     /// the machine.
     None,
+    /// Group commit: every record is written at once, and a record that must
+    /// be durable before the host acts (an intent, a run's end, a
+    /// checkpoint) waits for an `fsync` it shares with records written
+    /// concurrently.
+    Group,
 }
 
 impl Policy {
@@ -236,10 +289,7 @@ impl Policy {
             mounts: BTreeMap::new(),
             secrets: BTreeMap::new(),
             limits: Ceilings::default(),
-            audit: AuditConfig {
-                path: audit_log.into(),
-                sync: SyncPolicy::Always,
-            },
+            audit: AuditConfig::at(audit_log),
             publishers: BTreeMap::new(),
             trust: Trust {
                 lock: PathBuf::from("airlock.lock"),
@@ -342,6 +392,13 @@ mod raw {
     struct Audit {
         path: Option<PathBuf>,
         sync: Option<SyncPolicy>,
+        key: Option<PathBuf>,
+        checkpoints: Option<PathBuf>,
+        checkpoint_every: Option<u64>,
+        checkpoint_interval: Option<Span>,
+        segment_size: Option<ByteSize>,
+        anchor_dir: Option<PathBuf>,
+        anchor_command: Option<Vec<String>>,
     }
 
     impl Policy {
@@ -477,13 +534,50 @@ mod raw {
 
             let network = self.network.validate(&err, &resolve)?;
 
-            let audit = AuditConfig {
-                path: resolve(
-                    self.audit
-                        .path
-                        .unwrap_or_else(|| "airlock-audit.jsonl".into()),
-                ),
-                sync: self.audit.sync.unwrap_or(SyncPolicy::Always),
+            let a = self.audit;
+            let mut audit = AuditConfig::at(resolve(
+                a.path.unwrap_or_else(|| "airlock-audit.jsonl".into()),
+            ));
+            audit.sync = a.sync.unwrap_or(SyncPolicy::Always);
+            audit.key = a.key.map(resolve);
+            if let Some(c) = a.checkpoints {
+                audit.checkpoints = resolve(c);
+            }
+            if let Some(n) = a.checkpoint_every {
+                if n == 0 {
+                    return Err(err(
+                        "audit.checkpoint_every".into(),
+                        "must be more than 0".into(),
+                    ));
+                }
+                audit.checkpoint_every = n;
+            }
+            if let Some(t) = a.checkpoint_interval {
+                if t.0.is_zero() {
+                    return Err(err(
+                        "audit.checkpoint_interval".into(),
+                        "must be more than 0".into(),
+                    ));
+                }
+                audit.checkpoint_interval = t.0;
+            }
+            audit.segment_size = a.segment_size.filter(|s| s.0 > 0);
+            audit.anchor = match (a.anchor_dir, a.anchor_command) {
+                (None, None) => None,
+                (Some(dir), None) => Some(Anchor::Dir(resolve(dir))),
+                (None, Some(cmd)) if !cmd.is_empty() => Some(Anchor::Command(cmd)),
+                (None, Some(_)) => {
+                    return Err(err(
+                        "audit.anchor_command".into(),
+                        "give the program and its arguments".into(),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        "audit".into(),
+                        "give one of anchor_dir and anchor_command".into(),
+                    ));
+                }
             };
 
             Ok(super::Policy {
@@ -572,6 +666,11 @@ memory = "64 MiB"
 
 [audit]
 sync = "none"
+key = "keys/audit.key"
+checkpoint_every = 50
+checkpoint_interval = "5s"
+segment_size = "1 MiB"
+anchor_command = ["cp", "/dev/stdin", "/mnt/worm/latest"]
 "#;
         let p = Policy::parse("airlock.toml", text, Path::new("/etc/airlock")).unwrap();
         assert_eq!(
@@ -601,6 +700,20 @@ sync = "none"
         assert_eq!(p.limits.timeout, Ceilings::default().timeout);
         assert_eq!(p.audit.path, Path::new("/etc/airlock/airlock-audit.jsonl"));
         assert_eq!(p.audit.sync, SyncPolicy::None);
+        assert_eq!(
+            p.audit.key.as_deref(),
+            Some(Path::new("/etc/airlock/keys/audit.key"))
+        );
+        assert_eq!(
+            p.audit.checkpoints,
+            Path::new("/etc/airlock/airlock-audit.checkpoints")
+        );
+        assert_eq!(
+            (p.audit.checkpoint_every, p.audit.checkpoint_interval),
+            (50, Duration::from_secs(5))
+        );
+        assert_eq!(p.audit.segment_size, Some(ByteSize::mib(1)));
+        assert!(matches!(&p.audit.anchor, Some(Anchor::Command(c)) if c[0] == "cp"));
     }
 
     #[test]
@@ -700,6 +813,16 @@ http_response_body = "1 MiB"
                 "[audit]\nsync = \"sometimes\"\n",
                 "audit.sync",
                 "unknown variant",
+            ),
+            (
+                "[audit]\ncheckpoint_every = 0\n",
+                "audit.checkpoint_every",
+                "more than 0",
+            ),
+            (
+                "[audit]\nanchor_dir = \"a\"\nanchor_command = [\"b\"]\n",
+                "audit",
+                "one of anchor_dir",
             ),
             (
                 "[mount.work]\npath = \"x\"\n",

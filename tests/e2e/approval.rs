@@ -56,6 +56,8 @@ async fn approve_run_drift_reapprove_run() {
     )
     .unwrap();
     setup.sign(&path);
+    // One host writes a log at a time: the next one is built after it.
+    drop(host);
     let host = setup.host();
     let r = refusal(host.action("probe"));
     let Refusal::Drift { changes, .. } = &r else {
@@ -78,6 +80,7 @@ async fn approve_run_drift_reapprove_run() {
 
     // Approved, it runs.
     setup.approve(&path);
+    drop(host);
     let host = setup.host();
     let out = host.invoke("probe", &echo).await.unwrap();
     assert_eq!(output(&out), json!("x"));
@@ -167,6 +170,7 @@ async fn bad_untrusted_and_missing_signatures_are_refused() {
         "untrusted comment: x\nnot a signature\ntrusted comment: y\nAAAA\n",
     )
     .unwrap();
+    drop(host);
     let r = refusal(setup.host().action("probe"));
     assert!(
         r.to_string().contains(&format!(

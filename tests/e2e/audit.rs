@@ -1,9 +1,12 @@
-//! The audit log: a run is recorded from start to end, any tampering is
-//! detected, and a log that cannot be written stops the run.
+//! The audit log: a run is recorded from start to end with intents ahead of
+//! every change, any tampering is detected, and a log that cannot be written
+//! stops the run with nothing done unrecorded.
 
 use airlock::audit::verify::{Reason, verify_file};
-use airlock::{Error, Host, Policy};
+use airlock::audit::{Fault, Faults};
+use airlock::{Error, Failure, Host, Policy};
 use airlock_tests::Setup;
+use serde_json::Value;
 
 async fn three_runs(setup: &mut Setup) {
     setup.probe("", "");
@@ -22,6 +25,7 @@ async fn a_run_is_recorded_from_start_to_end() {
     let start = &records[0];
     assert_eq!(start["event"], "run.start");
     assert_eq!(start["action"], "probe@1.0.0");
+    assert_eq!(start["phase"], "single");
     assert!(start["grant"]["limits"]["memory"].is_string());
     assert_eq!(start["input_sha256"].as_str().unwrap().len(), 64);
     let end = &records[2];
@@ -37,7 +41,74 @@ async fn a_run_is_recorded_from_start_to_end() {
     }
     let report = verify_file(&setup.audit_path()).unwrap();
     assert_eq!(report.records, 9);
-    assert!(report.head_checked);
+    // A signed checkpoint at the end of every run.
+    assert_eq!((report.checkpoints, report.signed), (3, true));
+    assert_eq!(report.latest.unwrap().size, 9);
+}
+
+/// Every change a run makes to the host's files is an intent, durable
+/// before the call, closed by a result after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_written_ahead_as_intent_and_result() {
+    let mut setup = Setup::new();
+    let out = setup.mount("out", "read-write");
+    setup.probe(r#"files = [{ mount = "out", access = "read-write" }]"#, "");
+    let host = setup.host();
+    let ops = r#"{"op": "many", "ops": [
+        {"op": "write", "path": "/out/a.txt", "data": "x"},
+        {"op": "mkdir", "path": "/out/d"},
+        {"op": "rename", "from": "/out/a.txt", "to": "/out/d/b.txt"},
+        {"op": "remove", "path": "/out/d/b.txt"},
+        {"op": "read", "path": "/out/missing"}
+    ]}"#;
+    airlock_tests::output(&host.invoke("probe", ops).await.unwrap());
+    assert!(out.join("d").is_dir());
+    let records = setup.records();
+    let mut pairs = Vec::new();
+    for r in &records {
+        match r["phase"].as_str().unwrap() {
+            "intent" => pairs.push((
+                r["event"].as_str().unwrap().to_owned(),
+                r["target"].clone(),
+                r["seq"].as_u64(),
+            )),
+            "result" => {
+                let intent = r["intent"].as_u64();
+                let opened = records
+                    .iter()
+                    .find(|i| i["seq"].as_u64() == intent)
+                    .unwrap();
+                assert_eq!(
+                    (&opened["event"], &opened["target"]),
+                    (&r["event"], &r["target"])
+                );
+                assert_eq!(opened["phase"], "intent");
+            }
+            _ => {}
+        }
+    }
+    let kinds: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(e, t, _)| (e.as_str(), t.as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("file.open", "/out/a.txt"),
+            ("file.mkdir", "/out/d"),
+            ("file.rename", "/out/a.txt"),
+            ("file.remove", "/out/d/b.txt"),
+        ]
+    );
+    // Reading is recorded once, after the fact.
+    let read = setup
+        .events("file.open")
+        .into_iter()
+        .find(|r| r["target"] == "/out/missing")
+        .unwrap();
+    assert_eq!(read["phase"], "single");
+    let report = verify_file(&setup.audit_path()).unwrap();
+    assert!(report.open_intents.is_empty());
 }
 
 fn rewrite(setup: &Setup, edit: impl FnOnce(&mut Vec<String>)) {
@@ -66,7 +137,7 @@ async fn edits_reorders_and_truncation_are_detected() {
         (
             "edit last",
             Box::new(|l| l[8] = l[8].replace("\"ok\"", "\"trap\"")),
-            Reason::HeadMismatch,
+            Reason::LeafMismatch,
         ),
     ];
     for (name, edit, reason) in cases {
@@ -80,22 +151,89 @@ async fn edits_reorders_and_truncation_are_detected() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unwritable_audit_log_stops_the_run_before_it_starts() {
+async fn an_audit_log_that_is_not_a_file_is_refused_before_anything_runs() {
     let mut setup = Setup::new();
-    let out = setup.mount("out", "read-write");
-    setup.probe(r#"files = [{ mount = "out", access = "read-write" }]"#, "");
-    // /dev/full accepts the open and fails every write with ENOSPC.
+    setup.probe("", "");
     setup.policy("[audit]\npath = \"/dev/full\"");
     setup.write_policy();
     let policy = Policy::load(&setup.policy_path()).unwrap();
-    let host = Host::builder(policy).build().unwrap();
-    let op = r#"{"op": "write", "path": "/out/side-effect.txt", "data": "x"}"#;
-    match host.invoke("probe", op).await {
+    match Host::builder(policy).build() {
         Err(Error::Audit(e)) => assert!(e.to_string().starts_with("audit unavailable"), "{e}"),
-        other => panic!("expected the audit to stop the run, got {other:?}"),
+        other => panic!("expected the audit to stop the host, got {other:?}"),
     }
-    assert!(
-        !out.join("side-effect.txt").exists(),
-        "nothing may happen unrecorded"
-    );
+}
+
+/// Files in `out` that have no intent record for their path.
+fn unrecorded(setup: &Setup, out: &std::path::Path) -> Vec<String> {
+    let intents: Vec<Value> = setup
+        .records()
+        .into_iter()
+        .filter(|r| r["phase"] == "intent")
+        .collect();
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| format!("/out/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|p| !intents.iter().any(|r| r["target"] == p.as_str()))
+        .collect()
+}
+
+/// Writes and syncs fail (through the library's fault injector) at every
+/// point of a run: the host call that needed the record is refused, the
+/// run ends with `audit unavailable`, new runs are refused until the log
+/// takes writes again, and no file exists without its intent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_log_refuses_the_call_and_new_runs_until_it_recovers() {
+    for fault in [Fault::Write, Fault::TornWrite, Fault::Sync] {
+        for after in 1..8 {
+            let mut setup = Setup::new();
+            let out = setup.mount("out", "read-write");
+            setup.probe(r#"files = [{ mount = "out", access = "read-write" }]"#, "");
+            setup.write_policy();
+            let faults = Faults::new();
+            let host = Host::builder(Policy::load(&setup.policy_path()).unwrap())
+                .audit_faults(faults.clone())
+                .build()
+                .unwrap();
+            let writes: Vec<String> = (0..6)
+                .map(|i| format!(r#"{{"op": "write", "path": "/out/f{i}", "data": "x"}}"#))
+                .collect();
+            let op = format!(r#"{{"op": "many", "ops": [{}]}}"#, writes.join(","));
+            faults.fail(fault, after);
+            let ctx = format!("{fault:?} after {after}");
+            match host.invoke("probe", &op).await {
+                Ok(outcome) => match outcome.result {
+                    Err(Failure::Host(e)) => assert!(e.contains("audit unavailable"), "{ctx}: {e}"),
+                    other => panic!("{ctx}: expected audit unavailable, got {other:?}"),
+                },
+                // The run's first record could not be written: it never started.
+                Err(Error::Audit(_)) => {
+                    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "{ctx}")
+                }
+                Err(e) => panic!("{ctx}: {e}"),
+            }
+            assert_eq!(unrecorded(&setup, &out), Vec::<String>::new(), "{ctx}");
+            match host
+                .invoke("probe", r#"{"op": "log", "message": "x"}"#)
+                .await
+            {
+                Err(Error::Audit(_)) => {}
+                other => {
+                    panic!("{ctx}: a new run must be refused while the log fails, got {other:?}")
+                }
+            }
+            faults.heal();
+            let outcome = host
+                .invoke("probe", r#"{"op": "log", "message": "x"}"#)
+                .await
+                .unwrap();
+            airlock_tests::output(&outcome);
+            drop(host);
+            let report = verify_file(&setup.audit_path()).unwrap_or_else(|f| panic!("{ctx}: {f}"));
+            assert!(
+                report.open_intents.is_empty(),
+                "{ctx}: {:?}",
+                report.open_intents
+            );
+        }
+    }
 }

@@ -58,7 +58,22 @@ async fn an_allowed_request_works_and_is_recorded() {
     );
     assert_eq!(got[0].header("x-request"), Some("42"));
 
-    let records = setup.events("net.request");
+    // Written ahead: the intent is on record before the request leaves,
+    // and the result closes it.
+    let all = setup.events("net.request");
+    assert_eq!(all.len(), 2, "{all:?}");
+    let (intent, result) = (&all[0], &all[1]);
+    assert_eq!(
+        (intent["phase"].as_str(), result["phase"].as_str()),
+        (Some("intent"), Some("result"))
+    );
+    assert_eq!(result["intent"], intent["seq"]);
+    assert_eq!(intent["target"], result["target"]);
+    assert!(
+        intent.get("status").is_none(),
+        "the intent precedes the response"
+    );
+    let records = setup.outcomes("net.request");
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(r["decision"], "allow");
@@ -129,7 +144,7 @@ async fn https_checks_the_certificate_against_the_host_name() {
             .contains("TlsCertificateError"),
         "{out:?}"
     );
-    let r = &untrusted.events("net.request")[0];
+    let r = &untrusted.outcomes("net.request")[0];
     assert_eq!(r["decision"], "allow");
     assert!(r["error"].as_str().unwrap().contains("certificate"), "{r}");
 }
@@ -191,7 +206,7 @@ async fn only_the_declared_origin_is_reached_and_the_check_comes_before_dns() {
     );
     assert!(other.accept().is_err());
 
-    let records = setup.events("net.request");
+    let records = setup.outcomes("net.request");
     // Every request is a record, except the one wasi:http refused itself.
     assert_eq!(records.len(), ops.len() - 1);
     for r in &records[..refused.len() - 1] {
@@ -269,7 +284,7 @@ async fn names_that_resolve_to_blocked_addresses_are_refused_unless_granted() {
         reasons[3].contains("127.0.0.1"),
         "one blocked address is enough: {reasons:?}"
     );
-    let r = &setup.events("net.request")[0];
+    let r = &setup.outcomes("net.request")[0];
     assert_eq!(r["resolved"], json!([format!("127.0.0.1:{port}")]));
     assert!(r.get("address").is_none(), "never connected: {r}");
 
@@ -322,7 +337,7 @@ async fn redirects_are_not_followed_and_the_next_hop_is_checked() {
     );
     assert_eq!(out[0]["next"]["kind"], "Denied", "{out:?}");
     assert!(elsewhere.received().is_empty());
-    let records = setup.events("net.request");
+    let records = setup.outcomes("net.request");
     assert_eq!(records.len(), 2);
     assert_eq!(
         (
@@ -364,7 +379,7 @@ async fn responses_over_the_cap_are_cut_with_a_clear_error() {
         out[1]["err"].as_str().unwrap().contains("100 bytes"),
         "{out:?}"
     );
-    let r = &setup.events("net.request")[0];
+    let r = &setup.outcomes("net.request")[0];
     assert_eq!(
         (r["response_cut_at"].as_u64(), r["bytes_in"].as_u64()),
         (Some(1024), Some(1024))
@@ -468,10 +483,11 @@ async fn a_request_the_run_outlived_is_recorded_before_the_run_ends() {
         .collect();
     assert_eq!(
         kinds,
-        ["run.start", "net.request", "run.end"],
+        ["run.start", "net.request", "net.request", "run.end"],
         "{records:?}"
     );
-    let r = &records[1];
+    assert_eq!(records[1]["phase"], "intent");
+    let r = &records[2];
     assert_eq!(r["decision"], "allow");
     assert_eq!(r["error"], "the run ended before the response was read");
     assert_eq!(r["address"].as_str(), None);

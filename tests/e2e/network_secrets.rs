@@ -119,7 +119,12 @@ async fn a_placeholder_reaches_its_audience_as_the_value() {
     );
     assert!(echoed.contains("Bearer [redacted:TOKEN]"), "{echoed}");
 
-    let r = &setup.events("net.request")[0];
+    // The substitution is written ahead with the request: the intent names
+    // the secrets it fills, before a byte leaves.
+    let intent = &setup.events("net.request")[0];
+    assert_eq!(intent["phase"], "intent");
+    assert_eq!(intent["secrets"], json!(["HOOK_PATH", "TOKEN"]));
+    let r = &setup.outcomes("net.request")[0];
     assert_eq!(r["secrets"], json!(["HOOK_PATH", "TOKEN"]));
     assert_eq!(r["path"], "/services/{{secret:HOOK_PATH}}");
     assert_eq!(r["response_redacted"], json!(["HOOK_PATH", "TOKEN"]));
@@ -229,7 +234,7 @@ async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
             .contains("carries the value of exposed secret `LABEL` (plain); it was not looked up"),
         "{reasons:?}"
     );
-    let r = &two.setup.events("net.request")[0];
+    let r = &two.setup.outcomes("net.request")[0];
     assert_eq!(r["exposed_scan"], json!(["KEY", "LABEL"]));
     assert_eq!(r["exposed_scan_kind"], "best-effort");
     assert!(!two.setup.audit_text().contains(key));

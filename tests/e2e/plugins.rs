@@ -170,7 +170,7 @@ async fn slack_notify_posts_through_its_webhook_placeholder() {
         serde_json::from_slice::<serde_json::Value>(&got.body).unwrap(),
         json!({"text": "Deploy of app 1.4.2 finished"})
     );
-    let r = &setup.events("net.request")[0];
+    let r = &setup.outcomes("net.request")[0];
     assert_eq!(
         r["target"],
         "https://hooks.slack.com:443/services/{{secret:SLACK_WEBHOOK_PATH}}"

@@ -238,6 +238,15 @@ impl Setup {
             .collect()
     }
 
+    /// The records of `event` kind that say how something ended: single
+    /// records and the results that close intents (not the intents).
+    pub fn outcomes(&self, event: &str) -> Vec<Value> {
+        self.events(event)
+            .into_iter()
+            .filter(|r| r["phase"] != "intent")
+            .collect()
+    }
+
     /// The whole audit log as text.
     pub fn audit_text(&self) -> String {
         std::fs::read_to_string(self.audit_path()).unwrap_or_default()

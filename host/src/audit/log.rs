@@ -1,16 +1,20 @@
-//! The append-only writer behind every record.
+//! The append-only writer behind every record: the chain, the Merkle
+//! frontier, durability, checkpoints and segments.
 
 use super::RunInfo;
+use super::checkpoint::Checkpoint;
+use super::faults::Faults;
+use super::merkle::Hash;
+use super::note::{SigningKey, VerifierKey};
+use super::paths::Paths;
 use super::record::{Event, canonical};
-use crate::policy::SyncPolicy;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use super::state::{self, Resume};
+use crate::policy::{AuditConfig, SyncPolicy};
+use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
 
 /// The audit log could not be written: the host refuses to act unrecorded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,313 +24,390 @@ pub struct AuditError(pub String);
 /// The `prev` of the first record.
 pub const GENESIS: [u8; 32] = [0; 32];
 
-/// The last record's position, kept beside the log in `<log>.head` so that
-/// records removed from the end are detected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Head {
-    /// Number of records in the log.
-    pub records: u64,
-    /// Hex SHA-256 of the last record (64 zeros for an empty log).
-    pub hash: String,
-    /// When the head was written.
-    pub time: String,
-}
-
-impl Head {
-    /// The head file of the log at `log`.
-    pub fn path_for(log: &Path) -> PathBuf {
-        let mut name = log.as_os_str().to_owned();
-        name.push(".head");
-        PathBuf::from(name)
-    }
-}
-
-/// One host's audit log: a JSON Lines file and the state to extend its chain.
+/// One host's audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
+    paths: Paths,
+    config: AuditConfig,
+    key: SigningKey,
+    pub(super) faults: Faults,
     writer: Mutex<Writer>,
+    /// Group commit: every record below this seq is on disk.
+    durable: Mutex<u64>,
 }
 
 #[derive(Debug)]
-struct Writer {
-    file: File,
-    /// Length of the file up to the last complete record.
-    len: u64,
-    next_seq: u64,
-    prev: [u8; 32],
-    sync: SyncPolicy,
-    /// Set when a failed write could not be undone; nothing is appended
-    /// after a record that may be torn.
+pub(super) struct Writer {
+    pub(super) file: Arc<File>,
+    pub(super) at: Resume,
+    /// Records whose effect happened but whose write failed; written first
+    /// once the log takes writes again.
+    owed: Vec<(Option<RunInfo>, Event)>,
+    pub(super) checkpointed: u64,
+    pub(super) checkpointed_at: Instant,
+    /// Set when a failed write could not be undone, or an fsync failed
+    /// under group commit: nothing more is appended until the host restarts.
     broken: Option<String>,
     buf: Vec<u8>,
+    _lock: File,
 }
 
 impl AuditLog {
-    /// Open (or create) the log at `path` and find where its chain ends.
+    /// Open (or create) the log `config` describes.
+    pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with(config, Faults::new())
+    }
+
+    /// Open the log, with its writes and syncs going through `faults`.
     ///
-    /// A torn last line — a crash in the middle of a write — is moved to
-    /// `<log>.torn-<offset>` before anything is appended, so the chain goes
-    /// on from the last complete record and nothing is lost.
-    pub fn open(path: &Path, sync: SyncPolicy) -> Result<AuditLog, AuditError> {
-        let unavailable =
-            |what: &str, e: std::io::Error| AuditError(format!("{what} {}: {e}", path.display()));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| unavailable("cannot create the directory of", e))?;
+    /// The log is locked for this host; the chain, tree and open intents are
+    /// resumed from the saved state and the log's tail (see
+    /// [`state`](super::state)) and checked against the last checkpoint.
+    /// Intents a crash left open are closed with an `audit.recover`
+    /// record, and a checkpoint covers whatever the last one did not.
+    pub fn open_with(config: &AuditConfig, faults: Faults) -> Result<AuditLog, AuditError> {
+        let paths = Paths::new(&config.path);
+        let fail = |what: &str, path: &std::path::Path, e: std::io::Error| {
+            AuditError(format!("{what} {}: {e}", path.display()))
+        };
+        if let Ok(meta) = std::fs::metadata(&paths.log)
+            && !meta.is_file()
+        {
+            return Err(AuditError(format!(
+                "{} is not a regular file; the audit log must be one",
+                paths.log.display()
+            )));
         }
+        if let Some(dir) = paths.log.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail("cannot create the directory of", &paths.log, e))?;
+        }
+        let lock = lock(&paths)?;
+        let key = super::keys::load_or_create(config.key.as_deref(), &paths)?;
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(path)
-            .map_err(|e| unavailable("cannot open", e))?;
-        let tail = read_tail(&mut file).map_err(|e| unavailable("cannot read", e))?;
-        if let Some(torn) = &tail.torn {
-            let aside = PathBuf::from(format!("{}.torn-{}", path.display(), tail.complete_len));
-            std::fs::write(&aside, torn)
-                .map_err(|e| unavailable("cannot save the torn tail of", e))?;
-            file.set_len(tail.complete_len)
-                .map_err(|e| unavailable("cannot truncate the torn tail of", e))?;
-            tracing::warn!(log = %path.display(), saved = %aside.display(), "audit log ended in a torn record; moved it aside");
-        }
-        let (next_seq, prev) = match &tail.last_line {
-            None => (0, GENESIS),
-            Some(line) => {
-                let seq = serde_json::from_slice::<Value>(line)
-                    .ok()
-                    .and_then(|v| v.get("seq").and_then(Value::as_u64))
-                    .ok_or_else(|| {
-                        AuditError(format!(
-                            "the last record of {} does not parse; run `airlock audit verify {}`",
-                            path.display(),
-                            path.display()
-                        ))
-                    })?;
-                (seq + 1, Sha256::digest(line).into())
+            .open(&paths.log)
+            .map_err(|e| fail("cannot open", &paths.log, e))?;
+        let at = state::resume(&paths, &mut file)?;
+        let last = super::publish::prepare(&config.checkpoints, &key.verifier())?;
+        let checkpointed = match &last {
+            Some(cp) if cp.size > at.next_seq => {
+                return Err(AuditError(format!(
+                    "{} has {} records but its last checkpoint names {}: records were removed \
+                     (TRUNCATED); run `airlock audit verify`",
+                    paths.log.display(),
+                    at.next_seq,
+                    cp.size
+                )));
             }
+            Some(cp) => cp.size,
+            None => 0,
         };
-        Ok(AuditLog {
-            path: path.to_path_buf(),
+        let log = AuditLog {
+            paths,
+            config: config.clone(),
+            key,
+            faults,
             writer: Mutex::new(Writer {
-                file,
-                len: tail.complete_len,
-                next_seq,
-                prev,
-                sync,
+                file: Arc::new(file),
+                at,
+                owed: Vec::new(),
+                checkpointed,
+                checkpointed_at: Instant::now(),
                 broken: None,
                 buf: Vec::with_capacity(1024),
+                _lock: lock,
             }),
-        })
+            durable: Mutex::new(0),
+        };
+        if let Some(cp) = &last
+            && cp.size == log.lock()?.at.next_seq
+            && cp.root != log.root()?
+        {
+            return Err(AuditError(format!(
+                "{} does not hash to its last checkpoint's root at size {}: a record was changed; \
+                 run `airlock audit verify`",
+                log.paths.log.display(),
+                cp.size
+            )));
+        }
+        let open: Vec<u64> = log.lock()?.at.open.keys().copied().collect();
+        if !open.is_empty() {
+            log.append(
+                None,
+                Event::new("audit.recover").field("intents", open).field(
+                    "reason",
+                    "the host stopped before recording what became of these intents; \
+                         whether each took effect is unknown",
+                ),
+            )?;
+        }
+        log.checkpoint()?;
+        Ok(log)
     }
 
-    /// The log's file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The active segment's file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.paths.log
     }
 
-    /// Append one record, durably if the sync policy says so, and return its
-    /// sequence number. `run` is `None` for records about the host itself.
+    /// The files of this log.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Where checkpoints are written.
+    pub fn checkpoints_path(&self) -> &std::path::Path {
+        &self.config.checkpoints
+    }
+
+    /// The key that checks this log's checkpoints.
+    pub fn verifier(&self) -> VerifierKey {
+        self.key.verifier()
+    }
+
+    /// Number of records.
+    pub fn size(&self) -> Result<u64, AuditError> {
+        Ok(self.lock()?.at.next_seq)
+    }
+
+    /// The Merkle root over every record.
+    pub fn root(&self) -> Result<Hash, AuditError> {
+        Ok(self.lock()?.at.frontier.root())
+    }
+
+    /// Append one record and return its sequence number; `run` is `None`
+    /// for records about the host itself. Durable on return under
+    /// `sync = "always"`; see [`append_durable`](Self::append_durable).
     pub fn append(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
-        let mut fields = event.fields;
         let mut w = self.lock()?;
         if let Some(why) = &w.broken {
             return Err(AuditError(why.clone()));
         }
-        let seq = w.next_seq;
+        if w.at.next_seq > w.checkpointed
+            && (w.at.next_seq - w.checkpointed >= self.config.checkpoint_every
+                || w.checkpointed_at.elapsed() >= self.config.checkpoint_interval)
+        {
+            self.write_checkpoint(&mut w)?;
+        }
+        if let Some(limit) = self.config.segment_size
+            && w.at.len >= limit.0
+        {
+            self.rotate(&mut w)?;
+        }
+        while let Some((owed_run, owed)) = w.owed.first().cloned() {
+            self.write_record(&mut w, owed_run.as_ref(), owed.field("late", true))?;
+            w.owed.remove(0);
+        }
+        self.write_record(&mut w, run, event)
+    }
+
+    /// Append one record and return once it is on disk, as far as the sync
+    /// policy promises: fsynced under `always`, by a shared fsync under
+    /// `group`, written under `none`.
+    pub fn append_durable(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
+        let seq = self.append(run, event)?;
+        if self.config.sync == SyncPolicy::Group {
+            self.wait_durable(seq)?;
+        }
+        Ok(seq)
+    }
+
+    /// Keep `event` to be written first by the next append: the record of
+    /// an effect that happened while the log could not be written.
+    pub fn owe(&self, run: Option<&RunInfo>, event: Event) {
+        if let Ok(mut w) = self.lock() {
+            w.owed.push((run.cloned(), event));
+        }
+    }
+
+    /// Write a checkpoint if records were added since the last one.
+    pub fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let mut w = self.lock()?;
+        if w.at.next_seq == w.checkpointed {
+            return Ok(None);
+        }
+        self.write_checkpoint(&mut w).map(Some)
+    }
+
+    /// Write a checkpoint if records were added and the interval passed.
+    pub fn checkpoint_if_due(&self) -> Result<(), AuditError> {
+        let mut w = self.lock()?;
+        if w.at.next_seq > w.checkpointed
+            && w.checkpointed_at.elapsed() >= self.config.checkpoint_interval
+        {
+            self.write_checkpoint(&mut w)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn lock(&self) -> Result<MutexGuard<'_, Writer>, AuditError> {
+        self.writer
+            .lock()
+            .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))
+    }
+
+    fn write_record(
+        &self,
+        w: &mut Writer,
+        run: Option<&RunInfo>,
+        event: Event,
+    ) -> Result<u64, AuditError> {
+        let phase = event.phase_of();
+        let mut fields: Map<String, Value> = event.fields;
+        let seq = w.at.next_seq;
         fields.insert("v".into(), 1.into());
         fields.insert("seq".into(), seq.into());
         fields.insert("time".into(), now().into());
-        fields.insert("prev".into(), hex::encode(w.prev).into());
+        fields.insert("prev".into(), hex::encode(w.at.prev).into());
+        fields.insert("phase".into(), phase.as_str().into());
         if let Some(run) = run {
             fields.insert("run".into(), run.run.clone().into());
             fields.insert("action".into(), run.action.clone().into());
             fields.insert("digest".into(), run.digest.to_string().into());
         }
-        let line = canonical(&fields);
-        let hash: [u8; 32] = Sha256::digest(&line).into();
-
-        let w = &mut *w;
+        let line = canonical(&fields)
+            .ok_or_else(|| AuditError("a record is outside the canonical subset".into()))?;
         w.buf.clear();
         w.buf.extend_from_slice(&line);
         w.buf.push(b'\n');
-        let written = w.file.write_all(&w.buf).and_then(|()| match w.sync {
-            SyncPolicy::Always => w.file.sync_data(),
-            SyncPolicy::None => Ok(()),
-        });
+        let written =
+            self.faults
+                .write_all(&w.file, &w.buf)
+                .and_then(|()| match self.config.sync {
+                    SyncPolicy::Always => self.faults.sync(&w.file),
+                    SyncPolicy::Group | SyncPolicy::None => Ok(()),
+                });
         if let Err(e) = written {
             // Undo a partial write so the chain stays whole; if even that
             // fails, nothing more may be appended after a torn record.
-            if let Err(undo) = w.file.set_len(w.len) {
+            if let Err(undo) = w.file.set_len(w.at.len) {
                 w.broken = Some(format!(
-                    "a write to {} failed ({e}) and could not be undone ({undo})",
-                    self.path.display()
+                    "a write to {} failed ({e}) and could not be undone ({undo}); restart the host",
+                    self.paths.log.display()
                 ));
             }
             return Err(AuditError(format!(
                 "cannot write to {}: {e}",
-                self.path.display()
+                self.paths.log.display()
             )));
         }
-        w.len += w.buf.len() as u64;
-        w.next_seq = seq + 1;
-        w.prev = hash;
+        w.at.track(seq, &fields);
+        w.at.prev = Sha256::digest(&line).into();
+        w.at.frontier.push(super::merkle::leaf_hash(&line));
+        w.at.next_seq = seq + 1;
+        w.at.len += w.buf.len() as u64;
         Ok(seq)
     }
 
-    /// The position of the last record.
-    pub fn head(&self) -> Result<Head, AuditError> {
-        let w = self.lock()?;
-        Ok(Head {
-            records: w.next_seq,
-            hash: hex::encode(w.prev),
-            time: now(),
-        })
-    }
-
-    /// Write the head file (atomically: a temporary file, then a rename),
-    /// under the writer's lock so it always names a record that exists.
-    pub fn write_head(&self) -> Result<(), AuditError> {
-        let w = self.lock()?;
-        let head = Head {
-            records: w.next_seq,
-            hash: hex::encode(w.prev),
-            time: now(),
-        };
-        let path = Head::path_for(&self.path);
-        let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-        let text = serde_json::to_string(&head).unwrap_or_default() + "\n";
-        let fail = |e: std::io::Error| AuditError(format!("cannot write {}: {e}", path.display()));
-        let mut f = File::create(&tmp).map_err(fail)?;
-        f.write_all(text.as_bytes()).map_err(fail)?;
-        f.sync_data().map_err(fail)?;
-        std::fs::rename(&tmp, &path).map_err(fail)?;
-        drop(w);
-        Ok(())
-    }
-
-    fn lock(&self) -> Result<MutexGuard<'_, Writer>, AuditError> {
-        self.writer
+    /// Group commit: wait until a sync covers record `seq`, doing it if no
+    /// one else has.
+    fn wait_durable(&self, seq: u64) -> Result<(), AuditError> {
+        let mut durable = self
+            .durable
             .lock()
-            .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))
+            .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))?;
+        if *durable > seq {
+            return Ok(());
+        }
+        let (file, upto) = {
+            let w = self.lock()?;
+            (w.file.clone(), w.at.next_seq)
+        };
+        match self.faults.sync(&file) {
+            Ok(()) => {
+                *durable = upto;
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!(
+                    "fsync of {} failed ({e}): records already written may be lost; restart the host",
+                    self.paths.log.display()
+                );
+                self.lock()?.broken = Some(why.clone());
+                Err(AuditError(why))
+            }
+        }
+    }
+
+    fn write_checkpoint(&self, w: &mut Writer) -> Result<Checkpoint, AuditError> {
+        // A checkpoint never names a record that is not on disk.
+        self.faults
+            .sync(&w.file)
+            .map_err(|e| AuditError(format!("cannot sync {}: {e}", self.paths.log.display())))?;
+        let cp = Checkpoint {
+            origin: self.key.name().to_owned(),
+            size: w.at.next_seq,
+            root: w.at.frontier.root(),
+            time: Some(now()),
+        };
+        super::publish::publish(&self.config, &self.faults, &cp.sign(&self.key), cp.size)?;
+        w.checkpointed = cp.size;
+        w.checkpointed_at = Instant::now();
+        if let Err(e) = state::save(&self.paths, &w.at.saved()) {
+            // The state is a cache: the next open reads more of the log.
+            tracing::warn!(state = %self.paths.state().display(), "cannot save the audit state: {e}");
+        }
+        Ok(cp)
+    }
+
+    /// Seal the active segment and start a new one; the chain goes on.
+    fn rotate(&self, w: &mut Writer) -> Result<(), AuditError> {
+        if w.at.next_seq == w.at.active_first {
+            return Ok(());
+        }
+        let fail = |e: std::io::Error| {
+            AuditError(format!("cannot rotate {}: {e}", self.paths.log.display()))
+        };
+        self.write_checkpoint(w)?;
+        let sealed = self.paths.segment(w.at.active_first);
+        std::fs::rename(&self.paths.log, &sealed).map_err(fail)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.paths.log)
+            .map_err(|e| {
+                let why = format!(
+                    "cannot create a new segment {}: {e}",
+                    self.paths.log.display()
+                );
+                w.broken = Some(why.clone());
+                AuditError(why)
+            })?;
+        w.file = Arc::new(file);
+        w.at.active_first = w.at.next_seq;
+        w.at.len = 0;
+        state::save(&self.paths, &w.at.saved()).map_err(fail)?;
+        Ok(())
     }
 }
 
-fn now() -> String {
+/// Only one host writes a log at a time.
+fn lock(paths: &Paths) -> Result<File, AuditError> {
+    let path = paths.lock();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AuditError(format!("cannot open {}: {e}", path.display())))?;
+    file.try_lock().map_err(|_| {
+        AuditError(format!(
+            "another airlock host is writing {} (it holds {})",
+            paths.log.display(),
+            path.display()
+        ))
+    })?;
+    Ok(file)
+}
+
+pub(super) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-struct Tail {
-    /// The last complete line, without its newline.
-    last_line: Option<Vec<u8>>,
-    /// Bytes after the last newline: a record cut short by a crash.
-    torn: Option<Vec<u8>>,
-    /// Length of the file up to and including the last newline.
-    complete_len: u64,
-}
-
-/// Read backwards from the end only as far as the last two newlines.
-fn read_tail(file: &mut File) -> std::io::Result<Tail> {
-    const CHUNK: u64 = 64 * 1024;
-    let len = file.seek(SeekFrom::End(0))?;
-    let mut tail: Vec<u8> = Vec::new();
-    let mut start = len;
-    loop {
-        let from = start.saturating_sub(CHUNK);
-        let mut chunk = vec![0; (start - from) as usize];
-        file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut chunk)?;
-        chunk.extend_from_slice(&tail);
-        tail = chunk;
-        start = from;
-        // The last complete line lies between the last two newlines.
-        if start == 0 || tail.iter().filter(|&&b| b == b'\n').count() >= 2 {
-            break;
-        }
-    }
-    let (complete, torn) = match tail.iter().rposition(|&b| b == b'\n') {
-        Some(i) => (&tail[..=i], &tail[i + 1..]),
-        None => (&tail[..0], &tail[..]),
-    };
-    let complete_len = start + complete.len() as u64;
-    let body = complete.strip_suffix(b"\n").unwrap_or(complete);
-    let last_line = match body.iter().rposition(|&b| b == b'\n') {
-        Some(i) => Some(body[i + 1..].to_vec()),
-        // No newline before it: the loop read back to the start of the file.
-        None => (!body.is_empty()).then(|| body.to_vec()),
-    };
-    Ok(Tail {
-        last_line,
-        torn: (!torn.is_empty()).then(|| torn.to_vec()),
-        complete_len,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::verify;
-
-    fn run() -> RunInfo {
-        RunInfo {
-            run: "r1".into(),
-            action: "a@1.0.0".into(),
-            digest: crate::provenance::Digest::of(b"x"),
-        }
-    }
-
-    #[test]
-    fn appends_chain_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path, SyncPolicy::None).unwrap();
-        assert_eq!(
-            log.append(Some(&run()), Event::new("run.start").allow())
-                .unwrap(),
-            0
-        );
-        assert_eq!(log.append(None, Event::new("host.note")).unwrap(), 1);
-        drop(log);
-        let log = AuditLog::open(&path, SyncPolicy::Always).unwrap();
-        assert_eq!(log.append(Some(&run()), Event::new("run.end")).unwrap(), 2);
-        log.write_head().unwrap();
-        let report = verify::verify_file(&path).unwrap();
-        assert_eq!(report.records, 3);
-        assert!(report.head_checked);
-    }
-
-    #[test]
-    fn a_torn_tail_is_moved_aside_and_the_chain_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path, SyncPolicy::None).unwrap();
-        log.append(None, Event::new("one")).unwrap();
-        drop(log);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"half\":").unwrap();
-        drop(f);
-        let complete_len = std::fs::metadata(&path).unwrap().len() - 8;
-        let log = AuditLog::open(&path, SyncPolicy::None).unwrap();
-        assert_eq!(log.append(None, Event::new("two")).unwrap(), 1);
-        let saved = std::fs::read(format!("{}.torn-{complete_len}", path.display())).unwrap();
-        assert_eq!(saved, b"{\"half\":");
-        assert_eq!(verify::verify_file(&path).unwrap().records, 2);
-    }
-
-    #[test]
-    fn long_records_are_found_from_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path, SyncPolicy::None).unwrap();
-        for _ in 0..40 {
-            // Each record is larger than one read chunk when many are joined.
-            log.append(None, Event::new("big").field("pad", "x".repeat(5000)))
-                .unwrap();
-        }
-        drop(log);
-        let log = AuditLog::open(&path, SyncPolicy::None).unwrap();
-        assert_eq!(log.append(None, Event::new("after")).unwrap(), 40);
-        assert_eq!(verify::verify_file(&path).unwrap().records, 41);
-    }
-}
+#[path = "log_tests.rs"]
+mod tests;

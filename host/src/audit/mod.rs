@@ -1,26 +1,98 @@
-//! The audit log: append-only JSON Lines, one record per event, each
-//! carrying the SHA-256 of the record before it.
+//! The audit log: what an action did and did not do, in a form an auditor
+//! can check without trusting the host that wrote it.
 //!
-//! Every record is one canonical JSON object (keys sorted, no spaces,
-//! integers only), so the bytes on disk are the bytes that are hashed and any
-//! edit, reordering or removal breaks the chain at a point [`verify`] names.
-//! After every run a *head* file (`<log>.head`) records the last sequence
-//! number and hash, so removing records from the end is detected as well.
+//! # Records
 //!
-//! Records are written by a [`Recorder`], one per run, through the single
-//! [`AuditLog`] of a host; a record that cannot be written fails the host
-//! call that wanted it (fail closed).
+//! JSON Lines, one record per event. Each record is one canonical JSON
+//! object ([`jcs`]: RFC 8785 for the subset airlock writes), so the bytes on
+//! disk are the bytes that are hashed. Every record has `v` (format, 1),
+//! `seq` (contiguous from 0), `time`, `event`, `phase`, and `prev` (hex
+//! SHA-256 of the previous record's line; zeros for the first); records of a
+//! run add `run`, `action` (`name@version`) and `digest`, and each event
+//! adds its own fields: `decision` (`allow`/`deny`) and `reason`, `target`,
+//! sizes and durations. Strings a guest controls go through
+//! [`Event::guest_text`]: escaped by the canonical form (a newline is the
+//! two characters `\n`, so no string breaks a line or forges a field), cut
+//! to [`GUEST_TEXT_LIMIT`] bytes with the original's length and hash.
+//!
+//! # The tree and checkpoints
+//!
+//! The records are the leaves of an RFC 6962 Merkle tree ([`merkle`]): leaf
+//! `SHA-256(0x00 ‖ line)`, node `SHA-256(0x01 ‖ left ‖ right)`, computed
+//! incrementally. At the end of every run, every `checkpoint_every` records
+//! and every `checkpoint_interval` while records come in, the host appends
+//! a [`checkpoint`] — size, root, time — as a C2SP signed note ([`note`],
+//! Ed25519) to the checkpoints file, and copies it to the policy's anchor.
+//! A checkpoint makes truncation, rollback and rewriting detectable by
+//! anyone holding the verifier key and a copy of a checkpoint, and lets
+//! `airlock audit prove` hand an auditor one record with a proof instead
+//! of the log.
+//!
+//! # Write-ahead records
+//!
+//! A side effect that leaves the sandbox is recorded *before* it happens:
+//! [`Recorder::intent`] appends an `intent` record and returns only once it
+//! is durable (per the policy's `sync`); the host then acts, and closes the
+//! intent with [`Recorder::result`] (it was attempted: the outcome) or
+//! [`Recorder::aborted`] (it was not). If the intent cannot be made durable
+//! the host call is refused and nothing happens. [`audit
+//! verify`](verify) fails with `ORPHAN_INTENT` on an intent that was never
+//! closed although its run ended; after a crash, the next host to open the
+//! log closes the intents left open with an `audit.recover` record.
+//!
+//! Files ([`crate::caps::fs::audited`]): creating, removing, renaming and
+//! linking names, making and removing directories, and opening a file for
+//! writing are intents. Writes through a descriptor opened for writing are
+//! covered by that open's intent: the log shows that the file was opened
+//! for writing (and created or truncated) before any byte was written.
+//!
+//! Network ([`crate::caps::net`]): a request that passed every check is an
+//! intent — method, destination, path, resolved addresses and the names of
+//! the secrets it fills in — made durable before the first byte leaves; the
+//! result (status, sizes, the address used, or the error) closes it. A
+//! secret substitution is part of the request it is made for, so it is
+//! written ahead with it. A refused request is a single `deny` record.
+//!
+//! # Failing closed
+//!
+//! A record that cannot be written or synced fails the host call that
+//! wanted it, and the run ends with `audit unavailable`. Each new run's
+//! `run.start` is a write, so new runs are refused until the log takes
+//! writes again; a result whose write failed is kept and written first then
+//! (marked `late`). A write that cannot be undone, or an fsync failure under
+//! group commit, stops the log until the host restarts.
+//!
+//! [`AuditLog::open_with`] takes [`Faults`], the test API that injects
+//! write and sync failures.
 
+pub mod checkpoint;
+pub mod faults;
+pub mod jcs;
+mod keys;
 mod log;
+pub mod merkle;
+pub mod note;
+pub mod paths;
+pub mod proof;
+mod publish;
 mod record;
+mod recorder;
+pub mod show;
+pub mod state;
+mod ticker;
 pub mod verify;
 
-pub use log::{AuditError, AuditLog, Head};
-pub use record::{Decision, Event, GUEST_TEXT_LIMIT};
+#[cfg(test)]
+pub(crate) mod testrng;
+
+pub use faults::{Fault, Faults};
+pub use keys::write_pair as write_key_pair;
+pub use log::{AuditError, AuditLog, GENESIS};
+pub use record::{Decision, Event, GUEST_TEXT_LIMIT, Phase};
+pub use recorder::{Intent, Recorder};
+pub use ticker::Checkpointer;
 
 use crate::provenance::Digest;
-use serde_json::Value;
-use std::sync::{Arc, Mutex};
 
 /// The identity every record of one run carries.
 #[derive(Clone, Debug)]
@@ -42,88 +114,4 @@ pub struct Denial {
     pub target: String,
     /// Why, and what would grant it.
     pub reason: String,
-}
-
-/// Writes the records of one run, and remembers its refusals and whether
-/// any record failed — a run with a failed record has failed, even where the
-/// host call could only refuse and not trap.
-#[derive(Clone, Debug)]
-pub struct Recorder {
-    log: Arc<AuditLog>,
-    info: Arc<RunInfo>,
-    track: Arc<Mutex<Track>>,
-}
-
-#[derive(Debug, Default)]
-struct Track {
-    denials: Vec<Denial>,
-    failure: Option<AuditError>,
-}
-
-impl Recorder {
-    /// A recorder for the run described by `info`.
-    pub fn new(log: Arc<AuditLog>, info: RunInfo) -> Recorder {
-        Recorder {
-            log,
-            info: Arc::new(info),
-            track: Arc::default(),
-        }
-    }
-
-    /// Append `event`; an error means it is not recorded and the caller must
-    /// not go on with what it was about to do.
-    pub fn record(&self, event: Event) -> Result<u64, AuditError> {
-        let denial = (event.decision_of() == Some(Decision::Deny)).then(|| {
-            let text = |key: &str| {
-                event
-                    .fields
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            Denial {
-                event: text("event"),
-                target: text("target"),
-                reason: text("reason"),
-            }
-        });
-        let result = self.log.append(Some(&self.info), event);
-        let mut track = self.track.lock().unwrap_or_else(|p| p.into_inner());
-        match &result {
-            Ok(_) => track.denials.extend(denial),
-            Err(e) => {
-                track.failure.get_or_insert_with(|| e.clone());
-            }
-        }
-        result
-    }
-
-    /// The run this recorder writes for.
-    pub fn info(&self) -> &RunInfo {
-        &self.info
-    }
-
-    /// The log this recorder writes to.
-    pub fn log(&self) -> &Arc<AuditLog> {
-        &self.log
-    }
-
-    /// The refusals recorded so far.
-    pub fn denials(&self) -> Vec<Denial> {
-        self.track
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .denials
-            .clone()
-    }
-
-    /// The first record that could not be written, if any.
-    pub fn failure(&self) -> Option<AuditError> {
-        self.track
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .failure
-            .clone()
-    }
 }

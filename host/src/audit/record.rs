@@ -1,4 +1,5 @@
-//! One audit record: an event, its decision, and the fields that describe it.
+//! One audit record: an event, its phase and decision, and the fields that
+//! describe it.
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -25,6 +26,40 @@ impl Decision {
     }
 }
 
+/// Where a record stands relative to the side effect it describes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// About to act: written, and made durable, before the effect.
+    Intent,
+    /// The effect was attempted; the record says how it went. Carries
+    /// `intent`: the intent's `seq`.
+    Result,
+    /// The effect was not attempted after all. Carries `intent`.
+    Aborted,
+    /// One record for something that leaves nothing outside the sandbox to
+    /// be written ahead of: a read, a refusal, a log line, a run's start.
+    Single,
+}
+
+impl Phase {
+    /// The value of the `phase` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Result => "result",
+            Phase::Aborted => "aborted",
+            Phase::Single => "single",
+        }
+    }
+
+    /// The phase named `s`.
+    pub fn parse(s: &str) -> Option<Phase> {
+        [Phase::Intent, Phase::Result, Phase::Aborted, Phase::Single]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
 /// An event to record. Field names are `'static` so that nothing a guest
 /// sends can become a key; guest text goes through [`Event::guest_text`].
 #[derive(Clone, Debug)]
@@ -35,6 +70,14 @@ pub struct Event {
 impl Event {
     /// An event of `kind`, like `file.open` or `run.end`.
     pub fn new(kind: &'static str) -> Event {
+        let mut fields = Map::new();
+        fields.insert("event".into(), Value::from(kind));
+        Event { fields }
+    }
+
+    /// An event of a kind known only at run time (a closing record repeats
+    /// its intent's kind).
+    pub(crate) fn new_owned(kind: &str) -> Event {
         let mut fields = Map::new();
         fields.insert("event".into(), Value::from(kind));
         Event { fields }
@@ -68,10 +111,25 @@ impl Event {
         self.field("target", target.into())
     }
 
-    /// A host-chosen field.
+    /// A host-chosen field. A number outside the canonical subset (a
+    /// fraction, or an integer beyond 2^53 − 1) is stored as a string.
     pub fn field(mut self, key: &'static str, value: impl Into<Value>) -> Event {
-        self.fields.insert(key.into(), value.into());
+        self.fields.insert(key.into(), fit(value.into()));
         self
+    }
+
+    /// Set the record's phase.
+    pub(crate) fn phase(self, phase: Phase) -> Event {
+        self.field("phase", phase.as_str())
+    }
+
+    /// The record's phase (`single` unless set).
+    pub fn phase_of(&self) -> Phase {
+        self.fields
+            .get("phase")
+            .and_then(Value::as_str)
+            .and_then(Phase::parse)
+            .unwrap_or(Phase::Single)
     }
 
     /// A string the guest controls: cut to [`GUEST_TEXT_LIMIT`] bytes on a
@@ -105,14 +163,22 @@ impl Event {
     }
 }
 
-/// The canonical bytes of a record: compact JSON with keys in byte order.
-///
-/// `serde_json::Map` (without the `preserve_order` feature) is a `BTreeMap`,
-/// so keys come out sorted; all numbers are integers, and strings use JSON's
-/// short escapes and `\u00XX` for other control characters — RFC 8785 for
-/// the values airlock writes.
-pub(crate) fn canonical(fields: &Map<String, Value>) -> Vec<u8> {
-    serde_json::to_vec(fields).unwrap_or_default()
+/// Keep a value inside the canonical subset (see [`super::jcs`]).
+fn fit(v: Value) -> Value {
+    match v {
+        Value::Number(n) if !super::jcs::in_subset(&n) => Value::String(n.to_string()),
+        Value::Array(items) => Value::Array(items.into_iter().map(fit).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, fit(v))).collect()),
+        v => v,
+    }
+}
+
+/// The canonical bytes of a record (RFC 8785; see [`super::jcs`]). Every
+/// value an [`Event`] holds is inside the subset, so this cannot fail for
+/// one; a record read back from a file that is outside it has no canonical
+/// form.
+pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
+    super::jcs::object(fields).ok()
 }
 
 #[cfg(test)]
@@ -125,11 +191,26 @@ mod tests {
             .field("zeta", 1)
             .guest_text("message", "line one\n\u{1b}[31mred\"quoted\"")
             .allow();
-        let bytes = canonical(&e.fields);
+        let bytes = canonical(&e.fields).unwrap();
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"decision":"allow","event":"log","message":"line one\n\u001b[31mred\"quoted\"","zeta":1}"#
         );
+    }
+
+    #[test]
+    fn numbers_outside_the_subset_become_strings() {
+        let e = Event::new("x")
+            .field("big", u64::MAX)
+            .field("frac", 1.5)
+            .field("list", serde_json::json!([1, 1u64 << 60]));
+        let text = String::from_utf8(canonical(&e.fields).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"big":"18446744073709551615","event":"x","frac":"1.5","list":[1,"1152921504606846976"]}"#
+        );
+        assert_eq!(e.phase_of(), Phase::Single);
+        assert_eq!(e.phase(Phase::Intent).phase_of(), Phase::Intent);
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Runner<'_> {
         };
         recorded = recorded
             .and(recorder.record(end).map(drop))
-            .and(self.audit.write_head());
+            .and(self.audit.checkpoint().map(drop));
 
         let result = match (recorded, recorder.failure()) {
             (_, Some(e)) | (Err(e), None) => Err(Failure::Host(e.to_string())),

@@ -7,12 +7,22 @@
 //! outcome. A permission refusal (a write on a `read` mount, a path leaving
 //! the mount) is recorded as a `deny`.
 //!
+//! Everything that changes the host's files is written ahead: an `intent`
+//! record, durable, before the call is delegated, and a `result` after it.
+//! That covers making, removing, renaming and linking names, changing a
+//! name's times, and opening a file for writing (write, create or truncate)
+//! — the intent of an open for writing also covers every later write,
+//! resize and time change through that descriptor. If the intent cannot be
+//! recorded the call is not made and the run traps with `audit
+//! unavailable`. Opening for reading and reading are recorded after the
+//! fact, as single records.
+//!
 //! The preopens are airlock's own: each granted mount's directory handle,
 //! opened once by [`Mounts`](super::Mounts), becomes a descriptor with the
 //! grant's permissions.
 
 use super::{FsState, Location};
-use crate::audit::{AuditError, Event, Recorder};
+use crate::audit::{AuditError, Event, Intent, Recorder};
 use crate::caps::secrets::Redactor;
 use crate::manifest::Access;
 use wasmtime::component::{HasData, Resource};
@@ -62,25 +72,60 @@ impl FsView<'_> {
             })
     }
 
+    /// `event` about `target`: its mount and guest-visible path.
+    fn about(&self, event: Event, target: &Location) -> Event {
+        event
+            .field("mount", &*target.mount)
+            .guest_text("target", &self.redactor.redact(&target.shown()))
+    }
+
     /// Record the outcome of an operation on `target`, then hand the
     /// outcome back. A record that cannot be written turns the call into a
     /// trap: the action does not go on unrecorded.
     fn record<T>(&mut self, event: Event, target: &Location, outcome: FsResult<T>) -> FsResult<T> {
-        let shown = target.shown();
-        let event = event
-            .field("mount", &*target.mount)
-            .guest_text("target", &self.redactor.redact(&shown));
-        let event = match &outcome {
+        let event = self.decided(event, target, &outcome);
+        self.recorder.record(event).map_err(audit_trap)?;
+        outcome
+    }
+
+    /// Record, durably, that the operation `event` on `target` is about to
+    /// be made. If this fails the operation must not be made.
+    fn intend(&mut self, event: Event, target: &Location) -> FsResult<Intent> {
+        let event = self.about(event, target);
+        self.recorder.intent(event).map_err(audit_trap)
+    }
+
+    /// Close `intent` with the outcome of the operation, then hand it back.
+    fn close<T>(
+        &mut self,
+        intent: Intent,
+        event: Event,
+        target: &Location,
+        outcome: FsResult<T>,
+    ) -> FsResult<T> {
+        let event = self.decided(event, target, &outcome);
+        self.recorder.result(intent, event).map_err(audit_trap)?;
+        outcome
+    }
+
+    /// `event` about `target` with the decision the outcome shows.
+    fn decided<T>(&self, event: Event, target: &Location, outcome: &FsResult<T>) -> Event {
+        let event = self.about(event, target);
+        match outcome {
             Ok(_) => event.allow(),
             Err(e) => match e.downcast_ref() {
                 Some(&code) if is_refusal(code) => event.deny(self.refusal(code, target)),
                 Some(&code) => event.allow().field("error", code.name()),
                 None => event.allow().field("error", "trap"),
             },
-        };
-        self.recorder.record(event).map_err(audit_trap)?;
-        outcome
+        }
     }
+}
+
+/// Whether opening with these flags can change the file.
+fn opens_for_writing(oflags: types::OpenFlags, flags: types::DescriptorFlags) -> bool {
+    flags.contains(types::DescriptorFlags::WRITE)
+        || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE)
 }
 
 impl FsView<'_> {
@@ -190,10 +235,18 @@ impl HostDescriptor for FsView<'_> {
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
         let target = self.location(&fd).join(&path);
-        let event = Event::new("file.open").field("mode", open_mode(oflags, flags));
+        let mode = open_mode(oflags, flags);
+        let event = || Event::new("file.open").field("mode", mode.clone());
+        let intent = match opens_for_writing(oflags, flags) {
+            true => Some(self.intend(event(), &target)?),
+            false => None,
+        };
         let outcome =
             HostDescriptor::open_at(&mut self.inner, fd, path_flags, path, oflags, flags).await;
-        let opened = self.record(event, &target, outcome)?;
+        let opened = match intent {
+            Some(intent) => self.close(intent, event(), &target, outcome)?,
+            None => self.record(event(), &target, outcome)?,
+        };
         self.state.locations.insert(opened.rep(), target);
         Ok(opened)
     }
@@ -204,8 +257,9 @@ impl HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
+        let intent = self.intend(Event::new("file.mkdir"), &target)?;
         let outcome = HostDescriptor::create_directory_at(&mut self.inner, fd, path).await;
-        self.record(Event::new("file.mkdir"), &target, outcome)
+        self.close(intent, Event::new("file.mkdir"), &target, outcome)
     }
 
     async fn remove_directory_at(
@@ -214,14 +268,16 @@ impl HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
+        let intent = self.intend(Event::new("file.rmdir"), &target)?;
         let outcome = HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await;
-        self.record(Event::new("file.rmdir"), &target, outcome)
+        self.close(intent, Event::new("file.rmdir"), &target, outcome)
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
+        let intent = self.intend(Event::new("file.remove"), &target)?;
         let outcome = HostDescriptor::unlink_file_at(&mut self.inner, fd, path).await;
-        self.record(Event::new("file.remove"), &target, outcome)
+        self.close(intent, Event::new("file.remove"), &target, outcome)
     }
 
     async fn rename_at(
@@ -234,9 +290,10 @@ impl HostDescriptor for FsView<'_> {
         let from = self.location(&fd).join(&old_path);
         let to = self.location(&new_fd).join(&new_path);
         let event = Event::new("file.rename").guest_text("to", &self.redactor.redact(&to.shown()));
+        let intent = self.intend(event.clone(), &from)?;
         let outcome =
             HostDescriptor::rename_at(&mut self.inner, fd, old_path, new_fd, new_path).await;
-        self.record(event, &from, outcome)
+        self.close(intent, event, &from, outcome)
     }
 
     async fn symlink_at(
@@ -248,8 +305,9 @@ impl HostDescriptor for FsView<'_> {
         let target = self.location(&fd).join(&dest_path);
         let event =
             Event::new("file.symlink").guest_text("points_to", &self.redactor.redact(&src_path));
+        let intent = self.intend(event.clone(), &target)?;
         let outcome = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path).await;
-        self.record(event, &target, outcome)
+        self.close(intent, event, &target, outcome)
     }
 
     async fn link_at(
@@ -263,6 +321,7 @@ impl HostDescriptor for FsView<'_> {
         let from = self.location(&fd).join(&old_path);
         let to = self.location(&new_descriptor).join(&new_path);
         let event = Event::new("file.link").guest_text("to", &self.redactor.redact(&to.shown()));
+        let intent = self.intend(event.clone(), &from)?;
         let outcome = HostDescriptor::link_at(
             &mut self.inner,
             fd,
@@ -272,7 +331,7 @@ impl HostDescriptor for FsView<'_> {
             new_path,
         )
         .await;
-        self.record(event, &from, outcome)
+        self.close(intent, event, &from, outcome)
     }
 
     fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
@@ -368,7 +427,11 @@ impl HostDescriptor for FsView<'_> {
         atim: types::NewTimestamp,
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
-        HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await
+        let target = self.location(&fd).join(&path);
+        let intent = self.intend(Event::new("file.touch"), &target)?;
+        let outcome =
+            HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await;
+        self.close(intent, Event::new("file.touch"), &target, outcome)
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {

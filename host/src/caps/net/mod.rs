@@ -46,7 +46,7 @@ mod transfer;
 pub use config::{NetConfig, NetSetupError};
 pub use sockets::{DeniedSockets, SocketsView};
 
-use crate::audit::{AuditError, Recorder};
+use crate::audit::{AuditError, Intent, Recorder};
 use crate::caps::secrets::{Redactor, SecretValue, Secrets};
 use crate::grant::{Grant, Limits};
 use grant::{Destination, Origin};
@@ -121,6 +121,8 @@ struct RunNet {
 struct InFlight {
     closed: bool,
     reports: BTreeMap<u64, Report>,
+    /// The durable intents of requests being sent.
+    intents: BTreeMap<u64, Intent>,
 }
 
 /// Why a request did not get a response: the record's verdict and the
@@ -189,14 +191,20 @@ impl NetHooks {
     /// End the run's network: record every request that has not finished
     /// (as abandoned), and send nothing more.
     pub fn finish(&self) -> Result<(), AuditError> {
-        let left = {
+        let (left, mut intents) = {
             let mut f = self.run.lock();
             f.closed = true;
-            std::mem::take(&mut f.reports)
+            (
+                std::mem::take(&mut f.reports),
+                std::mem::take(&mut f.intents),
+            )
         };
-        for report in left.values() {
+        for (id, report) in &left {
             let event = record::event(report, &Verdict::Abandoned, &self.run.redactor);
-            self.run.recorder.record(event)?;
+            match intents.remove(id) {
+                Some(intent) => self.run.recorder.result(intent, event)?,
+                None => self.run.recorder.record(event)?,
+            };
         }
         Ok(())
     }
@@ -273,15 +281,21 @@ impl RunNet {
             Err(stop) => stop.verdict.clone(),
         };
         // Whoever takes the report out of `in_flight` records it: this
-        // request, or `finish` when the run ended first.
-        if self.lock().reports.remove(&id).is_none() {
+        // request, or `finish` when the run ended first. A request that was
+        // sent closes its intent; a refused one is a single record.
+        let (taken, intent) = {
+            let mut f = self.lock();
+            (f.reports.remove(&id), f.intents.remove(&id))
+        };
+        if taken.is_none() {
             return Err(HttpError::HttpRequestDenied);
         }
-        if self
-            .recorder
-            .record(record::event(&report, &verdict, &self.redactor))
-            .is_err()
-        {
+        let event = record::event(&report, &verdict, &self.redactor);
+        let written = match intent {
+            Some(intent) => self.recorder.result(intent, event),
+            None => self.recorder.record(event),
+        };
+        if written.is_err() {
             return Err(HttpError::InternalError(Some(
                 "the audit log cannot be written".into(),
             )));
@@ -365,17 +379,30 @@ impl RunNet {
         report.bytes_out = out.body.len() as u64;
         let request = out.into_request(&dest)?;
 
+        // Write ahead: the request, with the names of the secrets it fills
+        // in, is on record before a byte of it leaves. If that cannot be
+        // done, it does not leave.
+        let intent = self
+            .recorder
+            .intent(record::intent(report, &self.redactor))
+            .map_err(|e| {
+                Stop::fail(
+                    e.to_string(),
+                    HttpError::InternalError(Some("the audit log cannot be written".into())),
+                )
+            })?;
         {
             let mut f = self.lock();
             if f.closed {
-                return Err(Stop::deny(
-                    "the run ended before the request was sent".into(),
-                    HttpError::HttpRequestDenied,
-                ));
+                drop(f);
+                let reason = "the run ended before the request was sent";
+                let _ = self.recorder.aborted(intent, reason);
+                return Err(Stop::deny(reason.into(), HttpError::HttpRequestDenied));
             }
             report.stage = Stage::Sending;
             report.duration = started.elapsed();
             f.reports.insert(id, report.clone());
+            f.intents.insert(id, intent);
         }
         let timeouts = client::Timeouts {
             connect: shorter(

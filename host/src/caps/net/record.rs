@@ -1,8 +1,8 @@
-//! The `net.request` record: what is known about one request as it passes
-//! the checks ([`Report`]), and the one function that turns it and the
-//! verdict into an audit [`Event`]. Deciding and recording are apart, so a
-//! request can be recorded in two steps (its intent before it leaves, its
-//! result after) without touching the checks.
+//! The `net.request` records: what is known about one request as it passes
+//! the checks ([`Report`]), and the functions that turn it into audit
+//! [`Event`]s — the [`intent`] written before a request that passed every
+//! check leaves, and the [`event`] that closes it (or, for a refusal, the
+//! single record). Deciding and recording stay apart.
 
 use super::grant::Destination;
 use crate::audit::{Event, GUEST_TEXT_LIMIT};
@@ -71,42 +71,23 @@ pub enum Verdict {
     Abandoned,
 }
 
-/// The one `net.request` record of a request. Everything the action
+/// The `net.request` intent of a request that passed every check: what is
+/// about to leave (destination, path, addresses, the secrets it fills by
+/// name), written durably before the first byte does.
+pub fn intent(report: &Report, redactor: &Redactor) -> Event {
+    describe(report, redactor)
+        .field("bytes_out", report.bytes_out)
+        .allow()
+}
+
+/// The `net.request` record of how a request ended: a single record for a
+/// refusal, or the result that closes its intent. Everything the action
 /// controls goes through `redactor` and is cut like any guest text; secrets
 /// appear by name only.
 pub fn event(report: &Report, verdict: &Verdict, redactor: &Redactor) -> Event {
-    let target = match &report.destination {
-        Some(dest) => format!("{dest}{}", report.path),
-        None => report.url.clone(),
-    };
-    let mut e = Event::new("net.request")
-        .guest_text("method", &redactor.redact(&report.method))
-        .guest_text("target", &redactor.redact(&target));
-    if let Some(dest) = &report.destination {
-        e = e
-            .field("scheme", dest.scheme.as_str())
-            .guest_text("host", &dest.host.to_string())
-            .field("port", dest.port)
-            .guest_text("path", &redactor.redact(&report.path));
-    }
-    if !report.resolved.is_empty() {
-        let all: Vec<String> = report.resolved.iter().map(ToString::to_string).collect();
-        e = e.field("resolved", all);
-    }
-    if let Some(by) = report.resolved_by {
-        e = e.field("resolved_by", by);
-    }
+    let mut e = describe(report, redactor);
     if let Some(address) = report.address {
         e = e.field("address", address.to_string());
-    }
-    if !report.secrets.is_empty() {
-        e = e.field("secrets", report.secrets.clone());
-    }
-    if !report.scanned.is_empty() {
-        // The search for exposed values is best effort, and says so.
-        e = e
-            .field("exposed_scan", report.scanned.clone())
-            .field("exposed_scan_kind", "best-effort");
     }
     if let Some(status) = report.status {
         e = e.field("status", status);
@@ -144,6 +125,41 @@ pub fn event(report: &Report, verdict: &Verdict, redactor: &Redactor) -> Event {
             }
         }
     }
+}
+
+/// What a request is: method, destination, path, addresses, secrets.
+fn describe(report: &Report, redactor: &Redactor) -> Event {
+    let target = match &report.destination {
+        Some(dest) => format!("{dest}{}", report.path),
+        None => report.url.clone(),
+    };
+    let mut e = Event::new("net.request")
+        .guest_text("method", &redactor.redact(&report.method))
+        .guest_text("target", &redactor.redact(&target));
+    if let Some(dest) = &report.destination {
+        e = e
+            .field("scheme", dest.scheme.as_str())
+            .guest_text("host", &dest.host.to_string())
+            .field("port", dest.port)
+            .guest_text("path", &redactor.redact(&report.path));
+    }
+    if !report.resolved.is_empty() {
+        let all: Vec<String> = report.resolved.iter().map(ToString::to_string).collect();
+        e = e.field("resolved", all);
+    }
+    if let Some(by) = report.resolved_by {
+        e = e.field("resolved_by", by);
+    }
+    if !report.secrets.is_empty() {
+        e = e.field("secrets", report.secrets.clone());
+    }
+    if !report.scanned.is_empty() {
+        // The search for exposed values is best effort, and says so.
+        e = e
+            .field("exposed_scan", report.scanned.clone())
+            .field("exposed_scan_kind", "best-effort");
+    }
+    e
 }
 
 /// A reason quotes what the action wrote; keep it to a record's size.

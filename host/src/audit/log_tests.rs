@@ -1,0 +1,289 @@
+//! The writer: chain and tree across reopen, torn tails, segments, faults,
+//! recovery of open intents, checkpoints.
+
+use super::*;
+use crate::audit::verify::{self, Options, Reason};
+use crate::audit::{Fault, Phase};
+use crate::policy::AuditConfig;
+
+fn run() -> RunInfo {
+    RunInfo {
+        run: "r1".into(),
+        action: "a@1.0.0".into(),
+        digest: crate::provenance::Digest::of(b"x"),
+    }
+}
+
+fn config(dir: &std::path::Path) -> AuditConfig {
+    let mut c = AuditConfig::at(dir.join("audit.jsonl"));
+    c.sync = SyncPolicy::None;
+    c
+}
+
+/// Verify everything the log at `c` wrote, with its key.
+fn check(c: &AuditConfig, log: Option<&AuditLog>) -> Result<verify::Report, verify::Failure> {
+    let paths = Paths::new(&c.path);
+    let mut logs = paths.segments().unwrap();
+    logs.push(c.path.clone());
+    let key = match log {
+        Some(l) => l.verifier(),
+        None => {
+            VerifierKey::parse(&std::fs::read_to_string(Paths::public_of(&paths.key())).unwrap())
+                .unwrap()
+        }
+    };
+    verify::verify(&Options {
+        logs,
+        checkpoints: c.checkpoints.exists().then(|| c.checkpoints.clone()),
+        key: Some(key),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn appends_chain_and_tree_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(
+        log.append(Some(&run()), Event::new("run.start").allow())
+            .unwrap(),
+        0
+    );
+    assert_eq!(log.append(None, Event::new("host.note")).unwrap(), 1);
+    log.checkpoint().unwrap();
+    log.append(None, Event::new("after-checkpoint")).unwrap();
+    let root = log.root().unwrap();
+    drop(log);
+    // Reopen: resumes from the saved state and the record after it, and
+    // checkpoints what the last checkpoint did not cover.
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(log.root().unwrap(), root);
+    assert_eq!(log.append(Some(&run()), Event::new("run.end")).unwrap(), 3);
+    log.checkpoint().unwrap();
+    let report = check(&c, Some(&log)).unwrap();
+    assert_eq!((report.records, report.checkpoints), (4, 3));
+    assert_eq!(report.root, log.root().unwrap());
+    // Without the state file the whole log is read again, to the same place.
+    drop(log);
+    std::fs::remove_file(Paths::new(&c.path).state()).unwrap();
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(log.size().unwrap(), 4);
+    assert_eq!(log.root().unwrap(), report.root);
+}
+
+#[test]
+fn only_one_host_writes_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let _log = AuditLog::open(&c).unwrap();
+    let e = AuditLog::open(&c).unwrap_err();
+    assert!(e.0.contains("another airlock host is writing"), "{e}");
+}
+
+#[test]
+fn a_torn_tail_is_moved_aside_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    log.append(None, Event::new("one")).unwrap();
+    drop(log);
+    let mut f = OpenOptions::new().append(true).open(&c.path).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"half\":").unwrap();
+    drop(f);
+    let complete_len = std::fs::metadata(&c.path).unwrap().len() - 8;
+    // Before the host reopens it, verify accepts the log and names the tail.
+    let report = check(&c, None).unwrap();
+    assert_eq!(
+        (report.records, report.tail.as_ref().map(|t| t.bytes)),
+        (1, Some(8))
+    );
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(log.append(None, Event::new("two")).unwrap(), 1);
+    let saved = std::fs::read(format!("{}.torn-{complete_len}", c.path.display())).unwrap();
+    assert_eq!(saved, b"{\"half\":");
+    log.checkpoint().unwrap();
+    assert_eq!(check(&c, Some(&log)).unwrap().records, 2);
+}
+
+#[test]
+fn segments_rotate_and_the_chain_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.segment_size = Some(crate::units::ByteSize(2000));
+    let log = AuditLog::open(&c).unwrap();
+    for i in 0..40 {
+        log.append(
+            None,
+            Event::new("big")
+                .field("i", i)
+                .field("pad", "x".repeat(300)),
+        )
+        .unwrap();
+    }
+    log.checkpoint().unwrap();
+    let segments = Paths::new(&c.path).segments().unwrap();
+    assert!(segments.len() >= 5, "{segments:?}");
+    assert_eq!(check(&c, Some(&log)).unwrap().records, 40);
+    drop(log);
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(log.append(None, Event::new("after")).unwrap(), 40);
+    log.checkpoint().unwrap();
+    assert_eq!(check(&c, Some(&log)).unwrap().records, 41);
+    // A missing middle segment is a gap.
+    drop(log);
+    std::fs::remove_file(&segments[1]).unwrap();
+    assert_eq!(check(&c, None).unwrap_err().reason, Reason::SeqGap);
+}
+
+#[test]
+fn a_failed_write_is_undone_refused_and_recovers() {
+    for fault in [Fault::Write, Fault::TornWrite, Fault::Sync] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        c.sync = SyncPolicy::Always;
+        let faults = Faults::new();
+        let log = AuditLog::open_with(&c, faults.clone()).unwrap();
+        log.append(None, Event::new("one")).unwrap();
+        let len = std::fs::metadata(&c.path).unwrap().len();
+        faults.fail(fault, 0);
+        let e = log.append(None, Event::new("two")).unwrap_err();
+        assert!(e.to_string().starts_with("audit unavailable: "), "{e}");
+        assert_eq!(
+            std::fs::metadata(&c.path).unwrap().len(),
+            len,
+            "{fault:?} left bytes behind"
+        );
+        assert!(log.append(None, Event::new("still")).is_err(), "{fault:?}");
+        faults.heal();
+        assert_eq!(
+            log.append(None, Event::new("three")).unwrap(),
+            1,
+            "{fault:?}"
+        );
+        log.checkpoint().unwrap();
+        assert_eq!(check(&c, Some(&log)).unwrap().records, 2);
+    }
+}
+
+#[test]
+fn owed_results_are_written_first_when_the_log_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let faults = Faults::new();
+    let log = Arc::new(AuditLog::open_with(&c, faults.clone()).unwrap());
+    let recorder = crate::audit::Recorder::new(log.clone(), run());
+    let intent = recorder
+        .intent(Event::new("file.remove").target("/w/x"))
+        .unwrap();
+    faults.fail(Fault::Write, 0);
+    assert!(
+        recorder
+            .result(intent, Event::new("file.remove").allow())
+            .is_err()
+    );
+    assert!(recorder.failure().is_some());
+    faults.heal();
+    log.append(None, Event::new("later")).unwrap();
+    log.checkpoint().unwrap();
+    let text = std::fs::read_to_string(&c.path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["phase"], "result");
+    assert_eq!(
+        (lines[1]["intent"].as_u64(), lines[1]["late"].as_bool()),
+        (Some(0), Some(true))
+    );
+    assert_eq!(lines[2]["event"], "later");
+    assert!(check(&c, Some(&log)).unwrap().open_intents.is_empty());
+}
+
+#[test]
+fn intents_left_open_by_a_crash_are_closed_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = Arc::new(AuditLog::open(&c).unwrap());
+    // A crash right after an intent: it is never closed.
+    let intent = Event::new("file.open").target("/w/x").phase(Phase::Intent);
+    log.append(Some(&run()), intent).unwrap();
+    log.checkpoint().unwrap();
+    assert_eq!(check(&c, Some(&log)).unwrap().open_intents, [0]);
+    drop(log);
+    let log = AuditLog::open(&c).unwrap();
+    let report = check(&c, Some(&log)).unwrap();
+    assert!(report.open_intents.is_empty());
+    let text = std::fs::read_to_string(&c.path).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["intents"][0].as_u64()),
+        (Some("audit.recover"), Some(0))
+    );
+    assert_eq!(last["phase"], Phase::Single.as_str());
+}
+
+#[test]
+fn a_log_changed_behind_the_hosts_back_is_not_extended() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    for i in 0..5 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    drop(log);
+    let original = std::fs::read_to_string(&c.path).unwrap();
+    // The last record edited.
+    std::fs::write(&c.path, original.replace("\"i\":4", "\"i\":9")).unwrap();
+    let e = AuditLog::open(&c).unwrap_err();
+    assert!(
+        e.0.contains("does not match what airlock last wrote"),
+        "{e}"
+    );
+    // Records removed from the end.
+    let cut: String = original.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&c.path, cut).unwrap();
+    assert!(AuditLog::open(&c).is_err());
+    std::fs::remove_file(Paths::new(&c.path).state()).unwrap();
+    let e = AuditLog::open(&c).unwrap_err();
+    assert!(e.0.contains("TRUNCATED"), "{e}");
+}
+
+#[test]
+fn checkpoints_every_n_records_and_to_the_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.checkpoint_every = 4;
+    c.anchor = Some(crate::policy::Anchor::Dir(dir.path().join("worm")));
+    let log = AuditLog::open(&c).unwrap();
+    for i in 0..10 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+    }
+    let report = check(&c, Some(&log)).unwrap();
+    // Before records 4 and 8 were written.
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(report.latest.unwrap().size, 8);
+    let latest = std::fs::read_to_string(dir.path().join("worm/latest")).unwrap();
+    assert!(latest.contains("\n8\n"), "{latest}");
+    assert!(
+        dir.path()
+            .join("worm/checkpoint-00000000000000000004")
+            .exists()
+    );
+}
+
+#[test]
+fn a_failing_anchor_command_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.anchor = Some(crate::policy::Anchor::Command(vec![
+        "sh".into(),
+        "-c".into(),
+        "cat > /dev/null; echo nope >&2; exit 3".into(),
+    ]));
+    let log = AuditLog::open(&c).unwrap();
+    log.append(None, Event::new("e")).unwrap();
+    let e = log.checkpoint().unwrap_err();
+    assert!(e.0.contains("nope"), "{e}");
+}

@@ -1,0 +1,290 @@
+//! Where a writer resumes: the tree frontier and chain head at a known
+//! offset, saved at every checkpoint, and the tail of the log read forward
+//! from there on open.
+//!
+//! The state file is a cache of what the log itself says. On open it is
+//! checked against the log (the record it names must be where it says, with
+//! the hash it says), the records after it are read and checked (sequence,
+//! chain), and the result is checked against the last checkpoint; any
+//! disagreement refuses to open the log rather than extend a history that
+//! was changed. Without a state file (a new log, or one from an older
+//! airlock) the whole log is read once.
+
+use super::log::AuditError;
+use super::merkle::{Frontier, Hash, leaf_hash};
+use super::paths::Paths;
+use super::record::Phase;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// An intent whose result has not been recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIntent {
+    /// Its event kind.
+    pub event: String,
+    /// Its run, if any.
+    pub run: Option<String>,
+}
+
+/// The saved resume point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Saved {
+    /// Format version.
+    pub v: u32,
+    /// Records in the log.
+    pub size: u64,
+    /// First record of the active segment.
+    pub active_first: u64,
+    /// Bytes of the active segment holding records `active_first..size`.
+    pub offset: u64,
+    /// Hex hash of record `size - 1` (zeros when empty).
+    pub last: String,
+    /// Hex frontier hashes, largest subtree first.
+    pub frontier: Vec<String>,
+    /// Open intents by seq.
+    pub open: BTreeMap<u64, OpenIntent>,
+}
+
+/// What the writer needs to go on: the chain head, the tree, open intents.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// Next sequence number.
+    pub next_seq: u64,
+    /// SHA-256 of the last record.
+    pub prev: Hash,
+    /// The Merkle frontier.
+    pub frontier: Frontier,
+    /// Intents without a result.
+    pub open: BTreeMap<u64, OpenIntent>,
+    /// First record of the active segment.
+    pub active_first: u64,
+    /// Length of the active segment up to its last complete record.
+    pub len: u64,
+}
+
+impl Resume {
+    /// The state to save for this position.
+    pub fn saved(&self) -> Saved {
+        Saved {
+            v: 1,
+            size: self.next_seq,
+            active_first: self.active_first,
+            offset: self.len,
+            last: hex::encode(self.prev),
+            frontier: self.frontier.nodes().iter().map(hex::encode).collect(),
+            open: self.open.clone(),
+        }
+    }
+
+    fn from_saved(s: &Saved) -> Option<Resume> {
+        let unhex = |h: &str| -> Option<Hash> { hex::decode(h).ok()?.try_into().ok() };
+        let nodes = s
+            .frontier
+            .iter()
+            .map(|h| unhex(h))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Resume {
+            next_seq: s.size,
+            prev: unhex(&s.last)?,
+            frontier: Frontier::from_parts(s.size, nodes)?,
+            open: s.open.clone(),
+            active_first: s.active_first,
+            len: s.offset,
+        })
+    }
+
+    /// Take in one complete record line (without its newline), checking
+    /// that it continues the chain.
+    pub fn take(&mut self, line: &[u8]) -> Result<(), String> {
+        let v: serde_json::Map<String, Value> = serde_json::from_slice(line)
+            .map_err(|e| format!("record {} does not parse: {e}", self.next_seq))?;
+        if v.get("seq").and_then(Value::as_u64) != Some(self.next_seq) {
+            return Err(format!("expected seq {} next", self.next_seq));
+        }
+        if v.get("prev").and_then(Value::as_str) != Some(hex::encode(self.prev).as_str()) {
+            return Err(format!(
+                "record {} does not chain to the one before",
+                self.next_seq
+            ));
+        }
+        self.track(self.next_seq, &v);
+        self.prev = Sha256::digest(line).into();
+        self.frontier.push(leaf_hash(line));
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Update the open intents for record `seq`.
+    pub fn track(&mut self, seq: u64, v: &serde_json::Map<String, Value>) {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        match text("phase").as_deref().and_then(Phase::parse) {
+            Some(Phase::Intent) => {
+                self.open.insert(
+                    seq,
+                    OpenIntent {
+                        event: text("event").unwrap_or_default(),
+                        run: text("run"),
+                    },
+                );
+            }
+            Some(Phase::Result | Phase::Aborted) => {
+                if let Some(i) = v.get("intent").and_then(Value::as_u64) {
+                    self.open.remove(&i);
+                }
+            }
+            _ => {}
+        }
+        if let Some(closed) = v.get("intents").and_then(Value::as_array) {
+            for i in closed.iter().filter_map(Value::as_u64) {
+                self.open.remove(&i);
+            }
+        }
+    }
+}
+
+/// Save `state` atomically (a temporary file, then a rename).
+pub fn save(paths: &Paths, state: &Saved) -> std::io::Result<()> {
+    let path = paths.state();
+    let tmp = path.with_extension("state.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(serde_json::to_string(state).unwrap_or_default().as_bytes())?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, &path)
+}
+
+fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError {
+    AuditError(format!("{what} {}: {e}", path.display()))
+}
+
+/// Find where the log's chain ends: from the saved state and the active
+/// segment's tail, or from every segment when there is no state. A torn last
+/// line is moved aside. `file` is the active segment, opened for reading
+/// and appending.
+pub fn resume(paths: &Paths, file: &mut File) -> Result<Resume, AuditError> {
+    let changed = |detail: String| {
+        AuditError(format!(
+            "the audit log {} does not match what airlock last wrote ({detail}); it was changed or \
+             damaged: run `airlock audit verify`, and only after investigating move {} aside to \
+             rebuild it from the log",
+            paths.log.display(),
+            paths.state().display()
+        ))
+    };
+    let file_len = file
+        .seek(SeekFrom::End(0))
+        .map_err(|e| unavailable("cannot read", &paths.log, e))?;
+    let saved = match std::fs::read_to_string(paths.state()) {
+        Ok(text) => Some(
+            serde_json::from_str::<Saved>(&text)
+                .ok()
+                .and_then(|s| Resume::from_saved(&s).map(|r| (s, r)))
+                .ok_or_else(|| changed(format!("{} does not parse", paths.state().display())))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(unavailable("cannot read", &paths.state(), e)),
+    };
+    let mut resume = match saved {
+        None => {
+            // Read every sealed segment, then the active one from its start.
+            let mut r = Resume::default();
+            for seg in paths
+                .segments()
+                .map_err(|e| unavailable("cannot list", &paths.log, e))?
+            {
+                let bytes = std::fs::read(&seg).map_err(|e| unavailable("cannot read", &seg, e))?;
+                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                    return Err(changed(format!(
+                        "{} ends in a partial record",
+                        seg.display()
+                    )));
+                }
+                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    r.take(line).map_err(changed)?;
+                }
+            }
+            r.active_first = r.next_seq;
+            r
+        }
+        Some((_, r)) if r.len > 0 && file_len == 0 && paths.segment(r.active_first).exists() => {
+            // A rotation was cut short after the segment was sealed: the
+            // active segment is new and empty.
+            Resume {
+                active_first: r.next_seq,
+                len: 0,
+                ..r
+            }
+        }
+        Some((s, r)) => {
+            if r.len > file_len {
+                return Err(changed(format!(
+                    "it holds {file_len} bytes, but {} were written",
+                    r.len
+                )));
+            }
+            if s.size > s.active_first {
+                let last = line_ending_at(file, r.len)
+                    .map_err(|e| unavailable("cannot read", &paths.log, e))?;
+                if hex::encode(Sha256::digest(&last)) != s.last {
+                    return Err(changed(format!(
+                        "record {} is not the one written",
+                        s.size - 1
+                    )));
+                }
+            }
+            r
+        }
+    };
+    // Read forward from the resume point.
+    file.seek(SeekFrom::Start(resume.len))
+        .map_err(|e| unavailable("cannot read", &paths.log, e))?;
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest)
+        .map_err(|e| unavailable("cannot read", &paths.log, e))?;
+    let complete = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    for line in rest[..complete]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        resume.take(line).map_err(changed)?;
+    }
+    resume.len += complete as u64;
+    if complete < rest.len() {
+        let aside = paths.torn(resume.len);
+        std::fs::write(&aside, &rest[complete..])
+            .map_err(|e| unavailable("cannot save the torn tail of", &paths.log, e))?;
+        file.set_len(resume.len)
+            .map_err(|e| unavailable("cannot truncate the torn tail of", &paths.log, e))?;
+        tracing::warn!(log = %paths.log.display(), saved = %aside.display(), "audit log ended in a torn record; moved it aside");
+    }
+    Ok(resume)
+}
+
+/// The line that ends (with its newline) at byte `end` of `file`.
+fn line_ending_at(file: &mut File, end: u64) -> std::io::Result<Vec<u8>> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut start = end;
+    loop {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        start = from;
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        if let Some(i) = body.iter().rposition(|&b| b == b'\n') {
+            return Ok(body[i + 1..].to_vec());
+        }
+        if start == 0 {
+            return Ok(body.to_vec());
+        }
+    }
+}
