@@ -47,10 +47,10 @@ pub use config::{NetConfig, NetSetupError};
 pub use sockets::{DeniedSockets, SocketsView};
 
 use crate::audit::{AuditError, Intent, Recorder};
+use crate::caps::secrets::Forms;
 use crate::caps::secrets::{Redactor, SecretValue, Secrets};
 use crate::grant::{Grant, Limits};
 use grant::{Destination, Origin};
-use placeholder::Forms;
 use record::{Report, Stage, Verdict};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -91,7 +91,7 @@ struct RunSecret {
     send_to: Vec<Origin>,
     expose: bool,
     value: Option<SecretValue>,
-    forms: Option<Forms>,
+    forms: Option<Arc<Forms>>,
 }
 
 /// The HTTP choke point of one run.
@@ -160,18 +160,19 @@ impl NetHooks {
     ) -> NetHooks {
         let secrets = secrets
             .entries()
-            .map(|(name, g, value)| {
+            .map(|entry| {
                 let secret = RunSecret {
-                    send_to: g
+                    send_to: entry
+                        .grant
                         .send_to
                         .iter()
                         .filter_map(|o| Origin::parse(o).ok())
                         .collect(),
-                    expose: g.expose,
-                    forms: value.and_then(|v| Forms::new(name, v.expose().as_bytes())),
-                    value: value.cloned(),
+                    expose: entry.grant.expose,
+                    forms: entry.forms.cloned(),
+                    value: entry.value.cloned(),
                 };
-                (name.to_owned(), secret)
+                (entry.name.to_owned(), secret)
             })
             .collect();
         NetHooks {

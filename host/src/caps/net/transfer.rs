@@ -5,9 +5,10 @@
 
 use super::client::Reply;
 use super::grant::Destination;
-use super::placeholder::{self, Forms, Found};
+use super::placeholder::{self, Found};
 use super::record::Report;
 use super::{RunSecret, Stop};
+use crate::caps::secrets::Forms;
 use crate::units::ByteSize;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, HeaderValue, TRANSFER_ENCODING};

@@ -6,13 +6,16 @@ use crate::audit::{AuditError, Event, Recorder};
 use crate::grant::SecretGrant;
 use crate::policy::SecretSource;
 use crate::runtime::bindings::airlock::action::secrets::{Error as WitError, Host};
-use base64::Engine as _;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use wasmtime::component::HasData;
 use zeroize::Zeroizing;
+
+pub mod forms;
+
+pub use forms::Forms;
 
 /// A secret's value. It prints as `[redacted]`, is wiped from memory when
 /// dropped, and is only reachable through [`SecretValue::expose`].
@@ -64,39 +67,66 @@ pub fn read_source(source: &SecretSource) -> Result<SecretValue, String> {
     }
 }
 
-/// The secrets of one run: the grants, and the values read when it started.
+/// The secrets of one run: the grants, the values read when it started,
+/// and the forms each value takes in text.
 #[derive(Debug)]
 pub struct Secrets {
     grants: Arc<BTreeMap<String, SecretGrant>>,
     values: BTreeMap<String, Result<SecretValue, String>>,
+    forms: BTreeMap<String, Arc<Forms>>,
+}
+
+/// One declared secret of a run, as [`Secrets::entries`] gives it.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its grant.
+    pub grant: &'a SecretGrant,
+    /// Its value, when one was read.
+    pub value: Option<&'a SecretValue>,
+    /// The forms of its value, when it is long enough to look for.
+    pub forms: Option<&'a Arc<Forms>>,
 }
 
 impl Secrets {
     /// Read the value of every provided secret in `grants`.
     pub fn resolve(grants: Arc<BTreeMap<String, SecretGrant>>) -> Secrets {
-        let values = grants
+        let values: BTreeMap<String, Result<SecretValue, String>> = grants
             .iter()
             .filter_map(|(name, g)| Some((name.clone(), read_source(g.source.as_ref()?))))
             .collect();
-        Secrets { grants, values }
+        let forms = values
+            .iter()
+            .filter_map(|(name, v)| {
+                let value = v.as_ref().ok()?;
+                Some((
+                    name.clone(),
+                    Arc::new(Forms::new(name, value.expose().as_bytes())?),
+                ))
+            })
+            .collect();
+        Secrets {
+            grants,
+            values,
+            forms,
+        }
     }
 
     /// A redactor for every value of this run.
     pub fn redactor(&self) -> Redactor {
-        Redactor::new(
-            self.values
-                .iter()
-                .filter_map(|(name, v)| Some((name.as_str(), v.as_ref().ok()?))),
-        )
+        Redactor::from_forms(self.forms.values().cloned())
     }
 
-    /// Every declared secret: its name, its grant, and its value when one
-    /// was read. For the network capability, which fills placeholders and
-    /// looks for exposed values in requests.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &SecretGrant, Option<&SecretValue>)> {
-        self.grants.iter().map(|(name, grant)| {
-            let value = self.values.get(name).and_then(|v| v.as_ref().ok());
-            (name.as_str(), grant, value)
+    /// Every declared secret: its name, its grant, its value when one was
+    /// read, and the forms of that value. For the network capability, which
+    /// fills placeholders and looks for exposed values in requests.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.grants.iter().map(|(name, grant)| Entry {
+            name: name.as_str(),
+            grant,
+            value: self.values.get(name).and_then(|v| v.as_ref().ok()),
+            forms: self.forms.get(name),
         })
     }
 
@@ -152,61 +182,43 @@ fn refusal(name: &str, e: &WitError) -> String {
     }
 }
 
-/// Replaces every known secret value — and its base64, hex and
-/// percent-encoded forms — with `[redacted:NAME]`. Best effort: a value
-/// that was split, re-encoded or encrypted is not recognised, which is why
-/// values are kept out of actions (placeholders) in the first place.
+/// Replaces every known secret value — in every form [`Forms`] knows:
+/// plain, hex, percent-encoded, base64 and base64url — with
+/// `[redacted:NAME]`. Best effort: a value that was split, re-encoded or
+/// encrypted is not recognised, which is why values are kept out of
+/// actions (placeholders) in the first place. Values shorter than
+/// [`forms::MIN_LEN`] are not redacted: replacing every "a" or "42" would
+/// destroy the text without protecting anything.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// (needle, replacement), longest needle first.
-    needles: Arc<Vec<(Zeroizing<String>, String)>>,
+    forms: Arc<Vec<Arc<Forms>>>,
 }
-
-/// Values shorter than this are not redacted: replacing every "a" or "42"
-/// would destroy the text without protecting anything.
-pub const MIN_REDACTED_LEN: usize = 4;
 
 impl Redactor {
     /// A redactor for `(name, value)` pairs.
     pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a SecretValue)>) -> Redactor {
-        let mut needles = Vec::new();
-        for (name, value) in values {
-            let plain = value.expose();
-            if plain.len() < MIN_REDACTED_LEN {
-                continue;
-            }
-            let replacement = format!("[redacted:{name}]");
-            let b = plain.as_bytes();
-            let forms = [
-                plain.to_owned(),
-                base64::engine::general_purpose::STANDARD.encode(b),
-                base64::engine::general_purpose::STANDARD_NO_PAD.encode(b),
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b),
-                hex::encode(b),
-                hex::encode_upper(b),
-                percent_encode(b),
-            ];
-            for form in forms {
-                if !needles
-                    .iter()
-                    .any(|(n, _): &(Zeroizing<String>, String)| **n == form)
-                {
-                    needles.push((Zeroizing::new(form), replacement.clone()));
-                }
-            }
-        }
-        needles.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+        Redactor::from_forms(
+            values
+                .into_iter()
+                .filter_map(|(name, value)| Forms::new(name, value.expose().as_bytes()))
+                .map(Arc::new),
+        )
+    }
+
+    /// A redactor for the forms of some values.
+    pub fn from_forms(forms: impl IntoIterator<Item = Arc<Forms>>) -> Redactor {
         Redactor {
-            needles: Arc::new(needles),
+            forms: Arc::new(forms.into_iter().collect()),
         }
     }
 
     /// `text` with every known value replaced.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
-        for (needle, replacement) in self.needles.iter() {
-            if out.contains(needle.as_str()) {
-                out = Cow::Owned(out.replace(needle.as_str(), replacement));
+        for forms in self.forms.iter() {
+            if let Some(scrubbed) = forms.scrub(out.as_bytes()) {
+                // Only ASCII replaces whole UTF-8 sequences, so this holds.
+                out = Cow::Owned(String::from_utf8_lossy(&scrubbed).into_owned());
             }
         }
         out
@@ -215,21 +227,8 @@ impl Redactor {
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} forms)", self.needles.len())
+        write!(f, "Redactor({} secrets)", self.forms.len())
     }
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters.
-fn percent_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The `secrets` interface's view of a run.
@@ -258,6 +257,7 @@ impl Host for SecretsView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn values_never_print() {
