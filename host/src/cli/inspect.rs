@@ -1,6 +1,6 @@
 //! `airlock inspect`: what a component is and asks for, before anyone runs it.
 
-use super::{exit, fail};
+use super::{exit, fail, read_file};
 use crate::inspect::Inspection;
 use std::path::PathBuf;
 
@@ -18,14 +18,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read_file(&args.file) {
         Ok(b) => b,
-        Err(e) => {
-            return fail(
-                exit::USAGE,
-                format!("cannot read {}: {e}", args.file.display()),
-            );
-        }
+        Err(code) => return code,
     };
     let origin = args.file.display().to_string();
     let inspection = match Inspection::of(&bytes, &origin) {

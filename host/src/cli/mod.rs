@@ -130,6 +130,13 @@ fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
     code
 }
 
+/// The bytes of a file the command was given, or the usage error that
+/// names it (already printed) as the exit code.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, u8> {
+    std::fs::read(path)
+        .map_err(|e| fail(exit::USAGE, format!("cannot read {}: {e}", path.display())))
+}
+
 /// The exit code for a library error.
 fn code_of(e: &crate::Error) -> u8 {
     match e {

@@ -1,6 +1,6 @@
 //! `airlock sign`: sign a component in the minisign format.
 
-use super::{exit, fail};
+use super::{exit, fail, read_file};
 use crate::provenance::atomic;
 use crate::provenance::minisign::SecretKey;
 use std::path::PathBuf;
@@ -39,14 +39,9 @@ pub fn run(args: Args) -> u8 {
         Ok(k) => k,
         Err(e) => return fail(exit::USAGE, format!("{}: {e}", args.secret_key.display())),
     };
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read_file(&args.file) {
         Ok(b) => b,
-        Err(e) => {
-            return fail(
-                exit::USAGE,
-                format!("cannot read {}: {e}", args.file.display()),
-            );
-        }
+        Err(code) => return code,
     };
     let comment = args.trusted_comment.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()

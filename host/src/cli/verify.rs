@@ -1,7 +1,7 @@
 //! `airlock verify`: check a component's minisign signature, with a given
 //! key or against the publishers the policy trusts.
 
-use super::{code_of, exit, fail};
+use super::{code_of, exit, fail, read_file};
 use crate::Policy;
 use crate::manifest::{Manifest, section};
 use crate::provenance::minisign::{PublicKey, Signature};
@@ -30,14 +30,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read_file(&args.file) {
         Ok(b) => b,
-        Err(e) => {
-            return fail(
-                exit::USAGE,
-                format!("cannot read {}: {e}", args.file.display()),
-            );
-        }
+        Err(code) => return code,
     };
     let sig_path = args
         .signature
