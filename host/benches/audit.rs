@@ -1,122 +1,17 @@
-//! Audit overhead per record under each durability setting: hashing (chain
-//! and Merkle leaf), canonical encoding, the append, and the sync policy.
+//! Audit overhead per record under each durability setting (the same rows
+//! `--bench perf` prints in its table).
 //!
 //! `cargo bench -p airlock --bench audit` prints the median of several
 //! batches, per record, for plain records and for write-ahead intents (which
 //! wait for durability). Group commit is measured with 8 writers at once.
 
-#![allow(clippy::unwrap_used)]
-
-use airlock::audit::{AuditLog, Event, Recorder, RunInfo};
-use airlock::policy::{AuditConfig, SyncPolicy};
-use airlock::provenance::Digest;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const BATCHES: usize = 7;
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-fn recorder(dir: &std::path::Path, sync: SyncPolicy) -> Recorder {
-    let mut config = AuditConfig::at(dir.join("audit.jsonl"));
-    config.sync = sync;
-    config.checkpoint_every = u64::MAX;
-    config.checkpoint_interval = Duration::from_secs(3600);
-    let log = Arc::new(AuditLog::open(&config).unwrap());
-    Recorder::new(
-        log,
-        RunInfo {
-            run: "0123456789abcdef0123456789abcdef".into(),
-            action: "bench@1.0.0".into(),
-            digest: Digest::of(b"bench"),
-        },
-    )
-}
-
-/// Median time per record over batches of `n` records from `threads` writers.
-fn measure(sync: SyncPolicy, intents: bool, threads: usize, n: usize) -> Duration {
-    let mut per_record = Vec::new();
-    for _ in 0..BATCHES {
-        let dir = tempfile::tempdir().unwrap();
-        let rec = recorder(dir.path(), sync);
-        let start = Instant::now();
-        std::thread::scope(|s| {
-            for t in 0..threads {
-                let rec = rec.clone();
-                s.spawn(move || {
-                    for i in 0..n / threads {
-                        let event = Event::new("file.open")
-                            .field("mount", "workspace")
-                            .guest_text("target", &format!("/workspace/out/{t}-{i}.txt"))
-                            .field("mode", "write+create");
-                        if intents {
-                            let intent = rec.intent(event).unwrap();
-                            rec.result(intent, Event::new("file.open").allow()).unwrap();
-                        } else {
-                            rec.record(event.allow()).unwrap();
-                        }
-                    }
-                });
-            }
-        });
-        let records = if intents { n * 2 } else { n };
-        per_record.push(start.elapsed() / records as u32);
-    }
-    median(per_record)
-}
+#[path = "perf/audit_cost.rs"]
+mod audit_cost;
 
 fn main() {
-    println!("audit overhead per record (median of {BATCHES} batches)");
-    println!("{:<32} {:>12}", "setting", "per record");
-    let rows: [(&str, SyncPolicy, bool, usize, usize); 6] = [
-        (
-            "sync = \"none\", records",
-            SyncPolicy::None,
-            false,
-            1,
-            20_000,
-        ),
-        (
-            "sync = \"none\", intent+result",
-            SyncPolicy::None,
-            true,
-            1,
-            10_000,
-        ),
-        (
-            "sync = \"group\", intent+result, 1",
-            SyncPolicy::Group,
-            true,
-            1,
-            500,
-        ),
-        (
-            "sync = \"group\", intent+result, 8",
-            SyncPolicy::Group,
-            true,
-            8,
-            2_000,
-        ),
-        (
-            "sync = \"always\", records",
-            SyncPolicy::Always,
-            false,
-            1,
-            500,
-        ),
-        (
-            "sync = \"always\", intent+result",
-            SyncPolicy::Always,
-            true,
-            1,
-            500,
-        ),
-    ];
-    for (name, sync, intents, threads, n) in rows {
-        let d = measure(sync, intents, threads, n);
-        println!("{name:<32} {:>9.1} µs", d.as_secs_f64() * 1e6);
+    println!("audit overhead per record (median of 7 batches)");
+    println!("{:<44} {:>12}", "setting", "per record");
+    for (name, d) in audit_cost::measure(1) {
+        println!("{name:<44} {:>9.1} µs", d.as_secs_f64() * 1e6);
     }
 }

@@ -12,13 +12,16 @@ use crate::provenance::admit::{self, Candidate};
 use crate::provenance::trust::{self, SignatureFile};
 use crate::provenance::{Digest, Lock};
 use crate::runtime::bindings::ActionPre;
+use crate::runtime::cache::CompileCache;
 use crate::runtime::invoke::{Prepared, Runner};
+use crate::runtime::pool::MAX_RUNS;
 use crate::runtime::state::RunState;
 use crate::runtime::{self, EpochTicker};
 use crate::{Error, Refusal};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -27,6 +30,7 @@ use wasmtime::component::{Component, Linker};
 pub struct HostBuilder {
     policy: Policy,
     faults: Faults,
+    cache: Option<PathBuf>,
 }
 
 impl HostBuilder {
@@ -35,7 +39,17 @@ impl HostBuilder {
         HostBuilder {
             policy,
             faults: Faults::new(),
+            cache: None,
         }
+    }
+
+    /// Keep compiled components in `dir` ([`CompileCache`]), so a later
+    /// host (a later `airlock run`) loads them instead of compiling. The
+    /// directory is created `0700` if missing; one that another user could
+    /// write is refused when the host is built.
+    pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> HostBuilder {
+        self.cache = Some(dir.into());
+        self
     }
 
     /// Route the audit log's writes and syncs through `faults` — the test
@@ -49,7 +63,15 @@ impl HostBuilder {
     /// audit log.
     pub fn build(self) -> Result<Host, Error> {
         let lock = Lock::load(&self.policy.trust.lock)?;
-        let engine = runtime::engine().map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        let engine = runtime::engine(self.policy.limits.memory)
+            .map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        // Opening the cache directory is ambient authority on behalf of
+        // airlock itself, never of an action.
+        let cache = self
+            .cache
+            .map(|dir| CompileCache::open(&dir, cap_std::ambient_authority()))
+            .transpose()
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
@@ -64,6 +86,8 @@ impl HostBuilder {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                cache,
+                runs: Semaphore::new(MAX_RUNS as usize),
                 policy: self.policy,
                 lock,
                 mounts,
@@ -92,6 +116,9 @@ pub struct Host {
 struct Inner {
     engine: Engine,
     linker: Linker<RunState>,
+    cache: Option<CompileCache>,
+    /// One permit per run in flight: the engine's pool has a slot for each.
+    runs: Semaphore,
     policy: Policy,
     lock: Lock,
     mounts: Mounts,
@@ -137,6 +164,11 @@ impl Action {
     /// Run the action once, in a fresh instance, on the JSON `input`.
     pub async fn invoke(&self, input: &str) -> Result<Outcome, Error> {
         let inner = &self.host.inner;
+        let _slot = inner
+            .runs
+            .acquire()
+            .await
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         Runner {
             engine: &inner.engine,
             mounts: &inner.mounts,
@@ -314,7 +346,11 @@ impl Host {
         {
             return Ok(p.clone());
         }
-        let compiled = Component::new(&self.inner.engine, component).map_err(|e| {
+        let compiled = match &self.inner.cache {
+            Some(cache) => cache.component(&self.inner.engine, &digest, component),
+            None => Component::new(&self.inner.engine, component),
+        };
+        let compiled = compiled.map_err(|e| {
             self.refuse(
                 Refusal::InvalidComponent {
                     origin: origin.into(),

@@ -55,8 +55,18 @@
 //! | may this file / secret / request be used? | [`caps`] |
 //! | how does a run begin and end, and what stops it? | [`runtime`] |
 //! | what happened, provably? | [`audit`] |
+//!
+//! # The one use of `unsafe`
+//!
+//! airlock forbids `unsafe` everywhere but [`runtime::cache`], the on-disk
+//! cache of compiled components: loading compiled machine code
+//! (`Component::deserialize`) cannot be checked by the compiler. The module
+//! states the trust argument (a private directory and file of the user
+//! airlock runs as, the SHA-256 recorded when airlock wrote the file, the
+//! component's approved digest and the engine's compatibility in its name)
+//! and recompiles anything that fails a check.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod audit;

@@ -21,6 +21,12 @@ pub struct Args {
     /// Print the whole outcome (run id, output or failure, refusals) as JSON.
     #[arg(long)]
     json: bool,
+    /// Compile the component even if a compiled copy is cached, and cache
+    /// nothing (the cache is $AIRLOCK_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/airlock, else ~/.cache/airlock; AIRLOCK_CACHE_DIR=off
+    /// turns it off too).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -32,7 +38,11 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(code_of(&e), e),
     };
-    let host = match Host::builder(policy).build() {
+    let mut builder = Host::builder(policy);
+    if let Some(dir) = crate::runtime::cache::default_dir().filter(|_| !args.no_cache) {
+        builder = builder.compile_cache(dir);
+    }
+    let host = match builder.build() {
         Ok(h) => h,
         Err(e) => return fail(code_of(&e), e),
     };

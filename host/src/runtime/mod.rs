@@ -1,36 +1,38 @@
 //! The engine, the linker, and the life of one run.
 //!
 //! A host has one [`Engine`] and one [`Linker`]; each action is compiled
-//! once and pre-linked into an [`ActionPre`](bindings::ActionPre). Each
-//! invocation then gets a fresh `Store` and instance ([`invoke`]), so no
-//! memory, global or handle survives from one run to the next.
+//! once (or loaded from the [`cache`]) and pre-linked into an
+//! [`ActionPre`](bindings::ActionPre). Each invocation then gets a fresh
+//! `Store` and instance ([`invoke`]), from a [`pool`] of slots sized for
+//! that, so no memory, global or handle survives from one run to the next.
 
 pub mod bindings;
+pub mod cache;
 pub mod invoke;
 pub mod limits;
+pub mod pool;
 pub mod state;
+
+pub use pool::config;
 
 use crate::caps::fs::audited::AuditedFs;
 use crate::caps::log::LogCap;
 use crate::caps::net::DeniedSockets;
 use crate::caps::secrets::SecretsCap;
 use state::RunState;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use wasmtime::Engine;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; a run's timeout is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The engine configuration every host uses.
-pub fn engine() -> wasmtime::Result<Engine> {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(true);
-    Engine::new(&config)
+/// The engine of a host whose policy grants at most `ceiling` of memory
+/// to a run ([`pool::config`]).
+pub fn engine(ceiling: crate::units::ByteSize) -> wasmtime::Result<Engine> {
+    Engine::new(&config(ceiling))
 }
 
 /// The linker every run of a host is instantiated with.
@@ -61,24 +63,24 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     Ok(l)
 }
 
-/// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.
+/// Advances an engine's epoch every [`EPOCH_TICK`] until dropped; dropping
+/// it wakes and joins the thread at once (a one-call `airlock run` does not
+/// wait out a tick).
 #[derive(Debug)]
 pub struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
     /// Start ticking `engine`.
     pub fn start(engine: &Engine) -> std::io::Result<EpochTicker> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         let weak = engine.weak();
-        let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("airlock-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
                         None => break,
@@ -86,7 +88,7 @@ impl EpochTicker {
                 }
             })?;
         Ok(EpochTicker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -94,7 +96,7 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

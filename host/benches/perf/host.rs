@@ -1,0 +1,159 @@
+//! airlock itself: `Host::invoke` with a fresh instance per call, the whole
+//! grant machinery and the audit log on, and its throughput with 1 and N
+//! concurrent callers.
+
+use crate::stats::{self, Report};
+use airlock::manifest::{Manifest, section};
+use airlock::provenance::{Digest, Entry, Lock};
+use airlock::{Host, Policy};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A policy directory: `airlock.toml` naming `actions`, its lock approving
+/// them, and the audit log beside them.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// Approve each `(name, component path)` and write a policy with
+    /// `sync` and `extra` (more TOML).
+    pub fn new(actions: &[(&str, &Path)], sync: &str, extra: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut policy = String::from("[trust]\nrequire_signature = false\n");
+        let mut lock = Lock::default();
+        for (name, path) in actions {
+            let bytes = std::fs::read(path).expect("read component");
+            let text = section::extract(&bytes).expect("manifest section");
+            let manifest = Manifest::parse("manifest", text).expect("manifest");
+            lock.insert(Entry::new(
+                &manifest,
+                Digest::of(&bytes),
+                path.display().to_string(),
+                None,
+                SystemTime::now(),
+            ));
+            policy.push_str(&format!(
+                "\n[actions.{name}]\npath = {:?}\n",
+                path.display().to_string()
+            ));
+        }
+        policy.push_str(&format!("\n[audit]\nsync = {sync:?}\n{extra}"));
+        lock.save(&dir.path().join("airlock.lock"))
+            .expect("save lock");
+        std::fs::write(dir.path().join("airlock.toml"), policy).expect("write policy");
+        Setup { dir }
+    }
+
+    pub fn policy_path(&self) -> PathBuf {
+        self.dir.path().join("airlock.toml")
+    }
+
+    pub fn host(&self) -> Host {
+        let policy = Policy::load(&self.policy_path()).expect("policy");
+        Host::builder(policy).build().expect("host")
+    }
+}
+
+fn ok(outcome: airlock::Outcome) {
+    let out = outcome.result.expect("the workload succeeds");
+    debug_assert!(out.starts_with("{\"vowels\":"), "{out}");
+    std::hint::black_box(out);
+}
+
+/// The median `Host::invoke` of `action`, one call after another.
+pub fn warm(
+    rt: &tokio::runtime::Runtime,
+    host: &Host,
+    action: &str,
+    input: &str,
+    n: usize,
+) -> Duration {
+    rt.block_on(async {
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n + n / 10 {
+            let t = Instant::now();
+            ok(host.invoke(action, input).await.expect("invoke"));
+            if i >= n / 10 {
+                samples.push(t.elapsed());
+            }
+        }
+        stats::median(&mut samples)
+    })
+}
+
+/// Invocations per second with `callers` tasks invoking back to back for
+/// `span`.
+pub fn throughput(
+    rt: &tokio::runtime::Runtime,
+    host: &Host,
+    action: &'static str,
+    input: &str,
+    callers: usize,
+    span: Duration,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let (host, input) = (host.clone(), input.to_owned());
+                let (done, stop) = (done.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        ok(host.invoke(action, &input).await.expect("invoke"));
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(span).await;
+        stop.store(true, Ordering::Relaxed);
+        for task in tasks {
+            task.await.expect("caller");
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The warm and throughput rows; returns (warm median, 1-caller rate,
+/// N-caller rate).
+pub fn measure(
+    report: &mut Report,
+    rt: &tokio::runtime::Runtime,
+    vowels: &Path,
+    input: &str,
+    n: usize,
+    span: Duration,
+) -> (Duration, f64, f64) {
+    const S: &str = "airlock";
+    let mut warm_by_sync = Vec::new();
+    for sync in ["group", "none", "always"] {
+        let setup = Setup::new(&[("vowels", vowels)], sync, "");
+        let host = setup.host();
+        let calls = if sync == "always" { n / 10 } else { n };
+        let d = report.time(
+            S,
+            format!("Host::invoke, fresh instance, audit sync = \"{sync}\""),
+            warm(rt, &host, "vowels", input, calls),
+        );
+        warm_by_sync.push(d);
+    }
+    let setup = Setup::new(&[("vowels", vowels)], "group", "");
+    let host = setup.host();
+    let callers = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+    let one = report.rate(
+        S,
+        "throughput, 1 caller (sync = \"group\")",
+        throughput(rt, &host, "vowels", input, 1, span),
+    );
+    let many = report.rate(
+        S,
+        format!("throughput, {callers} callers (sync = \"group\")"),
+        throughput(rt, &host, "vowels", input, callers, span),
+    );
+    (warm_by_sync[0], one, many)
+}

@@ -1,0 +1,115 @@
+//! Timing helpers and the printed table.
+
+use std::time::{Duration, Instant};
+
+/// The median of `samples` (sorted in place).
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Time `n` calls of `call` one by one, after `warmup` untimed calls, and
+/// return the median.
+pub fn per_call(warmup: usize, n: usize, mut call: impl FnMut()) -> Duration {
+    for _ in 0..warmup {
+        call();
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        call();
+        samples.push(t.elapsed());
+    }
+    median(&mut samples)
+}
+
+/// One row of the table: a measured case and its figure.
+pub struct Row {
+    pub section: &'static str,
+    pub case: String,
+    pub figure: Figure,
+}
+
+/// What a row measured.
+#[derive(Clone, Copy)]
+pub enum Figure {
+    /// A median time per call, request or record.
+    Time(Duration),
+    /// Invocations per second.
+    Rate(f64),
+}
+
+/// A human figure: µs below 10 ms, else ms.
+pub fn show(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 10_000.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{:.1} ms", us / 1000.0)
+    }
+}
+
+/// The rows and the targets checked against them, printed as Markdown.
+#[derive(Default)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub targets: Vec<String>,
+}
+
+impl Report {
+    pub fn time(
+        &mut self,
+        section: &'static str,
+        case: impl Into<String>,
+        d: Duration,
+    ) -> Duration {
+        self.push(section, case, Figure::Time(d));
+        d
+    }
+
+    pub fn rate(&mut self, section: &'static str, case: impl Into<String>, r: f64) -> f64 {
+        self.push(section, case, Figure::Rate(r));
+        r
+    }
+
+    fn push(&mut self, section: &'static str, case: impl Into<String>, figure: Figure) {
+        let case = case.into();
+        match figure {
+            Figure::Time(d) => eprintln!("  {section}: {case}: {}", show(d)),
+            Figure::Rate(r) => eprintln!("  {section}: {case}: {r:.0}/s"),
+        }
+        self.rows.push(Row {
+            section,
+            case,
+            figure,
+        });
+    }
+
+    /// Record a target: `ratio` measured, `holds` whether it is met.
+    pub fn target(&mut self, name: &str, what: &str, ratio: f64, bound: &str, holds: bool) {
+        let verdict = if holds { "met" } else { "NOT met" };
+        self.targets.push(format!(
+            "| {name} | {what} | {ratio:.2}× | {bound} | {verdict} |"
+        ));
+    }
+
+    pub fn print(&self) {
+        println!("| section | case | median |");
+        println!("|---|---|---|");
+        for row in &self.rows {
+            let figure = match row.figure {
+                Figure::Time(d) => show(d),
+                Figure::Rate(r) => format!("{r:.0} /s"),
+            };
+            println!("| {} | {} | {figure} |", row.section, row.case);
+        }
+        if !self.targets.is_empty() {
+            println!();
+            println!("| target | ratio of | measured | bound | |");
+            println!("|---|---|---|---|---|");
+            for t in &self.targets {
+                println!("{t}");
+            }
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The compiled-artifact cache: a component compiled once is kept on disk,
+//! so the next `airlock run` of it loads machine code instead of compiling.
+//!
+//! This is the one module of airlock that uses `unsafe`: loading compiled
+//! code is [`Component::deserialize`], which wasmtime marks `unsafe`
+//! because it trusts the bytes to be what `Component::serialize` wrote —
+//! machine code is not validated again. The trust argument is in the
+//! `SAFETY` comment of [`CompileCache::load`]; in short, a cached artifact
+//! is loaded only if
+//!
+//! 1. the cache directory is owned by the user airlock runs as and nobody
+//!    else can write it (airlock creates it `0700`), and the file is a
+//!    regular file owned by that user that nobody else can write — so only
+//!    this user (or root) can have put it there, and they can equally change
+//!    the airlock binary or its policy;
+//! 2. its name carries the SHA-256 digest of the component (which was
+//!    checked against the lock before anything was looked up) and
+//!    wasmtime's compatibility hash of the engine configuration;
+//! 3. its content matches the SHA-256 recorded in its header when airlock
+//!    wrote it — a truncated, torn or bit-rotted file is never loaded;
+//! 4. wasmtime's own header check accepts it for this engine (version,
+//!    target, configuration).
+//!
+//! A file that fails any check is compiled again and replaced, never
+//! trusted; the cache can only make a run faster, never change what runs.
+
+#![allow(unsafe_code)]
+
+use crate::provenance::Digest;
+use sha2::{Digest as _, Sha256};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// The first bytes of every cache file; then the payload's SHA-256, then
+/// the payload (what `Component::serialize` returned).
+const MAGIC: &[u8; 16] = b"airlock-cwasm-1\n";
+const HEADER: usize = MAGIC.len() + 32;
+
+/// The environment variable that moves the cache, or turns it off (`off`).
+pub const ENV: &str = "AIRLOCK_CACHE_DIR";
+
+/// A directory of compiled components, opened once and used through its
+/// handle (so renaming or replacing its path later changes nothing).
+#[derive(Debug)]
+pub struct CompileCache {
+    dir: cap_std::fs::Dir,
+    path: PathBuf,
+}
+
+/// The cache directory cannot be trusted or used.
+#[derive(Debug, thiserror::Error)]
+#[error("compile cache {}: {reason} (fix it, choose another directory with {ENV}=DIR, or turn the cache off with {ENV}=off or --no-cache)", path.display())]
+pub struct CacheError {
+    /// The directory.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Where the cache is by default: `$AIRLOCK_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None` when
+/// `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
+pub fn default_dir() -> Option<PathBuf> {
+    match std::env::var_os(ENV) {
+        Some(v) if v.is_empty() || v == "off" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .map(|base| base.join("airlock")),
+    }
+}
+
+/// The part of a cache file's name that changes with the engine: wasmtime's
+/// compatibility hash of its version and configuration.
+fn engine_key(engine: &Engine) -> String {
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Whether `meta` is owned by this process's user and writable by no one
+/// else.
+fn private(meta: &std::fs::Metadata) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!("owned by uid {}, not by uid {me}", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+impl CompileCache {
+    /// Open the cache at `path`, creating it (mode `0700`) if it is
+    /// missing. Refused unless it is a directory of this user that no one
+    /// else can write.
+    pub fn open(
+        path: &Path,
+        ambient: cap_std::AmbientAuthority,
+    ) -> Result<CompileCache, CacheError> {
+        let fail = |reason: String| CacheError {
+            path: path.to_owned(),
+            reason,
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| fail(format!("cannot create it: {e}")))?;
+        let dir = cap_std::fs::Dir::open_ambient_dir(path, ambient)
+            .map_err(|e| fail(format!("cannot open it: {e}")))?;
+        let dir = dir.into_std_file();
+        let meta = dir
+            .metadata()
+            .map_err(|e| fail(format!("cannot read its metadata: {e}")))?;
+        private(&meta).map_err(fail)?;
+        Ok(CompileCache {
+            dir: cap_std::fs::Dir::from_std_file(dir),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The cache's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file name for `digest` under `engine`.
+    fn name(engine: &Engine, digest: &Digest) -> String {
+        format!("{}-{}.cwasm", digest.hex(), engine_key(engine))
+    }
+
+    /// The compiled `component` (whose digest is `digest`): loaded from the
+    /// cache if a sound copy is there, else compiled and stored.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+        component: &[u8],
+    ) -> wasmtime::Result<Component> {
+        let name = Self::name(engine, digest);
+        match self.load(engine, &name) {
+            Ok(Some(c)) => return Ok(c),
+            Ok(None) => {}
+            Err(why) => {
+                tracing::warn!(cache = %self.path.display(), file = %name, "recompiling: {why}")
+            }
+        }
+        let compiled = Component::new(engine, component)?;
+        if let Err(e) = compiled
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| self.store(&name, &bytes).map_err(|e| e.to_string()))
+        {
+            tracing::warn!(cache = %self.path.display(), file = %name, "cannot store the compiled component: {e}");
+        }
+        Ok(compiled)
+    }
+
+    /// Load `name`: `Ok(None)` if it is not cached, `Err` (why) if a file
+    /// is there but fails a check.
+    fn load(&self, engine: &Engine, name: &str) -> Result<Option<Component>, String> {
+        let file = match self.dir.open(name) {
+            Ok(f) => f.into_std(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot open it: {e}")),
+        };
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
+        private(&meta)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        if bytes.len() < HEADER || &bytes[..MAGIC.len()] != MAGIC {
+            return Err("not an airlock cache file".into());
+        }
+        let (recorded, payload) = bytes[MAGIC.len()..].split_at(32);
+        if sha256(payload) != recorded {
+            return Err(
+                "its content does not match the SHA-256 recorded when it was written".into(),
+            );
+        }
+        // SAFETY: `Component::deserialize` requires bytes produced by
+        // `Component::serialize` of a compatible engine, unmodified. These
+        // bytes were read from a regular file, owned by this process's user
+        // and writable by no one else, in a directory of that user that no
+        // one else can write (both checked above, on the handles used to
+        // read), whose name binds the component's approved digest and this
+        // engine's compatibility hash, and whose payload matches the SHA-256
+        // airlock recorded when it wrote the file from `serialize`'s output
+        // (`store`). Only this user or root could have written it; either
+        // can already change airlock itself. wasmtime checks its own header
+        // (version, target, configuration) and refuses a mismatch.
+        let component = unsafe { Component::deserialize(engine, payload) }
+            .map_err(|e| format!("wasmtime refused it: {e:#}"))?;
+        Ok(Some(component))
+    }
+
+    /// Write `payload` under `name`: to a temporary file, then renamed over
+    /// any old one, so a reader sees a whole file or none.
+    fn store(&self, name: &str, payload: &[u8]) -> std::io::Result<()> {
+        let mut nonce = [0u8; 8];
+        let _ = getrandom::fill(&mut nonce);
+        let tmp = format!(".{name}.{}.tmp", hex::encode(nonce));
+        let mut options = cap_std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        let written = self.dir.open_with(&tmp, &options).and_then(|f| {
+            let mut f = f.into_std();
+            f.write_all(MAGIC)?;
+            f.write_all(&sha256(payload))?;
+            f.write_all(payload)
+        });
+        match written.and_then(|()| self.dir.rename(&tmp, &self.dir, name)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.dir.remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(&crate::runtime::config(crate::units::ByteSize::mib(64))).unwrap()
+    }
+
+    /// The smallest component: no imports, no exports.
+    const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn a_component_is_compiled_once_then_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache =
+            CompileCache::open(&dir.path().join("c"), cap_std::ambient_authority()).unwrap();
+        let engine = engine();
+        let digest = Digest::of(EMPTY);
+        cache.component(&engine, &digest, EMPTY).unwrap();
+        let name = CompileCache::name(&engine, &digest);
+        assert!(cache.load(&engine, &name).unwrap().is_some());
+        let meta = std::fs::metadata(dir.path().join("c")).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_changed_file_is_not_loaded_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path(), cap_std::ambient_authority()).unwrap();
+        let engine = engine();
+        let digest = Digest::of(EMPTY);
+        cache.component(&engine, &digest, EMPTY).unwrap();
+        let file = dir.path().join(CompileCache::name(&engine, &digest));
+        let good = std::fs::read(&file).unwrap();
+
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("truncated", good[..good.len() - 1].to_vec()),
+            ("one byte of code flipped", {
+                let mut b = good.clone();
+                let last = b.len() - 1;
+                b[last] ^= 1;
+                b
+            }),
+            ("no header", good[HEADER..].to_vec()),
+            ("empty", Vec::new()),
+        ];
+        for (what, bytes) in cases {
+            std::fs::write(&file, &bytes).unwrap();
+            let name = CompileCache::name(&engine, &digest);
+            assert!(cache.load(&engine, &name).is_err(), "{what} was loaded");
+            // Compiled again, and the sound copy written back.
+            cache.component(&engine, &digest, EMPTY).unwrap();
+            assert_eq!(std::fs::read(&file).unwrap(), good, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = CompileCache::open(dir.path(), cap_std::ambient_authority()).unwrap_err();
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("AIRLOCK_CACHE_DIR=off"), "{err}");
+    }
+
+    #[test]
+    fn another_engine_configuration_has_another_name() {
+        let digest = Digest::of(EMPTY);
+        let mut config = crate::runtime::config(crate::units::ByteSize::mib(64));
+        config.epoch_interruption(false);
+        let other = Engine::new(&config).unwrap();
+        assert_ne!(
+            CompileCache::name(&engine(), &digest),
+            CompileCache::name(&other, &digest)
+        );
+    }
+}
