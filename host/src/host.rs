@@ -31,6 +31,7 @@ pub struct HostBuilder {
     policy: Policy,
     faults: Faults,
     cache: Option<PathBuf>,
+    pooled: bool,
 }
 
 impl HostBuilder {
@@ -40,7 +41,16 @@ impl HostBuilder {
             policy,
             faults: Faults::new(),
             cache: None,
+            pooled: true,
         }
+    }
+
+    /// Whether instances come from a pool reserved when the host is built
+    /// (the default: the fastest fresh instance per run). A host that runs
+    /// one action once, like `airlock run`, starts faster without.
+    pub fn instance_pool(mut self, pooled: bool) -> HostBuilder {
+        self.pooled = pooled;
+        self
     }
 
     /// Keep compiled components in `dir` ([`CompileCache`]), so a later
@@ -63,7 +73,7 @@ impl HostBuilder {
     /// audit log.
     pub fn build(self) -> Result<Host, Error> {
         let lock = Lock::load(&self.policy.trust.lock)?;
-        let engine = runtime::engine(self.policy.limits.memory)
+        let engine = runtime::engine(self.policy.limits.memory, self.pooled)
             .map_err(|e| Error::Runtime(format!("{e:#}")))?;
         // Opening the cache directory is ambient authority on behalf of
         // airlock itself, never of an action.
@@ -96,7 +106,7 @@ impl HostBuilder {
                 by_name: Mutex::default(),
                 by_digest: Mutex::default(),
                 _ticker: ticker,
-                _checkpointer: checkpointer,
+                checkpointer: checkpointer,
             }),
         })
     }
@@ -127,7 +137,16 @@ struct Inner {
     by_name: Mutex<HashMap<String, Arc<Prepared>>>,
     by_digest: Mutex<HashMap<Digest, Arc<Prepared>>>,
     _ticker: EpochTicker,
-    _checkpointer: Checkpointer,
+    checkpointer: Checkpointer,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Seal whatever the checkpoint thread has not sealed yet.
+        if let Err(e) = self.audit.checkpoint() {
+            tracing::error!("cannot write the last checkpoint: {e}");
+        }
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -174,6 +193,7 @@ impl Action {
             mounts: &inner.mounts,
             net: &inner.net,
             audit: &inner.audit,
+            checkpointer: &inner.checkpointer,
         }
         .invoke(&self.prepared, input)
         .await
@@ -200,6 +220,19 @@ impl Host {
     /// The audit log this host writes.
     pub fn audit_log(&self) -> &Path {
         self.inner.audit.path()
+    }
+
+    /// Write a checkpoint now that covers every record so far. Under `sync
+    /// = "group"` and `"none"` a run's end is sealed in the background,
+    /// shortly after the run returns; call this to wait for it (before
+    /// exiting, or before handing the log to an auditor). An error means
+    /// the log cannot be sealed: nothing more runs until it can.
+    pub fn seal(&self) -> Result<(), Error> {
+        self.inner
+            .audit
+            .checkpoint()
+            .map(drop)
+            .map_err(Error::Audit)
     }
 
     /// Load, verify and invoke the action `name` from the policy.

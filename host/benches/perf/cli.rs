@@ -18,7 +18,7 @@ const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
 /// The bare program (this binary, started with `--bare CWASM INPUT`): load
 /// a serialized component, call `run` once, print the output.
 pub fn bare_main(cwasm: &Path, input: &Path) {
-    let engine = raw::engine(false);
+    let engine = raw::engine(raw::Alloc::OnDemand);
     // SAFETY: the file was written by `Component::serialize` of this same
     // program a moment before, in a temporary directory only this user can
     // write.
@@ -87,7 +87,7 @@ pub fn measure(
     spawn(1, || airlock(&cache)); // fill it
     let second = spawn(n, || airlock(&cache));
 
-    let engine = raw::engine(false);
+    let engine = raw::engine(raw::Alloc::OnDemand);
     let bytes = std::fs::read(vowels).expect("read component");
     let cwasm = dir.join("vowels.cwasm");
     std::fs::write(

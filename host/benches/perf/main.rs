@@ -60,6 +60,42 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--only SECTION` (raw, extism, host, cli, audit, net): one section,
+    // for profiling; no targets are checked.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    if let Some(section) = only {
+        let rt = tokio::runtime::Runtime::new().expect("tokio");
+        let mut report = stats::Report::default();
+        let (input, vowels) = (input(), PathBuf::from(airlock_test_artifacts::VOWELS));
+        let bytes = std::fs::read(&vowels).expect("read the vowels component");
+        let n = if quick { 1_000 } else { 10_000 };
+        match section.as_str() {
+            "raw" => drop(raw::measure(&mut report, &rt, &bytes, &input, n)),
+            "extism" => drop(extism::measure(&mut report, n)),
+            "warm" => {
+                let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
+                let d = host::warm(&rt, &setup.host(), "vowels", &input, 3 * n);
+                report.time("airlock", "Host::invoke (group)", d);
+            }
+            "host" => drop(host::measure(
+                &mut report,
+                &rt,
+                &vowels,
+                &input,
+                n,
+                Duration::from_secs(3),
+            )),
+            "cli" => drop(cli::measure(&mut report, &vowels, &input, 30)),
+            "audit" => drop(audit_cost::measure(1)),
+            "net" => drop(net::measure(&mut report, &rt, 10, 200)),
+            other => panic!("no section {other}"),
+        }
+        report.print();
+        return;
+    }
     let n = if quick { 1_000 } else { 10_000 };
     let spawns = if quick { 10 } else { 30 };
     let span = Duration::from_secs(if quick { 1 } else { 3 });

@@ -181,7 +181,7 @@ pub fn measure(
     });
 
     // Direct: raw wasmtime, the probe, the unguarded hook.
-    let engine = raw::engine(false);
+    let engine = raw::engine(raw::Alloc::OnDemand);
     let component = Component::new(&engine, &probe).expect("compile");
     let linker = raw::linker_async(&engine);
     let pre = linker.instantiate_pre(&component).expect("pre-link");

@@ -5,6 +5,7 @@
 
 use crate::stats::{self, Report};
 use airlock::runtime::bindings::airlock::action::{log, secrets};
+use airlock::units::ByteSize;
 use std::time::Duration;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable, TypedFunc};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -59,15 +60,31 @@ impl WasiHttpView for RawState {
     }
 }
 
-/// wasmtime's default configuration, with the pooling allocator's
-/// defaults if `pooling`.
-pub fn engine(pooling: bool) -> Engine {
-    let mut config = Config::new();
-    if pooling {
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(
-            PoolingAllocationConfig::default(),
-        ));
-    }
+/// How instances are allocated.
+#[derive(Clone, Copy)]
+pub enum Alloc {
+    /// wasmtime's default: on demand.
+    OnDemand,
+    /// The pooling allocator with its defaults.
+    Pooling,
+    /// airlock's engine configuration (`airlock::runtime::config`): the
+    /// pool tuned for a fresh instance per call, and epoch interruption.
+    Airlock,
+}
+
+/// wasmtime's default configuration, with `alloc`.
+pub fn engine(alloc: Alloc) -> Engine {
+    let config = match alloc {
+        Alloc::OnDemand => Config::new(),
+        Alloc::Pooling => {
+            let mut config = Config::new();
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+                PoolingAllocationConfig::default(),
+            ));
+            config
+        }
+        Alloc::Airlock => airlock::runtime::config(ByteSize::mib(256), true),
+    };
     Engine::new(&config).expect("engine")
 }
 
@@ -121,7 +138,7 @@ fn check(output: Result<String, String>) {
 
 /// One instance, `run` called again and again, synchronously.
 pub fn reused_sync(bytes: &[u8], input: &str, n: usize) -> Duration {
-    let engine = engine(false);
+    let engine = engine(Alloc::OnDemand);
     let component = Component::new(&engine, bytes).expect("compile");
     let linker = linker_sync(&engine);
     let mut store = Store::new(&engine, RawState::default());
@@ -140,7 +157,7 @@ pub fn reused_sync(bytes: &[u8], input: &str, n: usize) -> Duration {
 /// One instance, `run` called again and again, through async calls (the
 /// way a WASI p2 host with `wasi:http` calls it).
 pub fn reused_async(rt: &tokio::runtime::Runtime, bytes: &[u8], input: &str, n: usize) -> Duration {
-    let engine = engine(false);
+    let engine = engine(Alloc::OnDemand);
     let component = Component::new(&engine, bytes).expect("compile");
     let linker = linker_async(&engine);
     rt.block_on(async {
@@ -171,12 +188,12 @@ pub fn reused_async(rt: &tokio::runtime::Runtime, bytes: &[u8], input: &str, n: 
 /// A fresh store and instance per call, from one `InstancePre`.
 pub fn fresh(
     rt: &tokio::runtime::Runtime,
-    pooling: bool,
+    alloc: Alloc,
     bytes: &[u8],
     input: &str,
     n: usize,
 ) -> Duration {
-    let engine = engine(pooling);
+    let engine = engine(alloc);
     let component = Component::new(&engine, bytes).expect("compile");
     let linker = linker_async(&engine);
     let pre = linker.instantiate_pre(&component).expect("pre-link");
@@ -185,6 +202,7 @@ pub fn fresh(
         for i in 0..n + n / 10 {
             let t = std::time::Instant::now();
             let mut store = Store::new(&engine, RawState::default());
+            store.set_epoch_deadline(1); // nothing advances the epoch here
             let instance = pre
                 .instantiate_async(&mut store)
                 .await
@@ -229,12 +247,17 @@ pub fn measure(
     report.time(
         S,
         "fresh instance per call (InstancePre), on-demand allocator",
-        fresh(rt, false, bytes, input, n),
+        fresh(rt, Alloc::OnDemand, bytes, input, n),
     );
     report.time(
         S,
         "fresh instance per call (InstancePre), pooling allocator (defaults)",
-        fresh(rt, true, bytes, input, n),
+        fresh(rt, Alloc::Pooling, bytes, input, n),
+    );
+    report.time(
+        S,
+        "fresh instance per call (InstancePre), airlock's engine configuration (tuned pool)",
+        fresh(rt, Alloc::Airlock, bytes, input, n),
     );
     sync.min(asy)
 }

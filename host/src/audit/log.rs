@@ -13,6 +13,7 @@ use crate::policy::{AuditConfig, SyncPolicy};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
@@ -27,13 +28,18 @@ pub const GENESIS: [u8; 32] = [0; 32];
 /// One host's audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    paths: Paths,
-    config: AuditConfig,
-    key: SigningKey,
+    pub(super) paths: Paths,
+    pub(super) config: AuditConfig,
+    pub(super) key: SigningKey,
     pub(super) faults: Faults,
     writer: Mutex<Writer>,
-    /// Group commit: every record below this seq is on disk.
-    durable: Mutex<u64>,
+    /// Group commit: held by the one writer syncing the log for everyone.
+    syncing: Mutex<()>,
+    /// Every record below this seq is on disk (an fsync covered it).
+    pub(super) synced: AtomicU64,
+    /// The size of the last checkpoint published: checkpoints go out one at
+    /// a time, each larger than the last.
+    pub(super) published: Mutex<u64>,
 }
 
 #[derive(Debug)]
@@ -48,6 +54,10 @@ pub(super) struct Writer {
     /// Set when a failed write could not be undone, or an fsync failed
     /// under group commit: nothing more is appended until the host restarts.
     broken: Option<String>,
+    /// Why the last checkpoint written in the background ([`seal`]
+    /// (AuditLog::seal)) failed: the next append writes one first, and fails
+    /// if it cannot.
+    pub(super) seal_error: Option<AuditError>,
     buf: Vec<u8>,
     _lock: File,
 }
@@ -117,10 +127,13 @@ impl AuditLog {
                 checkpointed,
                 checkpointed_at: Instant::now(),
                 broken: None,
+                seal_error: None,
                 buf: Vec::with_capacity(1024),
                 _lock: lock,
             }),
-            durable: Mutex::new(0),
+            syncing: Mutex::new(()),
+            synced: AtomicU64::new(0),
+            published: Mutex::new(checkpointed),
         };
         if let Some(cp) = &last
             && cp.size == log.lock()?.at.next_seq
@@ -186,6 +199,10 @@ impl AuditLog {
         if let Some(why) = &w.broken {
             return Err(AuditError(why.clone()));
         }
+        if w.seal_error.is_some() {
+            self.write_checkpoint(&mut w)?;
+            w.seal_error = None;
+        }
         if w.at.next_seq > w.checkpointed
             && (w.at.next_seq - w.checkpointed >= self.config.checkpoint_every
                 || w.checkpointed_at.elapsed() >= self.config.checkpoint_interval)
@@ -229,7 +246,12 @@ impl AuditLog {
         if w.at.next_seq == w.checkpointed {
             return Ok(None);
         }
-        self.write_checkpoint(&mut w).map(Some)
+        self.write_checkpoint(&mut w)
+    }
+
+    /// The durability setting.
+    pub fn sync_policy(&self) -> SyncPolicy {
+        self.config.sync
     }
 
     /// Write a checkpoint if records were added and the interval passed.
@@ -303,13 +325,17 @@ impl AuditLog {
     }
 
     /// Group commit: wait until a sync covers record `seq`, doing it if no
-    /// one else has.
+    /// one else has. One writer syncs at a time; every record written
+    /// before its sync started is covered by it.
     fn wait_durable(&self, seq: u64) -> Result<(), AuditError> {
-        let mut durable = self
-            .durable
+        if self.synced.load(Ordering::Acquire) > seq {
+            return Ok(());
+        }
+        let _one = self
+            .syncing
             .lock()
             .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))?;
-        if *durable > seq {
+        if self.synced.load(Ordering::Acquire) > seq {
             return Ok(());
         }
         let (file, upto) = {
@@ -318,7 +344,7 @@ impl AuditLog {
         };
         match self.faults.sync(&file) {
             Ok(()) => {
-                *durable = upto;
+                self.synced.fetch_max(upto, Ordering::AcqRel);
                 Ok(())
             }
             Err(e) => {
@@ -332,24 +358,16 @@ impl AuditLog {
         }
     }
 
-    fn write_checkpoint(&self, w: &mut Writer) -> Result<Checkpoint, AuditError> {
-        // A checkpoint never names a record that is not on disk.
-        self.faults
-            .sync(&w.file)
-            .map_err(|e| AuditError(format!("cannot sync {}: {e}", self.paths.log.display())))?;
-        let cp = Checkpoint {
-            origin: self.key.name().to_owned(),
-            size: w.at.next_seq,
-            root: w.at.frontier.root(),
-            time: Some(now()),
-        };
-        super::publish::publish(&self.config, &self.faults, &cp.sign(&self.key), cp.size)?;
-        w.checkpointed = cp.size;
+    /// Write a checkpoint of everything appended so far, holding the writer
+    /// (see [`seal`](Self::seal) for one that does not).
+    pub(super) fn write_checkpoint(
+        &self,
+        w: &mut Writer,
+    ) -> Result<Option<Checkpoint>, AuditError> {
+        let size = w.at.next_seq;
+        let cp = self.publish_checkpoint(&w.file, size, w.at.frontier.root(), w.at.saved())?;
+        w.checkpointed = w.checkpointed.max(size);
         w.checkpointed_at = Instant::now();
-        if let Err(e) = state::save(&self.paths, &w.at.saved()) {
-            // The state is a cache: the next open reads more of the log.
-            tracing::warn!(state = %self.paths.state().display(), "cannot save the audit state: {e}");
-        }
         Ok(cp)
     }
 
@@ -404,7 +422,7 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
     Ok(file)
 }
 
-pub(super) fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 

@@ -77,6 +77,7 @@ pub mod proof;
 mod publish;
 mod record;
 mod recorder;
+mod seal;
 pub mod show;
 pub mod state;
 mod ticker;

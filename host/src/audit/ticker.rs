@@ -1,35 +1,69 @@
-//! Checkpoints "every T seconds while active": a thread that wakes up and
-//! writes one if records were added since the last.
+//! The host's checkpoint thread: it seals runs that ended (under `sync =
+//! "group"` and `"none"`, see [`seal`](super::AuditLog::seal)) when it is
+//! woken — at most every [`SEAL_EVERY`], so that under load one checkpoint
+//! covers every run that ended in that window — and writes a checkpoint
+//! every `checkpoint_interval / 2` if the interval passed and records were
+//! added.
 
 use super::log::AuditLog;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Writes a checkpoint when the interval has passed and records were added;
-/// stops when dropped.
+/// The shortest time between two checkpoints that seal runs' ends: a run's
+/// end is sealed at most this long (plus one fsync and one signature)
+/// after it returns.
+pub const SEAL_EVERY: Duration = Duration::from_millis(10);
+
+/// Writes checkpoints in the background; stops when dropped.
 #[derive(Debug)]
 pub struct Checkpointer {
-    _stop: mpsc::Sender<()>,
+    wake: mpsc::Sender<()>,
 }
 
 impl Checkpointer {
     /// Start checking `log` every `interval / 2`.
     pub fn start(log: &Arc<AuditLog>, interval: Duration) -> std::io::Result<Checkpointer> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (wake, woken) = mpsc::channel::<()>();
         let log: Weak<AuditLog> = Arc::downgrade(log);
         let tick = (interval / 2).max(Duration::from_millis(10));
         std::thread::Builder::new()
             .name("airlock-checkpoints".into())
             .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                let mut sealed_at = Instant::now() - SEAL_EVERY;
+                loop {
+                    let sealing = match woken.recv_timeout(tick) {
+                        Ok(()) => true,
+                        Err(RecvTimeoutError::Timeout) => false,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
+                    if sealing {
+                        // Let the runs ending in this window share one checkpoint.
+                        if let Some(wait) = SEAL_EVERY.checked_sub(sealed_at.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                        sealed_at = Instant::now();
+                    }
+                    // Every run that ended while the last checkpoint was
+                    // written is covered by this one.
+                    while woken.try_recv().is_ok() {}
                     let Some(log) = log.upgrade() else { break };
-                    if let Err(e) = log.checkpoint_if_due() {
+                    let written = if sealing {
+                        log.seal().map(drop)
+                    } else {
+                        log.checkpoint_if_due()
+                    };
+                    if let Err(e) = written {
                         // The next record tries again and fails closed.
                         tracing::error!("cannot write a checkpoint: {e}");
                     }
                 }
             })?;
-        Ok(Checkpointer { _stop: stop })
+        Ok(Checkpointer { wake })
+    }
+
+    /// Seal what was appended so far, soon, on the checkpoint thread.
+    pub fn wake(&self) {
+        let _ = self.wake.send(());
     }
 }

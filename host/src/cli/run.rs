@@ -38,7 +38,8 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(code_of(&e), e),
     };
-    let mut builder = Host::builder(policy);
+    // One run: no instance pool to reserve, no worker threads to start.
+    let mut builder = Host::builder(policy).instance_pool(false);
     if let Some(dir) = crate::runtime::cache::default_dir().filter(|_| !args.no_cache) {
         builder = builder.compile_cache(dir);
     }
@@ -46,7 +47,10 @@ pub fn run(args: Args) -> u8 {
         Ok(h) => h,
         Err(e) => return fail(code_of(&e), e),
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(exit::HOST, format!("cannot start the async runtime: {e}")),
     };
@@ -67,6 +71,10 @@ pub fn run(args: Args) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(code_of(&e), e),
     };
+    // The run is reported only once a checkpoint seals it.
+    if let Err(e) = host.seal() {
+        return fail(code_of(&e), e);
+    }
     report(&outcome, args.json, host.audit_log())
 }
 

@@ -242,7 +242,11 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        Engine::new(&crate::runtime::config(crate::units::ByteSize::mib(64))).unwrap()
+        Engine::new(&crate::runtime::config(
+            crate::units::ByteSize::mib(64),
+            false,
+        ))
+        .unwrap()
     }
 
     /// The smallest component: no imports, no exports.
@@ -309,7 +313,7 @@ mod tests {
     #[test]
     fn another_engine_configuration_has_another_name() {
         let digest = Digest::of(EMPTY);
-        let mut config = crate::runtime::config(crate::units::ByteSize::mib(64));
+        let mut config = crate::runtime::config(crate::units::ByteSize::mib(64), false);
         config.epoch_interruption(false);
         let other = Engine::new(&config).unwrap();
         assert_ne!(

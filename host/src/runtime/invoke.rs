@@ -6,7 +6,7 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
-use crate::audit::{AuditError, AuditLog, Event, Recorder, RunInfo};
+use crate::audit::{AuditError, AuditLog, Checkpointer, Event, Recorder, RunInfo};
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
@@ -14,6 +14,7 @@ use crate::caps::secrets::{Redactor, Secrets};
 use crate::grant::{Grant, SecretGrant};
 use crate::manifest::Manifest;
 use crate::outcome::{Failure, Outcome};
+use crate::policy::SyncPolicy;
 use crate::provenance::Digest;
 use crate::units::ByteSize;
 use serde::de::IgnoredAny;
@@ -82,6 +83,9 @@ pub struct Runner<'a> {
     pub net: &'a Arc<NetConfig>,
     /// The host's audit log.
     pub audit: &'a Arc<AuditLog>,
+    /// The host's checkpoint thread, which seals a run's end under `sync =
+    /// "group"` and `"none"`.
+    pub checkpointer: &'a Checkpointer,
 }
 
 impl Runner<'_> {
@@ -211,9 +215,15 @@ impl Runner<'_> {
                 .field("output_bytes", output.len()),
             Err(failure) => end.guest_text("error", &failure.to_string()),
         };
-        recorded = recorded
-            .and(recorder.record(end).map(drop))
-            .and(self.audit.checkpoint().map(drop));
+        recorded = recorded.and(recorder.record(end).map(drop));
+        // The run's end is sealed by a checkpoint: now under `always`; under
+        // `group` and `none` by the checkpoint thread, together with every
+        // other run that ended meanwhile (see `audit::seal`).
+        if self.audit.sync_policy() == SyncPolicy::Always {
+            recorded = recorded.and(self.audit.checkpoint().map(drop));
+        } else if recorded.is_ok() {
+            self.checkpointer.wake();
+        }
 
         let result = match (recorded, recorder.failure()) {
             (_, Some(e)) | (Err(e), None) => Err(Failure::Host(e.to_string())),

@@ -30,9 +30,9 @@ use wasmtime::component::Linker;
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The engine of a host whose policy grants at most `ceiling` of memory
-/// to a run ([`pool::config`]).
-pub fn engine(ceiling: crate::units::ByteSize) -> wasmtime::Result<Engine> {
-    Engine::new(&config(ceiling))
+/// to a run, with or without an instance pool ([`pool::config`]).
+pub fn engine(ceiling: crate::units::ByteSize, pooled: bool) -> wasmtime::Result<Engine> {
+    Engine::new(&config(ceiling, pooled))
 }
 
 /// The linker every run of a host is instantiated with.

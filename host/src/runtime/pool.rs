@@ -45,8 +45,22 @@ pub const KEEP_RESIDENT: usize = 4 << 20;
 const MAX_MEMORY: u64 = 4 << 30;
 
 /// The configuration of a host's engine; `ceiling` is the policy's memory
-/// limit, the most any run may be granted.
-pub fn config(ceiling: ByteSize) -> Config {
+/// limit, the most any run may be granted. Without `pooled`, each instance
+/// is allocated on demand: slower per run, but nothing is reserved up
+/// front — what a process that runs once (`airlock run`) wants.
+pub fn config(ceiling: ByteSize, pooled: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true);
+    if pooled {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(ceiling)));
+    }
+    config
+}
+
+fn pool(ceiling: ByteSize) -> PoolingAllocationConfig {
     let page = 64 * 1024;
     let slot = ceiling.0.min(MAX_MEMORY).div_ceil(page) * page;
     let mut pool = PoolingAllocationConfig::new();
@@ -62,11 +76,5 @@ pub fn config(ceiling: ByteSize) -> Config {
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .memory_init_cow(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    config
+    pool
 }
