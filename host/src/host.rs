@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditLog, Checkpointer, Event, Faults};
 use crate::caps::fs::Mounts;
-use crate::caps::net::{NetConfig, NetGrant};
+use crate::caps::net::NetConfig;
 use crate::grant::Grant;
 use crate::manifest::{Manifest, section};
 use crate::outcome::Outcome;
@@ -407,14 +407,7 @@ impl Host {
                 )
             })?;
         let grant = Grant::new(&manifest, policy);
-        let prepared = Arc::new(Prepared {
-            secrets: Arc::new(grant.secrets.clone()),
-            net: Arc::new(NetGrant::new(&grant)),
-            grant,
-            manifest,
-            digest,
-            pre,
-        });
+        let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
         self.inner
             .by_digest
             .lock()

@@ -75,10 +75,35 @@ fn main() {
         match section.as_str() {
             "raw" => drop(raw::measure(&mut report, &rt, &bytes, &input, n)),
             "extism" => drop(extism::measure(&mut report, n)),
+            "fresh" => {
+                let d = raw::fresh(&rt, raw::Alloc::Airlock, &bytes, &input, 10 * n);
+                report.time("raw", "fresh, airlock's engine", d);
+            }
+            "rawtp" => {
+                for c in [1, 2, 4] {
+                    let r = raw::fresh_throughput(
+                        &rt,
+                        raw::Alloc::Airlock,
+                        &bytes,
+                        &input,
+                        c,
+                        Duration::from_secs(3),
+                    );
+                    report.rate("raw", format!("fresh throughput, {c} callers"), r);
+                }
+            }
             "warm" => {
                 let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
                 let d = host::warm(&rt, &setup.host(), "vowels", &input, 3 * n);
                 report.time("airlock", "Host::invoke (group)", d);
+            }
+            "tp" => {
+                let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
+                let h = setup.host();
+                for c in [1, 4] {
+                    let r = host::throughput(&rt, &h, "vowels", &input, c, Duration::from_secs(3));
+                    report.rate("airlock", format!("throughput, {c} callers"), r);
+                }
             }
             "host" => drop(host::measure(
                 &mut report,

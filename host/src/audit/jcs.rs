@@ -57,7 +57,10 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) if in_subset(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) if in_subset(n) => {
+            // An integer of at most 16 digits and a sign: formatted in place.
+            let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
+        }
         Value::Number(n) => return Err(OutsideSubset(n.to_string())),
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
@@ -76,8 +79,44 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
 }
 
 fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), OutsideSubset> {
-    let mut members: Vec<(&String, &Value)> = fields.iter().collect();
-    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    write_members(out, fields, None)
+}
+
+/// The canonical bytes of an object with one more member, `raw`: a key and
+/// the canonical bytes of its value, written as they are (a value
+/// canonicalised once and spliced into many records).
+pub fn object_with(
+    fields: &Map<String, Value>,
+    raw: (&str, &[u8]),
+) -> Result<Vec<u8>, OutsideSubset> {
+    let mut out = Vec::with_capacity(256 + raw.1.len());
+    write_members(&mut out, fields, Some(raw))?;
+    Ok(out)
+}
+
+fn write_members(
+    out: &mut Vec<u8>,
+    fields: &Map<String, Value>,
+    raw: Option<(&str, &[u8])>,
+) -> Result<(), OutsideSubset> {
+    let mut members: Vec<(&str, Member)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), Member::Value(v)))
+        .filter(|(k, _)| raw.is_none_or(|(r, _)| r != *k))
+        .collect();
+    if let Some((key, bytes)) = raw {
+        let at = members.partition_point(|(k, _)| *k < key);
+        members.insert(at, (key, Member::Raw(bytes)));
+    }
+    // Keys in the order of their bytes are in the order of their UTF-16
+    // code units too, unless one has a character at or above U+E000 (UTF-8
+    // lead byte 0xEE or more). A sorted map usually hands them over in that
+    // order, so the sort is usually skipped; it is checked, not assumed.
+    let in_order = members.windows(2).all(|w| w[0].0 < w[1].0)
+        && members.iter().all(|(k, _)| k.bytes().all(|b| b < 0xee));
+    if !in_order {
+        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
     out.push(b'{');
     for (i, (key, v)) in members.into_iter().enumerate() {
         if i > 0 {
@@ -85,16 +124,32 @@ fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), Ou
         }
         write_string(out, key);
         out.push(b':');
-        write_value(out, v)?;
+        match v {
+            Member::Value(v) => write_value(out, v)?,
+            Member::Raw(bytes) => out.extend_from_slice(bytes),
+        }
     }
     out.push(b'}');
     Ok(())
 }
 
+enum Member<'a> {
+    Value(&'a Value),
+    Raw(&'a [u8]),
+}
+
 fn write_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    let mut done = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        // Copy what needs no escape in one go, then escape this byte.
+        out.extend_from_slice(&bytes[done..i]);
+        done = i + 1;
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -108,10 +163,12 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
                 out.push(HEX[usize::from(b >> 4)]);
                 out.push(HEX[usize::from(b & 0xf)]);
             }
-            // UTF-8 continuation and lead bytes are copied as they are.
             _ => out.push(b),
         }
     }
+    // Everything else (UTF-8 lead and continuation bytes included) is
+    // copied as it is.
+    out.extend_from_slice(&bytes[done..]);
     out.push(b'"');
 }
 

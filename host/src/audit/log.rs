@@ -7,7 +7,7 @@ use super::faults::Faults;
 use super::merkle::Hash;
 use super::note::{SigningKey, VerifierKey};
 use super::paths::Paths;
-use super::record::{Event, canonical};
+use super::record::{Event, canonical_with};
 use super::state::{self, Resume};
 use crate::policy::{AuditConfig, SyncPolicy};
 use serde_json::{Map, Value};
@@ -278,19 +278,20 @@ impl AuditLog {
         event: Event,
     ) -> Result<u64, AuditError> {
         let phase = event.phase_of();
+        let raw = event.raw;
         let mut fields: Map<String, Value> = event.fields;
         let seq = w.at.next_seq;
         fields.insert("v".into(), 1.into());
         fields.insert("seq".into(), seq.into());
         fields.insert("time".into(), now().into());
-        fields.insert("prev".into(), hex::encode(w.at.prev).into());
+        fields.insert("prev".into(), crate::provenance::hex(&w.at.prev).into());
         fields.insert("phase".into(), phase.as_str().into());
         if let Some(run) = run {
             fields.insert("run".into(), run.run.clone().into());
             fields.insert("action".into(), run.action.clone().into());
             fields.insert("digest".into(), run.digest.to_string().into());
         }
-        let line = canonical(&fields)
+        let line = canonical_with(&fields, raw.as_ref())
             .ok_or_else(|| AuditError("a record is outside the canonical subset".into()))?;
         w.buf.clear();
         w.buf.extend_from_slice(&line);

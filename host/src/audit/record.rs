@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
 
 /// Strings the guest controls are cut to this many bytes in a record; the
 /// original length and SHA-256 are kept beside the cut text.
@@ -65,6 +66,9 @@ impl Phase {
 #[derive(Clone, Debug)]
 pub struct Event {
     pub(crate) fields: Map<String, Value>,
+    /// One field whose value is already canonical JSON (see
+    /// [`Event::canonical_field`]).
+    pub(crate) raw: Option<(&'static str, Arc<[u8]>)>,
 }
 
 impl Event {
@@ -72,7 +76,7 @@ impl Event {
     pub fn new(kind: &'static str) -> Event {
         let mut fields = Map::new();
         fields.insert("event".into(), Value::from(kind));
-        Event { fields }
+        Event { fields, raw: None }
     }
 
     /// An event of a kind known only at run time (a closing record repeats
@@ -80,7 +84,7 @@ impl Event {
     pub(crate) fn new_owned(kind: &str) -> Event {
         let mut fields = Map::new();
         fields.insert("event".into(), Value::from(kind));
-        Event { fields }
+        Event { fields, raw: None }
     }
 
     /// The event's kind.
@@ -115,6 +119,16 @@ impl Event {
     /// fraction, or an integer beyond 2^53 − 1) is stored as a string.
     pub fn field(mut self, key: &'static str, value: impl Into<Value>) -> Event {
         self.fields.insert(key.into(), fit(value.into()));
+        self
+    }
+
+    /// A host-chosen field whose value is given as its canonical JSON
+    /// bytes ([`jcs::value`](super::jcs::value)), computed once and written
+    /// into every record that carries it — like the grant in each
+    /// `run.start`, canonicalised when the action is loaded.
+    pub fn canonical_field(mut self, key: &'static str, json: Arc<[u8]>) -> Event {
+        self.fields.remove(key);
+        self.raw = Some((key, json));
         self
     }
 
@@ -181,6 +195,18 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
     super::jcs::object(fields).ok()
 }
 
+/// The canonical bytes of a record with its pre-canonicalised field, if
+/// any.
+pub(crate) fn canonical_with(
+    fields: &Map<String, Value>,
+    raw: Option<&(&'static str, Arc<[u8]>)>,
+) -> Option<Vec<u8>> {
+    match raw {
+        None => canonical(fields),
+        Some((key, json)) => super::jcs::object_with(fields, (key, json)).ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +237,25 @@ mod tests {
         );
         assert_eq!(e.phase_of(), Phase::Single);
         assert_eq!(e.phase(Phase::Intent).phase_of(), Phase::Intent);
+    }
+
+    #[test]
+    fn a_canonical_field_is_written_as_the_value_would_be() {
+        let grant = serde_json::json!({"network": ["https://a.example"], "limits": {"memory": 1}});
+        let bytes: Arc<[u8]> = crate::audit::jcs::value(&grant).unwrap().into();
+        for (key, extra) in [("grant", "zz"), ("grant", "aa"), ("a", "grant")] {
+            let plain = Event::new("run.start")
+                .field(extra, 7)
+                .field(key, grant.clone());
+            let spliced = Event::new("run.start")
+                .field(extra, 7)
+                .field(key, "replaced")
+                .canonical_field(key, bytes.clone());
+            assert_eq!(
+                canonical(&plain.fields).unwrap(),
+                canonical_with(&spliced.fields, spliced.raw.as_ref()).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -25,4 +25,5 @@ pub mod review;
 pub mod trust;
 
 pub use digest::Digest;
+pub(crate) use digest::hex;
 pub use lock::{Entry, Lock};

@@ -39,15 +39,48 @@ pub struct Prepared {
     pub(crate) secrets: Arc<BTreeMap<String, SecretGrant>>,
     pub(crate) net: Arc<NetGrant>,
     pub(crate) pre: ActionPre<RunState>,
+    /// `name@version`, formatted once.
+    pub(crate) label: String,
+    /// The grant's canonical JSON, as every `run.start` records it:
+    /// serialised once, when the action is loaded.
+    pub(crate) grant_json: Arc<[u8]>,
 }
 
 impl Prepared {
+    /// Everything a run of `manifest`'s action with `grant` needs that does
+    /// not change between runs.
+    pub(crate) fn new(
+        manifest: Manifest,
+        digest: Digest,
+        grant: Grant,
+        pre: ActionPre<RunState>,
+    ) -> Result<Prepared, Error> {
+        let label = format!("{}@{}", manifest.action.name, manifest.action.version);
+        // The grant is strings, lists and integers within the canonical
+        // subset; one that is not would leave runs without their record.
+        let grant_json = serde_json::to_value(&grant)
+            .ok()
+            .and_then(|v| crate::audit::jcs::value(&v).ok())
+            .ok_or_else(|| {
+                Error::Runtime(format!(
+                    "the grant of {label} cannot be written to the audit log"
+                ))
+            })?;
+        Ok(Prepared {
+            secrets: Arc::new(grant.secrets.clone()),
+            net: Arc::new(NetGrant::new(&grant)),
+            grant_json: grant_json.into(),
+            label,
+            grant,
+            manifest,
+            digest,
+            pre,
+        })
+    }
+
     /// `name@version`.
     pub fn label(&self) -> String {
-        format!(
-            "{}@{}",
-            self.manifest.action.name, self.manifest.action.version
-        )
+        self.label.clone()
     }
 }
 
@@ -70,7 +103,7 @@ fn new_run_id() -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    crate::provenance::hex(&Sha256::digest(bytes))
 }
 
 /// What the host needs to run any action.
@@ -112,10 +145,7 @@ impl Runner<'_> {
         recorder.record(
             Event::new("run.start")
                 .allow()
-                .field(
-                    "grant",
-                    serde_json::to_value(&action.grant).unwrap_or_default(),
-                )
+                .canonical_field("grant", action.grant_json.clone())
                 .field("input_sha256", sha256_hex(input.as_bytes()))
                 .field("input_bytes", input.len()),
         )?;

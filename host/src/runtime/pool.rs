@@ -39,7 +39,7 @@ const TABLES_PER_RUN: u32 = 32;
 
 /// Bytes of each memory (and table) kept mapped between runs and reset
 /// with `memset`; pages beyond are returned with `madvise`.
-pub const KEEP_RESIDENT: usize = 4 << 20;
+pub const KEEP_RESIDENT: usize = 2 << 20;
 
 /// The largest linear memory wasmtime supports for 32-bit memories.
 const MAX_MEMORY: u64 = 4 << 30;
