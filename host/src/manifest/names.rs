@@ -56,18 +56,13 @@ pub fn check_secret_name(name: &str) -> Result<(), String> {
 
 /// A publisher's name: printable, no spaces, 1 to 64 bytes.
 pub fn check_publisher(publisher: &str) -> Result<(), String> {
-    check_label(publisher)
-}
-
-/// A publisher or similar label: printable, one line, 1 to 64 bytes.
-fn check_label(label: &str) -> Result<(), String> {
-    if label.is_empty()
-        || label.len() > 64
-        || label.chars().any(|c| c.is_control() || c.is_whitespace())
+    if publisher.is_empty()
+        || publisher.len() > 64
+        || publisher.chars().any(|c| c.is_control() || c.is_whitespace())
     {
         Err(format!(
             "`{}` must be 1 to 64 printable characters without spaces",
-            label.escape_debug()
+            publisher.escape_debug()
         ))
     } else {
         Ok(())
