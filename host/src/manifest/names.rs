@@ -58,7 +58,9 @@ pub fn check_secret_name(name: &str) -> Result<(), String> {
 pub fn check_publisher(publisher: &str) -> Result<(), String> {
     if publisher.is_empty()
         || publisher.len() > 64
-        || publisher.chars().any(|c| c.is_control() || c.is_whitespace())
+        || publisher
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
     {
         Err(format!(
             "`{}` must be 1 to 64 printable characters without spaces",
