@@ -117,7 +117,7 @@ run "$airlock" run release-notes --input '{"project": "airlock", "version": "1.1
 say "Audit: every run, every file opened, every refusal, and no secret value"
 grep -o '"event":"[a-z.]*"' airlock-audit.jsonl | sort | uniq -c
 echo "refusals recorded:"
-grep '"decision":"deny"' airlock-audit.jsonl | sed 's/.*"event":"\([a-z.]*\)".*"reason":"\([^"]*\)".*/  \1: \2/'
+run "$airlock" audit show airlock-audit.jsonl --decision deny
 if grep -q "$DEMO_SIGNING_KEY" airlock-audit.jsonl; then echo "the key leaked!"; exit 1; fi
 echo "the signing key appears nowhere in the log"
 run "$airlock" audit verify airlock-audit.jsonl --key airlock-audit.pub --max-gap 10m
@@ -127,7 +127,6 @@ seq=$(grep -m1 '"phase":"intent"' airlock-audit.jsonl | sed 's/.*"seq":\([0-9]*\
 run "$airlock" audit prove airlock-audit.jsonl --seq "$seq" --out proof
 run "$airlock" audit verify-inclusion --record "proof/record-$seq.json" --proof "proof/proof-$seq.json" \
     --checkpoint "$(ls proof/checkpoint-*)" --key airlock-audit.pub
-run "$airlock" audit show airlock-audit.jsonl --decision deny
 
 say "Tamper with the log: change one recorded byte, and verification names the record"
 cp airlock-audit.jsonl tampered-audit.jsonl

@@ -382,3 +382,23 @@ fn run_slack_notify_posts_to_a_local_webhook_and_the_log_shows_it() {
     );
     assert_eq!(slack.received().len(), 1);
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    // `airlock inspect … | head -0`: the reader is gone before the first
+    // line is written.
+    let mut child = Command::new(AIRLOCK)
+        .args(["inspect", HELLO])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "like a program killed by SIGPIPE"
+    );
+    assert_eq!(text(&out.stderr), "", "no panic message");
+}

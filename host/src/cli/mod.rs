@@ -79,6 +79,7 @@ enum Command {
 
 /// The `airlock` binary's entry point.
 pub fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -103,6 +104,27 @@ pub fn main() -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd),
     };
     ExitCode::from(code)
+}
+
+/// `airlock … | head` closes stdout early; the standard library then
+/// panics on the next `println!`. End the way a program killed by SIGPIPE
+/// does (exit status 141, nothing printed) instead of with a panic message
+/// — and never with a success code that could hide, say, a failed
+/// verification printed before the pipe closed.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 fn init_tracing(verbose: u8) {

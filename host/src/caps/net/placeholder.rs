@@ -6,11 +6,12 @@
 //! puts the value in their place ([`substitute`]). A secret declared with
 //! `expose = true` is one the action may hold, so the host also looks for
 //! its value — plain, base64, base64url, hex or percent-encoded — in
-//! requests to destinations outside its audience ([`Forms::find_in`]),
-//! and takes the values of the others out of responses ([`Forms::scrub`]).
-//! Looking for encodings is best effort: a value that was split, encrypted
-//! or encoded some other way is not recognised, which is why placeholders
-//! are the way to send a secret.
+//! requests to destinations outside its audience, and takes the values of
+//! the others out of responses; both with the secrets capability's
+//! [`Forms`](crate::caps::secrets::Forms), the one place that decides
+//! whether text carries a secret. Looking for encodings is best effort: a
+//! value that was split, encrypted or encoded some other way is not
+//! recognised, which is why placeholders are the way to send a secret.
 //!
 //! This module is pure: it works on bytes.
 
