@@ -19,7 +19,7 @@ use crate::runtime::state::RunState;
 use crate::runtime::{self, EpochTicker};
 use crate::{Error, Refusal};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
@@ -30,7 +30,7 @@ use wasmtime::component::{Component, Linker};
 pub struct HostBuilder {
     policy: Policy,
     faults: Faults,
-    cache: Option<PathBuf>,
+    cache: Option<CompileCache>,
     pooled: bool,
 }
 
@@ -53,12 +53,10 @@ impl HostBuilder {
         self
     }
 
-    /// Keep compiled components in `dir` ([`CompileCache`]), so a later
-    /// host (a later `airlock run`) loads them instead of compiling. The
-    /// directory is created `0700` if missing; one that another user could
-    /// write is refused when the host is built.
-    pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> HostBuilder {
-        self.cache = Some(dir.into());
+    /// Keep compiled components in `cache` ([`CompileCache::open`]), so a
+    /// later host (a later `airlock run`) loads them instead of compiling.
+    pub fn compile_cache(mut self, cache: CompileCache) -> HostBuilder {
+        self.cache = Some(cache);
         self
     }
 
@@ -75,13 +73,6 @@ impl HostBuilder {
         let lock = Lock::load(&self.policy.trust.lock)?;
         let engine = runtime::engine(self.policy.limits.memory, self.pooled)
             .map_err(|e| Error::Runtime(format!("{e:#}")))?;
-        // Opening the cache directory is ambient authority on behalf of
-        // airlock itself, never of an action.
-        let cache = self
-            .cache
-            .map(|dir| CompileCache::open(&dir, cap_std::ambient_authority()))
-            .transpose()
-            .map_err(|e| Error::Runtime(e.to_string()))?;
         let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
@@ -96,7 +87,7 @@ impl HostBuilder {
             inner: Arc::new(Inner {
                 engine,
                 linker,
-                cache,
+                cache: self.cache,
                 runs: Semaphore::new(MAX_RUNS as usize),
                 policy: self.policy,
                 lock,
@@ -106,7 +97,7 @@ impl HostBuilder {
                 by_name: Mutex::default(),
                 by_digest: Mutex::default(),
                 _ticker: ticker,
-                checkpointer: checkpointer,
+                checkpointer,
             }),
         })
     }

@@ -16,6 +16,8 @@ fn airlock(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("AIRLOCK_CONFIG")
         .env_remove("RUST_LOG")
+        // Tests leave the user's cache alone; the cache's own test names one.
+        .env("AIRLOCK_CACHE_DIR", "off")
         .output()
         .unwrap()
 }
@@ -401,4 +403,87 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
         "like a program killed by SIGPIPE"
     );
     assert_eq!(text(&out.stderr), "", "no panic message");
+}
+
+#[test]
+fn a_second_run_loads_the_compiled_component_and_a_tampered_copy_is_recompiled() {
+    let dir = setup(&pin("hello", HELLO));
+    let cache = dir.path().join("cache");
+    let run = || {
+        let out = Command::new(AIRLOCK)
+            .args(["run", "hello", "--input", r#"{"name": "Ada"}"#])
+            .current_dir(dir.path())
+            .env("AIRLOCK_CACHE_DIR", &cache)
+            .env("RUST_LOG", "airlock=warn")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).trim(),
+            r#"{"greeting":"Hello, Ada!","vowels":2}"#
+        );
+        text(&out.stderr)
+    };
+    let cached = || {
+        let files: Vec<PathBuf> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files.into_iter().next().unwrap()
+    };
+
+    run();
+    let file = cached();
+    let digest = text(&airlock(dir.path(), &["inspect", HELLO]).stdout);
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        digest.contains(&format!("sha256:{}", &name[..64])),
+        "the cache file {name} is named after the component's digest"
+    );
+    let sound = std::fs::read(&file).unwrap();
+    assert!(run().is_empty(), "a sound copy loads without a word");
+
+    // One flipped bit of machine code: refused, recompiled, replaced.
+    let mut tampered = sound.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    std::fs::write(&file, &tampered).unwrap();
+    let stderr = run();
+    assert!(stderr.contains("recompiling"), "{stderr}");
+    assert_eq!(std::fs::read(cached()).unwrap(), sound);
+}
+
+#[test]
+fn a_cache_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = setup(&pin("hello", HELLO));
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new(AIRLOCK)
+        .args(["run", "hello"])
+        .current_dir(dir.path())
+        .env("AIRLOCK_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("writable by group or others") && stderr.contains("--no-cache"),
+        "{stderr}"
+    );
+    // --no-cache runs without it.
+    let out = airlock(
+        dir.path(),
+        &[
+            "run",
+            "hello",
+            "--no-cache",
+            "--input",
+            r#"{"name": "Ada"}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

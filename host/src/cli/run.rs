@@ -1,6 +1,7 @@
 //! `airlock run`: run one vetted action and print its JSON output.
 
 use super::{code_of, exit, fail};
+use crate::runtime::cache::{self, CacheError, CompileCache};
 use crate::{Failure, Host, Outcome, Policy};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -40,8 +41,12 @@ pub fn run(args: Args) -> u8 {
     };
     // One run: no instance pool to reserve, no worker threads to start.
     let mut builder = Host::builder(policy).instance_pool(false);
-    if let Some(dir) = crate::runtime::cache::default_dir().filter(|_| !args.no_cache) {
-        builder = builder.compile_cache(dir);
+    if !args.no_cache {
+        match compile_cache() {
+            Ok(Some(cache)) => builder = builder.compile_cache(cache),
+            Ok(None) => {}
+            Err(e) => return fail(exit::HOST, e),
+        }
     }
     let host = match builder.build() {
         Ok(h) => h,
@@ -143,4 +148,23 @@ fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
         }
     }
     code
+}
+
+/// The compile cache `airlock run` uses ([`cache::default_dir`]). One
+/// named with `AIRLOCK_CACHE_DIR` must be usable; the default one is
+/// skipped with a note if it is not (a read-only home, say): the cache only
+/// saves time.
+fn compile_cache() -> Result<Option<CompileCache>, CacheError> {
+    let Some(dir) = cache::default_dir() else {
+        return Ok(None);
+    };
+    // Ambient authority on behalf of airlock itself, never of an action.
+    match CompileCache::open(&dir, cap_std::ambient_authority()) {
+        Ok(cache) => Ok(Some(cache)),
+        Err(e) if std::env::var_os(cache::ENV).is_some() => Err(e),
+        Err(e) => {
+            eprintln!("airlock: note: compiling without a cache: {e}");
+            Ok(None)
+        }
+    }
 }
