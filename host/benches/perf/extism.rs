@@ -24,7 +24,7 @@ pub fn measure(report: &mut Report, n: usize) -> Option<Duration> {
     let bin = binary();
     if !bin.is_file() {
         eprintln!(
-            "  Extism: {} not found; build it with `cargo build --release --manifest-path bench/extism/Cargo.toml`",
+            "  Extism: {} not found; build it with ./scripts/bench.sh, or `cargo build --release --ignore-rust-version --manifest-path bench/extism/Cargo.toml`",
             bin.display()
         );
         return None;

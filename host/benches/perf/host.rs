@@ -7,8 +7,6 @@ use airlock::manifest::{Manifest, section};
 use airlock::provenance::{Digest, Entry, Lock};
 use airlock::{Host, Policy};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A policy directory: `airlock.toml` naming `actions`, its lock approving
@@ -84,42 +82,12 @@ pub fn warm(
     })
 }
 
-/// Invocations per second with `callers` tasks invoking back to back for
-/// `span`.
-pub fn throughput(
-    rt: &tokio::runtime::Runtime,
-    host: &Host,
-    action: &'static str,
-    input: &str,
-    callers: usize,
-    span: Duration,
-) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    rt.block_on(async {
-        let tasks: Vec<_> = (0..callers)
-            .map(|_| {
-                let (host, input) = (host.clone(), input.to_owned());
-                let (done, stop) = (done.clone(), stop.clone());
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        ok(host.invoke(action, &input).await.expect("invoke"));
-                        done.fetch_add(1, Ordering::Relaxed);
-                        // A run that never waits never returns to the
-                        // scheduler, whose timer ends the span.
-                        tokio::task::yield_now().await;
-                    }
-                })
-            })
-            .collect();
-        tokio::time::sleep(span).await;
-        stop.store(true, Ordering::Relaxed);
-        for task in tasks {
-            task.await.expect("caller");
-        }
-    });
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+/// Invocations per second with 1 and with N callers ([`stats::scaling`]),
+/// each invoking back to back.
+pub fn scaling(host: &Host, action: &str, input: &str, span: Duration) -> (f64, f64) {
+    stats::scaling(5, span, |rt| {
+        ok(rt.block_on(host.invoke(action, input)).expect("invoke"))
+    })
 }
 
 /// The warm and throughput rows; returns (warm median, 1-caller rate,
@@ -147,16 +115,13 @@ pub fn measure(
     }
     let setup = Setup::new(&[("vowels", vowels)], "group", "");
     let host = setup.host();
-    let callers = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
-    let one = report.rate(
-        S,
-        "throughput, 1 caller (sync = \"group\")",
-        throughput(rt, &host, "vowels", input, 1, span),
-    );
-    let many = report.rate(
+    let callers = stats::cores();
+    let (one, many) = scaling(&host, "vowels", input, span);
+    report.rate(S, "throughput, 1 caller (sync = \"group\")", one);
+    report.rate(
         S,
         format!("throughput, {callers} callers (sync = \"group\")"),
-        throughput(rt, &host, "vowels", input, callers, span),
+        many,
     );
     (warm_by_sync[0], one, many)
 }

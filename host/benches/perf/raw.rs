@@ -262,56 +262,28 @@ pub fn measure(
     sync.min(asy)
 }
 
-/// Calls per second with `callers` tasks each instantiating afresh from
-/// one `InstancePre` and calling, back to back, for `span`.
-pub fn fresh_throughput(
-    rt: &tokio::runtime::Runtime,
-    alloc: Alloc,
-    bytes: &[u8],
-    input: &str,
-    callers: usize,
-    span: Duration,
-) -> f64 {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+/// Calls per second with 1 and with N callers ([`stats::scaling`]), each
+/// instantiating afresh from one `InstancePre` and calling, back to back.
+pub fn fresh_scaling(alloc: Alloc, bytes: &[u8], input: &str, span: Duration) -> (f64, f64) {
     let engine = engine(alloc);
     let component = Component::new(&engine, bytes).expect("compile");
     let pre = linker_async(&engine)
         .instantiate_pre(&component)
         .expect("pre-link");
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = std::time::Instant::now();
-    rt.block_on(async {
-        let tasks: Vec<_> = (0..callers)
-            .map(|_| {
-                let (engine, pre, input) = (engine.clone(), pre.clone(), input.to_owned());
-                let (done, stop) = (done.clone(), stop.clone());
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        let mut store = Store::new(&engine, RawState::default());
-                        store.set_epoch_deadline(1);
-                        let instance = pre
-                            .instantiate_async(&mut store)
-                            .await
-                            .expect("instantiate");
-                        let run: Run = instance.get_typed_func(&mut store, "run").expect("run");
-                        let (out,) = run
-                            .call_async(&mut store, (input.clone(),))
-                            .await
-                            .expect("call");
-                        check(out);
-                        done.fetch_add(1, Ordering::Relaxed);
-                        tokio::task::yield_now().await;
-                    }
-                })
-            })
-            .collect();
-        tokio::time::sleep(span).await;
-        stop.store(true, Ordering::Relaxed);
-        for task in tasks {
-            task.await.expect("caller");
-        }
-    });
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    stats::scaling(5, span, |rt| {
+        rt.block_on(async {
+            let mut store = Store::new(&engine, RawState::default());
+            store.set_epoch_deadline(1);
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+            let run: Run = instance.get_typed_func(&mut store, "run").expect("run");
+            let (out,) = run
+                .call_async(&mut store, (input.to_owned(),))
+                .await
+                .expect("call");
+            check(out);
+        })
+    })
 }

@@ -113,3 +113,67 @@ impl Report {
         }
     }
 }
+
+/// Calls per second with `callers` threads, each calling `call` back to
+/// back on a runtime of its own for `span` — a caller per thread, as an
+/// embedder serving requests would have, with no scheduler between them.
+pub fn rate(callers: usize, span: Duration, call: impl Fn(&tokio::runtime::Runtime) + Sync) -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let done = AtomicU64::new(0);
+    let started = Instant::now();
+    let end = started + span;
+    std::thread::scope(|s| {
+        for _ in 0..callers {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio");
+                let mut n = 0;
+                while Instant::now() < end {
+                    call(&rt);
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The cores this process may use: the number of concurrent callers.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// How far the machine itself scales: SHA-256 over 64 KiB per call, with 1
+/// and [`cores`] threads — pure computation, nothing shared — as
+/// (1-thread rate, N-thread rate).
+pub fn compute_scaling(span: Duration) -> (f64, f64) {
+    use sha2::Digest as _;
+    let block = vec![7u8; 64 * 1024];
+    let call = |_: &tokio::runtime::Runtime| {
+        std::hint::black_box(sha2::Sha256::digest(std::hint::black_box(&block)));
+    };
+    scaling(5, span, call)
+}
+
+/// (1-caller rate, `cores()`-caller rate), each the median of `rounds`
+/// spans of `span`, the two alternating so that a machine whose speed
+/// drifts (a shared VM) shifts both alike.
+pub fn scaling(
+    rounds: usize,
+    span: Duration,
+    call: impl Fn(&tokio::runtime::Runtime) + Sync,
+) -> (f64, f64) {
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        one.push(rate(1, span, &call));
+        many.push(rate(cores(), span, &call));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut one), median(&mut many))
+}

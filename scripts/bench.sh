@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The performance suite of the README's Performance section, in one run:
+# raw wasmtime, Extism (its own workspace, bench/extism, with its newer
+# wasmtime kept out of airlock's build graph), Host::invoke, throughput, the
+# cold CLI, audit costs and the network path. Pass --quick for a smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+rustup target add wasm32-unknown-unknown   # the Extism guest (Rust PDK)
+# Extism 1.41 links wasmtime 49, which declares Rust 1.96 but builds with 1.95.
+cargo build --release --locked --ignore-rust-version --manifest-path bench/extism/Cargo.toml
+cargo bench -p airlock --bench perf -- "$@"
