@@ -5,7 +5,7 @@
 //! code is [`Component::deserialize`], which wasmtime marks `unsafe`
 //! because it trusts the bytes to be what `Component::serialize` wrote —
 //! machine code is not validated again. The trust argument is in the
-//! `SAFETY` comment of [`CompileCache::load`]; in short, a cached artifact
+//! `SAFETY` comment in `CompileCache::load`; in short, a cached artifact
 //! is loaded only if
 //!
 //! 1. the cache directory is owned by the user airlock runs as and nobody
