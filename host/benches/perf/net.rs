@@ -5,7 +5,7 @@
 //! whole 1 KiB response; a native client doing the same is shown beside.
 
 use crate::host::Setup;
-use crate::raw::{self, RawState, Run};
+use crate::raw::{self, RawState};
 use crate::stats::{self, Report};
 use airlock::manifest::section;
 use bytes::Bytes;
@@ -15,7 +15,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use wasmtime::Store;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
@@ -189,16 +188,7 @@ pub fn measure(
         let mut samples = Vec::new();
         for _ in 0..runs + 1 {
             let t = Instant::now();
-            let mut store = Store::new(&engine, RawState::new(Box::new(Direct)));
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .expect("instantiate");
-            let run: Run = instance.get_typed_func(&mut store, "run").expect("run");
-            let (out,) = run
-                .call_async(&mut store, (input.clone(),))
-                .await
-                .expect("call");
+            let out = raw::call_fresh(&engine, &pre, RawState::new(Box::new(Direct)), &input).await;
             check(&out.expect("probe ok"), k);
             samples.push(t.elapsed() / k as u32);
         }

@@ -7,7 +7,7 @@ use crate::stats::{self, Report};
 use airlock::runtime::bindings::airlock::action::{log, secrets};
 use airlock::units::ByteSize;
 use std::time::Duration;
-use wasmtime::component::{Component, HasData, Linker, ResourceTable, TypedFunc};
+use wasmtime::component::{Component, HasData, InstancePre, Linker, ResourceTable, TypedFunc};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -185,6 +185,30 @@ pub fn reused_async(rt: &tokio::runtime::Runtime, bytes: &[u8], input: &str, n: 
     })
 }
 
+/// One call in a fresh store and instance of `pre` holding `state`: what
+/// every fresh-instance row times.
+pub async fn call_fresh(
+    engine: &Engine,
+    pre: &InstancePre<RawState>,
+    state: RawState,
+    input: &str,
+) -> Result<String, String> {
+    let mut store = Store::new(engine, state);
+    store.set_epoch_deadline(1); // nothing advances the epoch here
+    let instance = pre
+        .instantiate_async(&mut store)
+        .await
+        .expect("instantiate");
+    let run: Run = instance
+        .get_typed_func(&mut store, "run")
+        .expect("run export");
+    let (out,) = run
+        .call_async(&mut store, (input.to_owned(),))
+        .await
+        .expect("call");
+    out
+}
+
 /// A fresh store and instance per call, from one `InstancePre`.
 pub fn fresh(
     rt: &tokio::runtime::Runtime,
@@ -201,21 +225,7 @@ pub fn fresh(
         let mut samples = Vec::with_capacity(n);
         for i in 0..n + n / 10 {
             let t = std::time::Instant::now();
-            let mut store = Store::new(&engine, RawState::default());
-            store.set_epoch_deadline(1); // nothing advances the epoch here
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .expect("instantiate");
-            let run: Run = instance
-                .get_typed_func(&mut store, "run")
-                .expect("run export");
-            let (out,) = run
-                .call_async(&mut store, (input.to_owned(),))
-                .await
-                .expect("call");
-            check(out);
-            drop(store);
+            check(call_fresh(&engine, &pre, RawState::default(), input).await);
             if i >= n / 10 {
                 samples.push(t.elapsed());
             }
@@ -271,19 +281,6 @@ pub fn fresh_scaling(alloc: Alloc, bytes: &[u8], input: &str, span: Duration) ->
         .instantiate_pre(&component)
         .expect("pre-link");
     stats::scaling(5, span, |rt| {
-        rt.block_on(async {
-            let mut store = Store::new(&engine, RawState::default());
-            store.set_epoch_deadline(1);
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .expect("instantiate");
-            let run: Run = instance.get_typed_func(&mut store, "run").expect("run");
-            let (out,) = run
-                .call_async(&mut store, (input.to_owned(),))
-                .await
-                .expect("call");
-            check(out);
-        })
+        check(rt.block_on(call_fresh(&engine, &pre, RawState::default(), input)))
     })
 }
