@@ -138,14 +138,10 @@ fn minisign_and_airlock_signatures_interoperate() {
     )
     .unwrap();
     let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
-    let m_id = m_pub
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    // minisign prints the key ID without leading zeros; airlock, like the
+    // ID's eight bytes, with all sixteen digits.
+    let m_id = m_pub.lines().next().unwrap().rsplit(' ').next().unwrap();
+    let m_id = format!("{:016X}", u64::from_str_radix(m_id, 16).unwrap());
     assert!(
         review.contains(&format!("verified: key {m_id} of publisher `acme`")),
         "{review}"
