@@ -79,7 +79,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
 }
 
 fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), OutsideSubset> {
-    write_members(out, fields, None)
+    write_members(out, fields, None, &[], &mut Vec::new())
 }
 
 /// The canonical bytes of an object with one more member, `raw`: a key and
@@ -90,23 +90,71 @@ pub fn object_with(
     raw: (&str, &[u8]),
 ) -> Result<Vec<u8>, OutsideSubset> {
     let mut out = Vec::with_capacity(256 + raw.1.len());
-    write_members(&mut out, fields, Some(raw))?;
+    write_members(&mut out, fields, Some(raw), &[], &mut Vec::new())?;
     Ok(out)
+}
+
+/// An object with holes: its canonical bytes, but for the members whose
+/// keys are `holes`, which are left out of `fields` and written later by
+/// [`Holes::fill`] — so that the few members known only at the last moment
+/// (under a lock, say) are all that is left to write then.
+#[derive(Debug)]
+pub struct Holes {
+    bytes: Vec<u8>,
+    /// Where each hole is, in the order of `holes`.
+    at: Vec<(usize, &'static str)>,
+}
+
+/// The canonical bytes of `fields`, with `raw` (see [`object_with`]) if
+/// any, and a hole for each key of `holes` (in canonical order, none of
+/// them a key of `fields` or `raw`).
+pub fn object_with_holes(
+    fields: &Map<String, Value>,
+    raw: Option<(&str, &[u8])>,
+    holes: &[&'static str],
+) -> Result<Holes, OutsideSubset> {
+    let mut bytes = Vec::with_capacity(512 + raw.map_or(0, |r| r.1.len()));
+    let mut at = Vec::with_capacity(holes.len());
+    write_members(&mut bytes, fields, raw, holes, &mut at)?;
+    Ok(Holes { bytes, at })
+}
+
+impl Holes {
+    /// Append the whole object to `out`, each hole filled with its key and
+    /// `values[i]`, the canonical bytes of its value.
+    pub fn fill(&self, out: &mut Vec<u8>, values: &[&[u8]]) {
+        debug_assert_eq!(values.len(), self.at.len());
+        let mut from = 0;
+        for (&at, value) in self.at.iter().zip(values) {
+            out.extend_from_slice(&self.bytes[from..at.0]);
+            write_string(out, at.1);
+            out.push(b':');
+            out.extend_from_slice(value);
+            from = at.0;
+        }
+        out.extend_from_slice(&self.bytes[from..]);
+    }
 }
 
 fn write_members(
     out: &mut Vec<u8>,
     fields: &Map<String, Value>,
     raw: Option<(&str, &[u8])>,
+    holes: &[&'static str],
+    at: &mut Vec<(usize, &'static str)>,
 ) -> Result<(), OutsideSubset> {
     let mut members: Vec<(&str, Member)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), Member::Value(v)))
-        .filter(|(k, _)| raw.is_none_or(|(r, _)| r != *k))
+        .filter(|(k, _)| raw.is_none_or(|(r, _)| r != *k) && !holes.contains(k))
         .collect();
     if let Some((key, bytes)) = raw {
         let at = members.partition_point(|(k, _)| *k < key);
         members.insert(at, (key, Member::Raw(bytes)));
+    }
+    for &key in holes {
+        let at = members.partition_point(|(k, _)| *k < key);
+        members.insert(at, (key, Member::Hole(key)));
     }
     // Keys in the order of their bytes are in the order of their UTF-16
     // code units too, unless one has a character at or above U+E000 (UTF-8
@@ -122,11 +170,20 @@ fn write_members(
         if i > 0 {
             out.push(b',');
         }
-        write_string(out, key);
-        out.push(b':');
         match v {
-            Member::Value(v) => write_value(out, v)?,
-            Member::Raw(bytes) => out.extend_from_slice(bytes),
+            // The separators around a hole are written now; only the
+            // member itself is left.
+            Member::Hole(key) => at.push((out.len(), key)),
+            Member::Value(v) => {
+                write_string(out, key);
+                out.push(b':');
+                write_value(out, v)?;
+            }
+            Member::Raw(bytes) => {
+                write_string(out, key);
+                out.push(b':');
+                out.extend_from_slice(bytes);
+            }
         }
     }
     out.push(b'}');
@@ -136,6 +193,7 @@ fn write_members(
 enum Member<'a> {
     Value(&'a Value),
     Raw(&'a [u8]),
+    Hole(&'static str),
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
@@ -197,6 +255,31 @@ mod tests {
     /// RFC 8785 §3.2.3: members sorted by UTF-16 code units, which puts
     /// U+1F600 (a surrogate pair, 0xD83D…) before U+FB33 even though its
     /// UTF-8 bytes sort after.
+    #[test]
+    fn holes_filled_are_the_object_with_those_members() {
+        let cases = [
+            json!({}),
+            json!({"a": 1}),
+            json!({"z": [1, "x"], "event": "run.end"}),
+            json!({"a": 1, "q": 2, "r": {"s": true}, "u": null}),
+            json!({"\u{fb33}": 1, "\u{1f600}": 2, "seqx": 3, "pre": 4}),
+        ];
+        for fields in cases {
+            let fields = fields.as_object().unwrap().clone();
+            let holes = object_with_holes(&fields, None, &["prev", "seq", "time"]).unwrap();
+            let mut filled = Vec::new();
+            holes.fill(&mut filled, &[b"\"ab\"", b"7", b"\"t\""]);
+            let mut whole = fields.clone();
+            whole.insert("prev".into(), "ab".into());
+            whole.insert("seq".into(), 7.into());
+            whole.insert("time".into(), "t".into());
+            assert_eq!(
+                String::from_utf8(filled).unwrap(),
+                String::from_utf8(object(&whole).unwrap()).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn rfc8785_sorting_example() {
         let parsed: Value = serde_json::from_str(

@@ -4,17 +4,18 @@
 use super::RunInfo;
 use super::checkpoint::Checkpoint;
 use super::faults::Faults;
+use super::jcs;
 use super::merkle::Hash;
 use super::note::{SigningKey, VerifierKey};
 use super::paths::Paths;
-use super::record::{Event, canonical_with};
+use super::record::Event;
 use super::state::{self, Resume};
 use crate::policy::{AuditConfig, SyncPolicy};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Instant, SystemTime};
 
 /// The audit log could not be written: the host refuses to act unrecorded.
@@ -24,6 +25,44 @@ pub struct AuditError(pub String);
 
 /// The `prev` of the first record.
 pub const GENESIS: [u8; 32] = [0; 32];
+
+/// How many times [`AuditLog::lock`] tries the writer before it sleeps:
+/// some tens of microseconds.
+const SPINS: u32 = 2_000;
+
+/// The members of every record that only the writer knows: in canonical
+/// order, as [`jcs::object_with_holes`] wants them.
+const PLACE: [&str; 3] = ["prev", "seq", "time"];
+
+/// A record encoded but for its place in the log ([`PLACE`]).
+struct Pending {
+    /// What the log's state tracks (intents opened and closed).
+    fields: Map<String, Value>,
+    holes: jcs::Holes,
+}
+
+impl Pending {
+    fn new(run: Option<&RunInfo>, event: Event) -> Result<Pending, AuditError> {
+        let phase = event.phase_of();
+        let raw = event.raw;
+        let mut fields: Map<String, Value> = event.fields;
+        for key in PLACE {
+            fields.remove(key);
+        }
+        fields.insert("v".into(), 1.into());
+        fields.insert("phase".into(), phase.as_str().into());
+        if let Some(run) = run {
+            fields.insert("run".into(), run.run.clone().into());
+            fields.insert("action".into(), run.action.clone().into());
+            fields.insert("digest".into(), run.digest.to_string().into());
+        }
+        let raw = raw.as_ref().map(|(key, json)| (*key, &json[..]));
+        debug_assert!(raw.is_none_or(|(key, _)| !PLACE.contains(&key)));
+        let holes = jcs::object_with_holes(&fields, raw, &PLACE)
+            .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
+        Ok(Pending { fields, holes })
+    }
+}
 
 /// One host's audit log.
 #[derive(Debug)]
@@ -195,6 +234,9 @@ impl AuditLog {
     /// for records about the host itself. Durable on return under
     /// `sync = "always"`; see [`append_durable`](Self::append_durable).
     pub fn append(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
+        // Encoded before the writer is taken: under it, only the record's
+        // place in the log is left to write.
+        let record = Pending::new(run, event)?;
         let mut w = self.lock()?;
         if let Some(why) = &w.broken {
             return Err(AuditError(why.clone()));
@@ -215,10 +257,11 @@ impl AuditLog {
             self.rotate(&mut w)?;
         }
         while let Some((owed_run, owed)) = w.owed.first().cloned() {
-            self.write_record(&mut w, owed_run.as_ref(), owed.field("late", true))?;
+            let owed = Pending::new(owed_run.as_ref(), owed.field("late", true))?;
+            self.write_record(&mut w, owed)?;
             w.owed.remove(0);
         }
-        self.write_record(&mut w, run, event)
+        self.write_record(&mut w, record)
     }
 
     /// Append one record and return once it is on disk, as far as the sync
@@ -265,36 +308,34 @@ impl AuditLog {
         Ok(())
     }
 
+    /// The writer. It is held for a few microseconds per record, less than
+    /// a sleeping thread takes to be woken (on a VM, its vCPU too), so a
+    /// caller that finds it taken spins for a while before it sleeps.
     pub(super) fn lock(&self) -> Result<MutexGuard<'_, Writer>, AuditError> {
-        self.writer
-            .lock()
-            .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))
+        let poisoned = |_| AuditError("the audit writer was poisoned by a panic".into());
+        for _ in 0..SPINS {
+            match self.writer.try_lock() {
+                Ok(w) => return Ok(w),
+                Err(TryLockError::Poisoned(e)) => return Err(poisoned(e)),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+        self.writer.lock().map_err(poisoned)
     }
 
-    fn write_record(
-        &self,
-        w: &mut Writer,
-        run: Option<&RunInfo>,
-        event: Event,
-    ) -> Result<u64, AuditError> {
-        let phase = event.phase_of();
-        let raw = event.raw;
-        let mut fields: Map<String, Value> = event.fields;
+    /// Write `record` at the end of the log: its `prev`, `seq` and `time`
+    /// filled in, the line hashed into the chain and the tree once it is
+    /// written.
+    fn write_record(&self, w: &mut Writer, record: Pending) -> Result<u64, AuditError> {
         let seq = w.at.next_seq;
-        fields.insert("v".into(), 1.into());
-        fields.insert("seq".into(), seq.into());
-        fields.insert("time".into(), now().into());
-        fields.insert("prev".into(), crate::provenance::hex(&w.at.prev).into());
-        fields.insert("phase".into(), phase.as_str().into());
-        if let Some(run) = run {
-            fields.insert("run".into(), run.run.clone().into());
-            fields.insert("action".into(), run.action.clone().into());
-            fields.insert("digest".into(), run.digest.to_string().into());
-        }
-        let line = canonical_with(&fields, raw.as_ref())
-            .ok_or_else(|| AuditError("a record is outside the canonical subset".into()))?;
+        let prev = format!("\"{}\"", crate::provenance::hex(&w.at.prev));
+        let time = format!("\"{}\"", now());
         w.buf.clear();
-        w.buf.extend_from_slice(&line);
+        record.holes.fill(
+            &mut w.buf,
+            &[prev.as_bytes(), seq.to_string().as_bytes(), time.as_bytes()],
+        );
+        let line_len = w.buf.len();
         w.buf.push(b'\n');
         let written =
             self.faults
@@ -317,9 +358,11 @@ impl AuditLog {
                 self.paths.log.display()
             )));
         }
-        w.at.track(seq, &fields);
-        w.at.prev = Sha256::digest(&line).into();
-        w.at.frontier.push(super::merkle::leaf_hash(&line));
+        w.at.track(seq, &record.fields);
+        let line = &w.buf[..line_len];
+        let (prev, leaf) = (Sha256::digest(line).into(), super::merkle::leaf_hash(line));
+        w.at.prev = prev;
+        w.at.frontier.push(leaf);
         w.at.next_seq = seq + 1;
         w.at.len += w.buf.len() as u64;
         Ok(seq)

@@ -197,6 +197,7 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
 
 /// The canonical bytes of a record with its pre-canonicalised field, if
 /// any.
+#[cfg(test)]
 pub(crate) fn canonical_with(
     fields: &Map<String, Value>,
     raw: Option<&(&'static str, Arc<[u8]>)>,
