@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 use std::time::{Instant, SystemTime};
 
 /// The audit log could not be written: the host refuses to act unrecorded.
@@ -79,6 +79,8 @@ pub struct AuditLog {
     /// The size of the last checkpoint published: checkpoints go out one at
     /// a time, each larger than the last.
     pub(super) published: Mutex<u64>,
+    /// The checkpoint thread, if one runs ([`set_sealer`](Self::set_sealer)).
+    sealer: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 #[derive(Debug)]
@@ -97,8 +99,21 @@ pub(super) struct Writer {
     /// (AuditLog::seal)) failed: the next append writes one first, and fails
     /// if it cannot.
     pub(super) seal_error: Option<AuditError>,
+    /// A checkpoint fell due and the checkpoint thread was asked for it.
+    seal_asked: bool,
     buf: Vec<u8>,
     _lock: File,
+}
+
+impl Writer {
+    /// A checkpoint of `size` records was published.
+    pub(super) fn checkpointed(&mut self, size: u64) {
+        if size > self.checkpointed {
+            self.checkpointed = size;
+            self.checkpointed_at = Instant::now();
+            self.seal_asked = false;
+        }
+    }
 }
 
 impl AuditLog {
@@ -167,12 +182,14 @@ impl AuditLog {
                 checkpointed_at: Instant::now(),
                 broken: None,
                 seal_error: None,
+                seal_asked: false,
                 buf: Vec::with_capacity(1024),
                 _lock: lock,
             }),
             syncing: Mutex::new(()),
             synced: AtomicU64::new(0),
             published: Mutex::new(checkpointed),
+            sealer: Mutex::new(None),
         };
         if let Some(cp) = &last
             && cp.size == log.lock()?.at.next_seq
@@ -245,11 +262,17 @@ impl AuditLog {
             self.write_checkpoint(&mut w)?;
             w.seal_error = None;
         }
-        if w.at.next_seq > w.checkpointed
-            && (w.at.next_seq - w.checkpointed >= self.config.checkpoint_every
-                || w.checkpointed_at.elapsed() >= self.config.checkpoint_interval)
-        {
-            self.write_checkpoint(&mut w)?;
+        if self.checkpoint_due(&w) {
+            // A checkpoint thread writes it without holding the writer: an
+            // fsync here would stop every run's records for milliseconds.
+            match self.sealer() {
+                Some(sealer) if !w.seal_asked => {
+                    let _ = sealer.send(());
+                    w.seal_asked = true;
+                }
+                Some(_) => {}
+                None => drop(self.write_checkpoint(&mut w)?),
+            }
         }
         if let Some(limit) = self.config.segment_size
             && w.at.len >= limit.0
@@ -297,15 +320,35 @@ impl AuditLog {
         self.config.sync
     }
 
-    /// Write a checkpoint if records were added and the interval passed.
-    pub fn checkpoint_if_due(&self) -> Result<(), AuditError> {
-        let mut w = self.lock()?;
-        if w.at.next_seq > w.checkpointed
-            && w.checkpointed_at.elapsed() >= self.config.checkpoint_interval
-        {
-            self.write_checkpoint(&mut w)?;
+    /// Whether `checkpoint_every` records were added since the last
+    /// checkpoint, or `checkpoint_interval` passed since it with records
+    /// added.
+    fn checkpoint_due(&self, w: &Writer) -> bool {
+        w.at.next_seq > w.checkpointed
+            && (w.at.next_seq - w.checkpointed >= self.config.checkpoint_every
+                || w.checkpointed_at.elapsed() >= self.config.checkpoint_interval)
+    }
+
+    /// [`seal`](Self::seal) if a checkpoint is due.
+    pub fn seal_if_due(&self) -> Result<(), AuditError> {
+        if !self.checkpoint_due(&*self.lock()?) {
+            return Ok(());
         }
-        Ok(())
+        self.seal().map(drop)
+    }
+
+    /// From now on, a checkpoint that falls due while appending is asked of
+    /// `sealer` (a checkpoint thread calling [`seal`](Self::seal)) rather
+    /// than written by the append; `None` goes back to writing it there.
+    pub fn set_sealer(&self, sealer: Option<mpsc::Sender<()>>) {
+        *self.sealer.lock().unwrap_or_else(|p| p.into_inner()) = sealer;
+    }
+
+    fn sealer(&self) -> Option<mpsc::Sender<()>> {
+        self.sealer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The writer. It is held for a few microseconds per record, less than
@@ -410,8 +453,7 @@ impl AuditLog {
     ) -> Result<Option<Checkpoint>, AuditError> {
         let size = w.at.next_seq;
         let cp = self.publish_checkpoint(&w.file, size, w.at.frontier.root(), w.at.saved())?;
-        w.checkpointed = w.checkpointed.max(size);
-        w.checkpointed_at = Instant::now();
+        w.checkpointed(size);
         Ok(cp)
     }
 

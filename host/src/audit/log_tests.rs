@@ -274,6 +274,31 @@ fn checkpoints_every_n_records_and_to_the_anchor() {
 }
 
 #[test]
+fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.checkpoint_every = 4;
+    let log = AuditLog::open(&c).unwrap();
+    let (sealer, asked) = std::sync::mpsc::channel();
+    log.set_sealer(Some(sealer));
+    for i in 0..10 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+    }
+    // Asked once, before record 4 was written; nothing written meanwhile.
+    assert_eq!(asked.try_iter().count(), 1);
+    assert!(check(&c, Some(&log)).unwrap().latest.is_none());
+    assert_eq!(log.seal().unwrap().unwrap().size, 10);
+    for i in 0..4 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+    }
+    assert_eq!(asked.try_iter().count(), 0, "not due before the 5th");
+    // Without the thread, the append that finds one due writes it.
+    log.set_sealer(None);
+    log.append(None, Event::new("e")).unwrap();
+    assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 14);
+}
+
+#[test]
 fn a_failing_anchor_command_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());

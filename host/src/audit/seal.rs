@@ -18,7 +18,6 @@ use super::merkle::Hash;
 use super::state::{self, Saved};
 use std::fs::File;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 impl AuditLog {
     /// Sync `file` (which holds every record below `size`), then sign and
@@ -80,10 +79,7 @@ impl AuditLog {
         match &result {
             Ok(_) => {
                 w.seal_error = None;
-                if size > w.checkpointed {
-                    w.checkpointed = size;
-                    w.checkpointed_at = Instant::now();
-                }
+                w.checkpointed(size);
             }
             Err(e) => w.seal_error = Some(e.clone()),
         }

@@ -3,7 +3,9 @@
 //! woken — at most every [`SEAL_EVERY`], so that under load one checkpoint
 //! covers every run that ended in that window — and writes a checkpoint
 //! every `checkpoint_interval / 2` if the interval passed and records were
-//! added.
+//! added. While it runs, a checkpoint that falls due in an append
+//! (`checkpoint_every`) is asked of it too, so that no append holds the
+//! writer through an fsync.
 
 use super::log::AuditLog;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -19,13 +21,15 @@ pub const SEAL_EVERY: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 pub struct Checkpointer {
     wake: mpsc::Sender<()>,
+    log: Weak<AuditLog>,
 }
 
 impl Checkpointer {
     /// Start checking `log` every `interval / 2`.
     pub fn start(log: &Arc<AuditLog>, interval: Duration) -> std::io::Result<Checkpointer> {
         let (wake, woken) = mpsc::channel::<()>();
-        let log: Weak<AuditLog> = Arc::downgrade(log);
+        let weak: Weak<AuditLog> = Arc::downgrade(log);
+        let log = weak.clone();
         let tick = (interval / 2).max(Duration::from_millis(10));
         std::thread::Builder::new()
             .name("airlock-checkpoints".into())
@@ -51,7 +55,7 @@ impl Checkpointer {
                     let written = if sealing {
                         log.seal().map(drop)
                     } else {
-                        log.checkpoint_if_due()
+                        log.seal_if_due()
                     };
                     if let Err(e) = written {
                         // The next record tries again and fails closed.
@@ -59,11 +63,24 @@ impl Checkpointer {
                     }
                 }
             })?;
-        Ok(Checkpointer { wake })
+        if let Some(log) = weak.upgrade() {
+            log.set_sealer(Some(wake.clone()));
+        }
+        Ok(Checkpointer { wake, log: weak })
     }
 
     /// Seal what was appended so far, soon, on the checkpoint thread.
     pub fn wake(&self) {
         let _ = self.wake.send(());
+    }
+}
+
+impl Drop for Checkpointer {
+    /// Appends write their checkpoints themselves again, and the thread,
+    /// its last sender gone, ends.
+    fn drop(&mut self) {
+        if let Some(log) = self.log.upgrade() {
+            log.set_sealer(None);
+        }
     }
 }
