@@ -120,6 +120,11 @@ pub fn object_with_holes(
 }
 
 impl Holes {
+    /// The bytes before the first hole: what every filling starts with.
+    pub fn prefix(&self) -> &[u8] {
+        &self.bytes[..self.at.first().map_or(self.bytes.len(), |a| a.0)]
+    }
+
     /// Append the whole object to `out`, each hole filled with its key and
     /// `values[i]`, the canonical bytes of its value.
     pub fn fill(&self, out: &mut Vec<u8>, values: &[&[u8]]) {

@@ -39,6 +39,10 @@ struct Pending {
     /// What the log's state tracks (intents opened and closed).
     fields: Map<String, Value>,
     holes: jcs::Holes,
+    /// The line's chain hash and Merkle leaf hash, fed the bytes before
+    /// the first hole: under the writer, only the rest is hashed.
+    chain: Sha256,
+    leaf: Sha256,
 }
 
 impl Pending {
@@ -60,7 +64,14 @@ impl Pending {
         debug_assert!(raw.is_none_or(|(key, _)| !PLACE.contains(&key)));
         let holes = jcs::object_with_holes(&fields, raw, &PLACE)
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
-        Ok(Pending { fields, holes })
+        let chain = Sha256::new_with_prefix(holes.prefix());
+        let leaf = super::merkle::leaf_hasher().chain_update(holes.prefix());
+        Ok(Pending {
+            fields,
+            holes,
+            chain,
+            leaf,
+        })
     }
 }
 
@@ -402,8 +413,11 @@ impl AuditLog {
             )));
         }
         w.at.track(seq, &record.fields);
-        let line = &w.buf[..line_len];
-        let (prev, leaf) = (Sha256::digest(line).into(), super::merkle::leaf_hash(line));
+        let rest = &w.buf[record.holes.prefix().len()..line_len];
+        let (prev, leaf) = (
+            record.chain.chain_update(rest).finalize().into(),
+            record.leaf.chain_update(rest).finalize().into(),
+        );
         w.at.prev = prev;
         w.at.frontier.push(leaf);
         w.at.next_seq = seq + 1;

@@ -25,10 +25,12 @@ pub const EMPTY_ROOT: Hash = [
 
 /// `SHA-256(0x00 ‖ data)`.
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(data);
-    h.finalize().into()
+    leaf_hasher().chain_update(data).finalize().into()
+}
+
+/// A hasher that [`leaf_hash`]es what it is fed.
+pub fn leaf_hasher() -> Sha256 {
+    Sha256::new_with_prefix([0u8])
 }
 
 /// `SHA-256(0x01 ‖ left ‖ right)`.
