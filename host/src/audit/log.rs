@@ -112,6 +112,7 @@ pub(super) struct Writer {
     pub(super) seal_error: Option<AuditError>,
     /// A checkpoint fell due and the checkpoint thread was asked for it.
     seal_asked: bool,
+    clock: Clock,
     buf: Vec<u8>,
     _lock: File,
 }
@@ -194,6 +195,7 @@ impl AuditLog {
                 broken: None,
                 seal_error: None,
                 seal_asked: false,
+                clock: Clock::default(),
                 buf: Vec::with_capacity(1024),
                 _lock: lock,
             }),
@@ -382,13 +384,12 @@ impl AuditLog {
     /// written.
     fn write_record(&self, w: &mut Writer, record: Pending) -> Result<u64, AuditError> {
         let seq = w.at.next_seq;
-        let prev = format!("\"{}\"", crate::provenance::hex(&w.at.prev));
-        let time = format!("\"{}\"", now());
+        let prev = quoted_hex(&w.at.prev);
+        let mut digits = [0u8; 20];
+        let seq_text = decimal(seq, &mut digits);
+        let time = w.clock.now();
         w.buf.clear();
-        record.holes.fill(
-            &mut w.buf,
-            &[prev.as_bytes(), seq.to_string().as_bytes(), time.as_bytes()],
-        );
+        record.holes.fill(&mut w.buf, &[&prev, seq_text, time]);
         let line_len = w.buf.len();
         w.buf.push(b'\n');
         let written =
@@ -520,6 +521,51 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
         ))
     })?;
     Ok(file)
+}
+
+/// `"` + the lower-case hex of `hash` + `"`.
+fn quoted_hex(hash: &Hash) -> [u8; 66] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'"'; 66];
+    for (i, b) in hash.iter().enumerate() {
+        out[1 + 2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 + 2 * i] = DIGITS[usize::from(b & 15)];
+    }
+    out
+}
+
+/// `n` in decimal, in `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// The records' `time`, as a JSON string, formatted once per millisecond.
+#[derive(Debug, Default)]
+struct Clock {
+    millis: u128,
+    text: Vec<u8>,
+}
+
+impl Clock {
+    fn now(&mut self) -> &[u8] {
+        let t = SystemTime::now();
+        let millis = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        if millis != self.millis || self.text.is_empty() {
+            self.millis = millis;
+            self.text = format!("\"{}\"", humantime::format_rfc3339_millis(t)).into_bytes();
+        }
+        &self.text
+    }
 }
 
 pub(crate) fn now() -> String {
