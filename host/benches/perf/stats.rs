@@ -141,6 +141,15 @@ pub fn rate(callers: usize, span: Duration, call: impl Fn(&tokio::runtime::Runti
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Let the kernel write back what earlier spans and sections wrote (audit
+/// logs of tens of megabytes), so that its writeback threads do not take a
+/// core from the span measured next — which would cost N callers, with no
+/// idle core left, more than one.
+pub fn settle() {
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(100));
+}
+
 /// The cores this process may use: the number of concurrent callers.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -160,7 +169,7 @@ pub fn compute_scaling(span: Duration) -> (f64, f64) {
 
 /// (1-caller rate, `cores()`-caller rate), each the median of `rounds`
 /// spans of `span`, the two alternating so that a machine whose speed
-/// drifts (a shared VM) shifts both alike.
+/// drifts (a shared VM) shifts both alike. Each span starts [`settle`]d.
 pub fn scaling(
     rounds: usize,
     span: Duration,
@@ -168,7 +177,9 @@ pub fn scaling(
 ) -> (f64, f64) {
     let (mut one, mut many) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
+        settle();
         one.push(rate(1, span, &call));
+        settle();
         many.push(rate(cores(), span, &call));
     }
     let median = |v: &mut Vec<f64>| {
