@@ -278,13 +278,15 @@ impl AuditLog {
         if self.checkpoint_due(&w) {
             // A checkpoint thread writes it without holding the writer: an
             // fsync here would stop every run's records for milliseconds.
-            match self.sealer() {
-                Some(sealer) if !w.seal_asked => {
-                    let _ = sealer.send(());
-                    w.seal_asked = true;
-                }
-                Some(_) => {}
-                None => drop(self.write_checkpoint(&mut w)?),
+            // Without a thread (or with one that ended), the append writes it.
+            let asked = match self.sealer() {
+                Some(sealer) => w.seal_asked || sealer.send(()).is_ok(),
+                None => false,
+            };
+            if asked {
+                w.seal_asked = true;
+            } else {
+                self.write_checkpoint(&mut w)?;
             }
         }
         if let Some(limit) = self.config.segment_size

@@ -296,6 +296,14 @@ fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them(
     log.set_sealer(None);
     log.append(None, Event::new("e")).unwrap();
     assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 14);
+    // Nor with a thread that ended.
+    let (sealer, gone) = std::sync::mpsc::channel();
+    drop(gone);
+    log.set_sealer(Some(sealer));
+    for i in 0..4 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+    }
+    assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 18);
 }
 
 #[test]
