@@ -279,7 +279,7 @@ fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them(
     let mut c = config(dir.path());
     c.checkpoint_every = 4;
     let log = AuditLog::open(&c).unwrap();
-    let (sealer, asked) = std::sync::mpsc::channel();
+    let (sealer, asked) = mpsc::channel();
     log.set_sealer(Some(sealer));
     for i in 0..10 {
         log.append(None, Event::new("e").field("i", i)).unwrap();
@@ -297,7 +297,7 @@ fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them(
     log.append(None, Event::new("e")).unwrap();
     assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 14);
     // Nor with a thread that ended.
-    let (sealer, gone) = std::sync::mpsc::channel();
+    let (sealer, gone) = mpsc::channel();
     drop(gone);
     log.set_sealer(Some(sealer));
     for i in 0..4 {
