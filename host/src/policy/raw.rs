@@ -1,0 +1,331 @@
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    actions: BTreeMap<String, Action>,
+    #[serde(default)]
+    mounts: BTreeMap<String, Mount>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Secret>,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    audit: Audit,
+    #[serde(default)]
+    publishers: BTreeMap<String, Publisher>,
+    #[serde(default)]
+    trust: Trust,
+    #[serde(default)]
+    network: Network,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Action {
+    path: Option<PathBuf>,
+    require_signature: Option<bool>,
+    /// Pins moved to the lock; kept only to say so.
+    digest: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Publisher {
+    keys: Vec<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trust {
+    lock: Option<PathBuf>,
+    require_signature: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mount {
+    path: PathBuf,
+    access: Access,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Secret {
+    env: Option<String>,
+    file: Option<PathBuf>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    memory: Option<ByteSize>,
+    timeout: Option<Span>,
+    output: Option<ByteSize>,
+    stdio: Option<ByteSize>,
+    log_records: Option<u32>,
+    http_requests: Option<u32>,
+    http_request_body: Option<ByteSize>,
+    http_response_body: Option<ByteSize>,
+    http_connect_timeout: Option<Span>,
+    http_first_byte_timeout: Option<Span>,
+    http_timeout: Option<Span>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Network {
+    #[serde(default)]
+    ca_certs: Vec<PathBuf>,
+    #[serde(default)]
+    hosts: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    allow_private: Vec<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Audit {
+    path: Option<PathBuf>,
+    sync: Option<SyncPolicy>,
+    key: Option<PathBuf>,
+    checkpoints: Option<PathBuf>,
+    checkpoint_every: Option<u64>,
+    checkpoint_interval: Option<Span>,
+    segment_size: Option<ByteSize>,
+    anchor_dir: Option<PathBuf>,
+    anchor_command: Option<Vec<String>>,
+}
+
+impl Policy {
+    pub fn validate(self, document: &str, base: &Path) -> Result<super::Policy, DocError> {
+        let err = |path: String, message: String| DocError::new(document, path, message);
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+        let mut actions = BTreeMap::new();
+        for (name, a) in self.actions {
+            manifest::check_action_name(&name).map_err(|m| err(format!("actions.{name}"), m))?;
+            if a.digest.is_some() {
+                return Err(err(
+                    format!("actions.{name}.digest"),
+                    format!(
+                        "digests are no longer pinned in the policy: remove this line and \
+                         approve the action with `airlock approve {name}`, which records its \
+                         digest in airlock.lock"
+                    ),
+                ));
+            }
+            actions.insert(
+                name,
+                ActionSource {
+                    path: a.path.map(resolve),
+                    require_signature: a.require_signature,
+                },
+            );
+        }
+
+        let mut publishers = BTreeMap::new();
+        for (name, p) in self.publishers {
+            manifest::check_publisher(&name).map_err(|m| err(format!("publishers.{name}"), m))?;
+            let mut keys = Vec::with_capacity(p.keys.len());
+            for (i, key) in p.keys.iter().enumerate() {
+                keys.push(PublicKey::from_base64(key).map_err(|e| {
+                    err(
+                        format!("publishers.{name}.keys[{i}]"),
+                        format!("not a minisign public key ({e}): paste the second line of the publisher's .pub file"),
+                    )
+                })?);
+            }
+            if keys.is_empty() {
+                return Err(err(
+                    format!("publishers.{name}.keys"),
+                    "list at least one public key".into(),
+                ));
+            }
+            publishers.insert(name, super::Publisher { keys });
+        }
+        let trust = super::Trust {
+            lock: resolve(self.trust.lock.unwrap_or_else(|| "airlock.lock".into())),
+            require_signature: self.trust.require_signature.unwrap_or(true),
+        };
+
+        let mut mounts = BTreeMap::new();
+        for (name, m) in self.mounts {
+            manifest::check_mount_name(&name).map_err(|e| err(format!("mounts.{name}"), e))?;
+            mounts.insert(
+                name,
+                MountPolicy {
+                    path: resolve(m.path),
+                    access: m.access,
+                },
+            );
+        }
+
+        let mut secrets = BTreeMap::new();
+        for (name, s) in self.secrets {
+            manifest::check_secret_name(&name).map_err(|e| err(format!("secrets.{name}"), e))?;
+            let source = match (s.env, s.file) {
+                (Some(var), None) if !var.is_empty() && !var.contains(['=', '\0']) => {
+                    SecretSource::Env(var)
+                }
+                (Some(var), None) => {
+                    return Err(err(
+                        format!("secrets.{name}.env"),
+                        format!(
+                            "`{}` is not an environment variable name",
+                            var.escape_debug()
+                        ),
+                    ));
+                }
+                (None, Some(file)) => SecretSource::File(resolve(file)),
+                _ => {
+                    return Err(err(
+                        format!("secrets.{name}"),
+                        "give exactly one source: env = \"VAR\" or file = \"path\"".into(),
+                    ));
+                }
+            };
+            secrets.insert(name, source);
+        }
+
+        let defaults = Ceilings::default();
+        let l = self.limits;
+        let limits = Ceilings {
+            memory: l.memory.unwrap_or(defaults.memory),
+            timeout: l.timeout.map(|s| s.0).unwrap_or(defaults.timeout),
+            output: l.output.unwrap_or(defaults.output),
+            stdio: l.stdio.unwrap_or(defaults.stdio),
+            log_records: l.log_records.unwrap_or(defaults.log_records),
+            http_requests: l.http_requests.unwrap_or(defaults.http_requests),
+            http_request_body: l.http_request_body.unwrap_or(defaults.http_request_body),
+            http_response_body: l.http_response_body.unwrap_or(defaults.http_response_body),
+            http_connect_timeout: l
+                .http_connect_timeout
+                .map(|s| s.0)
+                .unwrap_or(defaults.http_connect_timeout),
+            http_first_byte_timeout: l
+                .http_first_byte_timeout
+                .map(|s| s.0)
+                .unwrap_or(defaults.http_first_byte_timeout),
+            http_timeout: l.http_timeout.map(|s| s.0).unwrap_or(defaults.http_timeout),
+        };
+        if limits.memory.0 == 0 || limits.timeout.is_zero() {
+            return Err(err(
+                "limits".into(),
+                "memory and timeout must be more than 0".into(),
+            ));
+        }
+        if limits.http_connect_timeout.is_zero()
+            || limits.http_first_byte_timeout.is_zero()
+            || limits.http_timeout.is_zero()
+        {
+            return Err(err(
+                "limits".into(),
+                "http timeouts must be more than 0".into(),
+            ));
+        }
+
+        let network = self.network.validate(&err, &resolve)?;
+
+        let a = self.audit;
+        let mut audit = AuditConfig::at(resolve(
+            a.path.unwrap_or_else(|| "airlock-audit.jsonl".into()),
+        ));
+        audit.sync = a.sync.unwrap_or(SyncPolicy::Always);
+        audit.key = a.key.map(resolve);
+        if let Some(c) = a.checkpoints {
+            audit.checkpoints = resolve(c);
+        }
+        if let Some(n) = a.checkpoint_every {
+            if n == 0 {
+                return Err(err(
+                    "audit.checkpoint_every".into(),
+                    "must be more than 0".into(),
+                ));
+            }
+            audit.checkpoint_every = n;
+        }
+        if let Some(t) = a.checkpoint_interval {
+            if t.0.is_zero() {
+                return Err(err(
+                    "audit.checkpoint_interval".into(),
+                    "must be more than 0".into(),
+                ));
+            }
+            audit.checkpoint_interval = t.0;
+        }
+        audit.segment_size = a.segment_size.filter(|s| s.0 > 0);
+        audit.anchor = match (a.anchor_dir, a.anchor_command) {
+            (None, None) => None,
+            (Some(dir), None) => Some(Anchor::Dir(resolve(dir))),
+            (None, Some(cmd)) if !cmd.is_empty() => Some(Anchor::Command(cmd)),
+            (None, Some(_)) => {
+                return Err(err(
+                    "audit.anchor_command".into(),
+                    "give the program and its arguments".into(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "audit".into(),
+                    "give one of anchor_dir and anchor_command".into(),
+                ));
+            }
+        };
+
+        Ok(super::Policy {
+            base: base.to_path_buf(),
+            actions,
+            mounts,
+            secrets,
+            limits,
+            audit,
+            publishers,
+            trust,
+            network,
+        })
+    }
+}
+
+impl Network {
+    fn validate(
+        self,
+        err: &dyn Fn(String, String) -> DocError,
+        resolve: &dyn Fn(PathBuf) -> PathBuf,
+    ) -> Result<NetworkPolicy, DocError> {
+        let mut hosts = BTreeMap::new();
+        for (name, addrs) in self.hosts {
+            let path = format!("network.hosts.{name:?}");
+            let key = normalize_name(&name).map_err(|m| err(path.clone(), m))?;
+            if addrs.is_empty() {
+                return Err(err(
+                    path,
+                    "give at least one address, like [\"10.0.0.5\"]".into(),
+                ));
+            }
+            let addrs = addrs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a.parse().map_err(|m| err(format!("{path}[{i}]"), m)))
+                .collect::<Result<Vec<HostAddr>, _>>()?;
+            if hosts.insert(key.clone(), addrs).is_some() {
+                return Err(err(path, format!("`{key}` is listed twice")));
+            }
+        }
+        let allow_private = self
+            .allow_private
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                b.parse::<IpBlock>()
+                    .map_err(|m| err(format!("network.allow_private[{i}]"), m))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(NetworkPolicy {
+            ca_certs: self.ca_certs.into_iter().map(resolve).collect(),
+            hosts,
+            allow_private,
+        })
+    }
+}

@@ -1,0 +1,228 @@
+use super::*;
+
+#[test]
+fn a_full_policy_parses_with_paths_resolved() {
+    let text = r#"
+[actions.hello]
+path = "plugins/hello.wasm"
+require_signature = false
+
+[publishers.acme]
+keys = ["RWT1zvNfBNdZMvGzttUrFz27FuXEYiz5d9icJDL/TQf5xmEUjBhllmPy"]
+
+[mounts.workspace]
+path = "/srv/work"
+access = "read"
+
+[secrets.TOKEN]
+env = "MY_TOKEN"
+
+[secrets.KEY]
+file = "keys/key"
+
+[limits]
+memory = "64 MiB"
+
+[audit]
+sync = "none"
+key = "keys/audit.key"
+checkpoint_every = 50
+checkpoint_interval = "5s"
+segment_size = "1 MiB"
+anchor_command = ["cp", "/dev/stdin", "/mnt/worm/latest"]
+"#;
+    let p = Policy::parse("airlock.toml", text, Path::new("/etc/airlock")).unwrap();
+    assert_eq!(
+        p.actions["hello"].path.as_deref(),
+        Some(Path::new("/etc/airlock/plugins/hello.wasm"))
+    );
+    assert_eq!(p.actions["hello"].require_signature, Some(false));
+    assert_eq!(
+        p.publishers["acme"].keys[0].id().to_string(),
+        "3259D7045FF3CEF5"
+    );
+    assert_eq!(p.trust.lock, Path::new("/etc/airlock/airlock.lock"));
+    assert!(p.trust.require_signature);
+    assert_eq!(
+        p.mounts["workspace"],
+        MountPolicy {
+            path: "/srv/work".into(),
+            access: Access::Read
+        }
+    );
+    assert_eq!(p.secrets["TOKEN"], SecretSource::Env("MY_TOKEN".into()));
+    assert_eq!(
+        p.secrets["KEY"],
+        SecretSource::File("/etc/airlock/keys/key".into())
+    );
+    assert_eq!(p.limits.memory, ByteSize::mib(64));
+    assert_eq!(p.limits.timeout, Ceilings::default().timeout);
+    assert_eq!(p.audit.path, Path::new("/etc/airlock/airlock-audit.jsonl"));
+    assert_eq!(p.audit.sync, SyncPolicy::None);
+    assert_eq!(
+        p.audit.key.as_deref(),
+        Some(Path::new("/etc/airlock/keys/audit.key"))
+    );
+    assert_eq!(
+        p.audit.checkpoints,
+        Path::new("/etc/airlock/airlock-audit.checkpoints")
+    );
+    assert_eq!(
+        (p.audit.checkpoint_every, p.audit.checkpoint_interval),
+        (50, Duration::from_secs(5))
+    );
+    assert_eq!(p.audit.segment_size, Some(ByteSize::mib(1)));
+    assert!(matches!(&p.audit.anchor, Some(Anchor::Command(c)) if c[0] == "cp"));
+}
+
+#[test]
+fn the_network_table_parses() {
+    let text = r#"
+[network]
+ca_certs = ["certs/ca.pem", "/etc/ssl/internal.pem"]
+allow_private = ["10.20.0.0/16", "127.0.0.1"]
+
+[network.hosts]
+"API.Test." = ["127.0.0.1", "[::1]:8443"]
+
+[limits]
+http_requests = 5
+http_response_body = "1 MiB"
+"#;
+    let p = Policy::parse("airlock.toml", text, Path::new("/etc/airlock")).unwrap();
+    let n = &p.network;
+    assert_eq!(
+        n.ca_certs,
+        [
+            PathBuf::from("/etc/airlock/certs/ca.pem"),
+            PathBuf::from("/etc/ssl/internal.pem")
+        ]
+    );
+    assert_eq!(
+        n.hosts["api.test"],
+        [
+            HostAddr::Ip("127.0.0.1".parse().unwrap()),
+            HostAddr::Socket("[::1]:8443".parse().unwrap())
+        ]
+    );
+    assert!(n.allow_private[0].contains("10.20.3.4".parse().unwrap()));
+    assert!(n.allow_private[1].contains("127.0.0.1".parse().unwrap()));
+    assert_eq!(p.limits.http_requests, 5);
+    assert_eq!(p.limits.http_response_body, ByteSize::mib(1));
+    assert_eq!(p.limits.http_timeout, Ceilings::default().http_timeout);
+}
+
+#[test]
+fn an_empty_file_is_an_empty_policy() {
+    let p = Policy::parse("airlock.toml", "", Path::new(".")).unwrap();
+    assert!(p.actions.is_empty() && p.mounts.is_empty() && p.secrets.is_empty());
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[mounts.work]\npath = \"x\"\naccess = \"rw\"\n",
+            "mounts.work.access",
+            "unknown variant",
+        ),
+        (
+            "[mounts.Work]\npath = \"x\"\naccess = \"read\"\n",
+            "mounts.Work",
+            "not a mount name",
+        ),
+        (
+            "[secrets.T]\nenv = \"A\"\nfile = \"b\"\n",
+            "secrets.T",
+            "exactly one source",
+        ),
+        ("[secrets.T]\n", "secrets.T", "exactly one source"),
+        (
+            "[secrets.T]\ncommand = \"cat key\"\n",
+            "secrets.T.command",
+            "unknown field `command`",
+        ),
+        (
+            "[actions.hello]\ndigest = \"sha256:00\"\n",
+            "actions.hello.digest",
+            "`airlock approve hello`",
+        ),
+        (
+            "[publishers.acme]\nkeys = [\"RWQ\"]\n",
+            "publishers.acme.keys[0]",
+            "not a minisign public key",
+        ),
+        (
+            "[publishers.acme]\nkeys = []\n",
+            "publishers.acme.keys",
+            "at least one",
+        ),
+        (
+            "[trust]\nrequire_signatures = false\n",
+            "trust.require_signatures",
+            "unknown field",
+        ),
+        (
+            "[actions.Hello]\npath = \"x\"\n",
+            "actions.Hello",
+            "not an action name",
+        ),
+        ("[limits]\ntimeout = \"0s\"\n", "limits", "more than 0"),
+        (
+            "[audit]\nsync = \"sometimes\"\n",
+            "audit.sync",
+            "unknown variant",
+        ),
+        (
+            "[audit]\ncheckpoint_every = 0\n",
+            "audit.checkpoint_every",
+            "more than 0",
+        ),
+        (
+            "[audit]\nanchor_dir = \"a\"\nanchor_command = [\"b\"]\n",
+            "audit",
+            "one of anchor_dir",
+        ),
+        (
+            "[mount.work]\npath = \"x\"\n",
+            "mount",
+            "unknown field `mount`",
+        ),
+        (
+            "[network.hosts]\n\"api_test\" = [\"127.0.0.1\"]\n",
+            "network.hosts.\"api_test\"",
+            "not a host name",
+        ),
+        (
+            "[network.hosts]\n\"api.test\" = [\"localhost\"]\n",
+            "network.hosts.\"api.test\"[0]",
+            "not an address",
+        ),
+        (
+            "[network.hosts]\n\"api.test\" = []\n",
+            "network.hosts.\"api.test\"",
+            "at least one address",
+        ),
+        (
+            "[network.hosts]\n\"API.test\" = [\"10.0.0.1\"]\n\"api.test.\" = [\"10.0.0.2\"]\n",
+            "network.hosts.\"api.test.\"",
+            "listed twice",
+        ),
+        (
+            "[network]\nallow_private = [\"10.0.0.1/8\"]\n",
+            "network.allow_private[0]",
+            "\"10.0.0.0/8\"",
+        ),
+        (
+            "[network]\nproxy = \"x\"\n",
+            "network.proxy",
+            "unknown field `proxy`",
+        ),
+        ("[limits]\nhttp_timeout = \"0s\"\n", "limits", "more than 0"),
+    ];
+    for (text, path, message) in cases {
+        let e = Policy::parse("airlock.toml", text, Path::new(".")).unwrap_err();
+        assert_eq!(e.path, *path, "{text}\n=> {e}");
+        assert!(e.message.contains(message), "{text}\n=> {e}");
+    }
+}
