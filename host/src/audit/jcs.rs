@@ -257,9 +257,6 @@ mod tests {
         );
     }
 
-    /// RFC 8785 §3.2.3: members sorted by UTF-16 code units, which puts
-    /// U+1F600 (a surrogate pair, 0xD83D…) before U+FB33 even though its
-    /// UTF-8 bytes sort after.
     #[test]
     fn holes_filled_are_the_object_with_those_members() {
         let cases = [
@@ -285,6 +282,9 @@ mod tests {
         }
     }
 
+    /// RFC 8785 §3.2.3: members sorted by UTF-16 code units, which puts
+    /// U+1F600 (a surrogate pair, 0xD83D…) before U+FB33 even though its
+    /// UTF-8 bytes sort after.
     #[test]
     fn rfc8785_sorting_example() {
         let parsed: Value = serde_json::from_str(

@@ -387,8 +387,8 @@ impl AuditLog {
     fn write_record(&self, w: &mut Writer, record: Pending) -> Result<u64, AuditError> {
         let seq = w.at.next_seq;
         let prev = quoted_hex(&w.at.prev);
-        let mut digits = [0u8; 20];
-        let seq_text = decimal(seq, &mut digits);
+        let mut digits = itoa::Buffer::new();
+        let seq_text = digits.format(seq).as_bytes();
         let time = w.clock.now();
         w.buf.clear();
         record.holes.fill(&mut w.buf, &[&prev, seq_text, time]);
@@ -527,26 +527,9 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
 
 /// `"` + the lower-case hex of `hash` + `"`.
 fn quoted_hex(hash: &Hash) -> [u8; 66] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'"'; 66];
-    for (i, b) in hash.iter().enumerate() {
-        out[1 + 2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 + 2 * i] = DIGITS[usize::from(b & 15)];
-    }
+    crate::provenance::hex_into(hash, &mut out[1..65]);
     out
-}
-
-/// `n` in decimal, in `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[at..];
-        }
-    }
 }
 
 /// The records' `time`, as a JSON string, formatted once per millisecond.

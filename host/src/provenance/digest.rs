@@ -30,14 +30,21 @@ impl Digest {
 /// Lower-case hex of `bytes` (what `hex::encode` returns, without its
 /// per-character iterator: this is on every audit record's path).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
-    }
-    // Only ASCII digits were pushed.
+    let mut out = vec![0; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    // Only ASCII digits were written.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Write the lower-case hex of `bytes` into `out`, which holds exactly
+/// twice as many bytes.
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    debug_assert_eq!(out.len(), bytes.len() * 2);
+    for (&b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
 }
 
 impl From<[u8; 32]> for Digest {

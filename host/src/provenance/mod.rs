@@ -25,5 +25,5 @@ pub mod review;
 pub mod trust;
 
 pub use digest::Digest;
-pub(crate) use digest::hex;
+pub(crate) use digest::{hex, hex_into};
 pub use lock::{Entry, Lock};
