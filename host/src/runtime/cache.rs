@@ -16,29 +16,39 @@
 //! 2. its name carries the SHA-256 digest of the component (which was
 //!    checked against the lock before anything was looked up) and
 //!    wasmtime's compatibility hash of the engine configuration;
-//! 3. its content matches the SHA-256 recorded in its header when airlock
-//!    wrote it — a truncated, torn or bit-rotted file is never loaded;
+//! 3. its content matches the CRC-32 recorded in its trailer when airlock
+//!    wrote it — a truncated, torn or bit-rotted file is never loaded. (A
+//!    checksum, as in zip and gzip, not a cryptographic hash: whoever could
+//!    rewrite the file could rewrite a hash stored beside it too, so only 1.
+//!    keeps others out, and the check is against damage. Reading and
+//!    checking the file takes a third of the time it did with SHA-256, on
+//!    every cached run.)
 //! 4. wasmtime's own header check accepts it for this engine (version,
 //!    target, configuration).
 //!
 //! A file that fails any check is compiled again and replaced, never
 //! trusted; the cache can only make a run faster, never change what runs.
+//!
+//! A sound file is mapped, not copied: the payload comes first so that
+//! wasmtime can map the file as it is (through the checked handle,
+//! `/proc/self/fd/N`), and its pages are shared with the page cache instead
+//! of read into the heap and copied again into executable memory.
 
 #![allow(unsafe_code)]
 
 use crate::provenance::Digest;
-use sha2::{Digest as _, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The first bytes of every cache file; then the payload's SHA-256, then
-/// the payload (what `Component::serialize` returned).
-const MAGIC: &[u8; 16] = b"airlock-cwasm-1\n";
-const HEADER: usize = MAGIC.len() + 32;
+/// A cache file is the payload (what `Component::serialize` returned), then
+/// its CRC-32 (little-endian), then these bytes.
+const MAGIC: &[u8; 16] = b"airlock-cwasm-2\n";
+const TRAILER: usize = 4 + MAGIC.len();
 
 /// The environment variable that moves the cache, or turns it off (`off`).
 pub const ENV: &str = "AIRLOCK_CACHE_DIR";
@@ -84,8 +94,34 @@ fn engine_key(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+/// Read a cache file of `len` bytes from `file` in chunks (never all of it
+/// in memory) and check its trailer; the payload's length if it is sound.
+fn check(mut file: impl Read, len: u64) -> Result<usize, String> {
+    let payload = len
+        .checked_sub(TRAILER as u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or("not an airlock cache file")?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0; 64 * 1024];
+    let mut left = payload;
+    while left > 0 {
+        let n = left.min(buf.len());
+        file.read_exact(&mut buf[..n])
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        hasher.update(&buf[..n]);
+        left -= n;
+    }
+    let mut trailer = [0; TRAILER];
+    file.read_exact(&mut trailer)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let (recorded, magic) = trailer.split_at(4);
+    if magic != MAGIC {
+        return Err("not an airlock cache file (or one of an older format)".into());
+    }
+    if hasher.finalize().to_le_bytes() != recorded {
+        return Err("its content does not match the CRC-32 recorded when it was written".into());
+    }
+    Ok(payload)
 }
 
 /// Whether `meta` is owned by this process's user and writable by no one
@@ -184,32 +220,37 @@ impl CompileCache {
             return Err("not a regular file".into());
         }
         private(&meta)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read it: {e}"))?;
-        if bytes.len() < HEADER || &bytes[..MAGIC.len()] != MAGIC {
-            return Err("not an airlock cache file".into());
-        }
-        let (recorded, payload) = bytes[MAGIC.len()..].split_at(32);
-        if sha256(payload) != recorded {
-            return Err(
-                "its content does not match the SHA-256 recorded when it was written".into(),
-            );
-        }
-        // SAFETY: `Component::deserialize` requires bytes produced by
-        // `Component::serialize` of a compatible engine, unmodified. These
-        // bytes were read from a regular file, owned by this process's user
-        // and writable by no one else, in a directory of that user that no
-        // one else can write (both checked above, on the handles used to
-        // read), whose name binds the component's approved digest and this
-        // engine's compatibility hash, and whose payload matches the SHA-256
-        // airlock recorded when it wrote the file from `serialize`'s output
-        // (`store`). Only this user or root could have written it; either
-        // can already change airlock itself. wasmtime checks its own header
-        // (version, target, configuration) and refuses a mismatch.
-        let component = unsafe { Component::deserialize(engine, payload) }
-            .map_err(|e| format!("wasmtime refused it: {e:#}"))?;
+        let payload = check(&file, meta.len())?;
+        // SAFETY: `Component::deserialize*` requires bytes produced by
+        // `Component::serialize` of a compatible engine, unmodified while
+        // they are in use. These bytes are a regular file, owned by this
+        // process's user and writable by no one else, in a directory of that
+        // user that no one else can write (both checked above, on the handle
+        // that is read and mapped), whose name binds the component's approved
+        // digest and this engine's compatibility hash, and whose payload
+        // matches the CRC-32 airlock recorded when it wrote the file from
+        // `serialize`'s output (`store`, which never changes a file in place:
+        // it renames a new one over it). Only this user or root could have
+        // written it or could change it now; either can already change
+        // airlock itself. wasmtime checks its own header (version, target,
+        // configuration) and refuses a mismatch.
+        let mapped = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let component = if Path::new(&mapped).exists() {
+            // The same file, reopened through its handle: wasmtime maps it.
+            // The trailer after the payload is outside every ELF section.
+            unsafe { Component::deserialize_file(engine, &mapped) }
+        } else {
+            // No /proc: read the payload into memory, checked again.
+            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+            (&file)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read it: {e}"))?;
+            if check(bytes.as_slice(), bytes.len() as u64)? != payload {
+                return Err("it changed while it was read".into());
+            }
+            unsafe { Component::deserialize(engine, &bytes[..payload]) }
+        };
+        let component = component.map_err(|e| format!("wasmtime refused it: {e:#}"))?;
         Ok(Some(component))
     }
 
@@ -223,9 +264,9 @@ impl CompileCache {
         options.write(true).create_new(true);
         let written = self.dir.open_with(&tmp, &options).and_then(|f| {
             let mut f = f.into_std();
-            f.write_all(MAGIC)?;
-            f.write_all(&sha256(payload))?;
-            f.write_all(payload)
+            f.write_all(payload)?;
+            f.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+            f.write_all(MAGIC)
         });
         match written.and_then(|()| self.dir.rename(&tmp, &self.dir, name)) {
             Ok(()) => Ok(()),
@@ -276,15 +317,16 @@ mod tests {
         let file = dir.path().join(CompileCache::name(&engine, &digest));
         let good = std::fs::read(&file).unwrap();
 
-        let cases: [(&str, Vec<u8>); 4] = [
+        let cases: [(&str, Vec<u8>); 5] = [
             ("truncated", good[..good.len() - 1].to_vec()),
             ("one byte of code flipped", {
                 let mut b = good.clone();
-                let last = b.len() - 1;
-                b[last] ^= 1;
+                let middle = (b.len() - TRAILER) / 2;
+                b[middle] ^= 1;
                 b
             }),
-            ("no header", good[HEADER..].to_vec()),
+            ("no trailer", good[..good.len() - TRAILER].to_vec()),
+            ("grown", [good.as_slice(), b"\0"].concat()),
             ("empty", Vec::new()),
         ];
         for (what, bytes) in cases {
