@@ -90,6 +90,8 @@ pub struct AuditLog {
     /// The size of the last checkpoint published: checkpoints go out one at
     /// a time, each larger than the last.
     pub(super) published: Mutex<u64>,
+    /// Where the state file on disk resumes ([`state::SavedAt`]).
+    pub(super) saved_at: Mutex<Option<state::SavedAt>>,
     /// The checkpoint thread, if one runs ([`set_sealer`](Self::set_sealer)).
     sealer: Mutex<Option<mpsc::Sender<()>>>,
 }
@@ -166,7 +168,7 @@ impl AuditLog {
             .create(true)
             .open(&paths.log)
             .map_err(|e| fail("cannot open", &paths.log, e))?;
-        let at = state::resume(&paths, &mut file)?;
+        let (at, saved_at) = state::resume(&paths, &mut file)?;
         let last = super::publish::prepare(&config.checkpoints, &key.verifier())?;
         let checkpointed = match &last {
             Some(cp) if cp.size > at.next_seq => {
@@ -202,6 +204,7 @@ impl AuditLog {
             syncing: Mutex::new(()),
             synced: AtomicU64::new(0),
             published: Mutex::new(checkpointed),
+            saved_at: Mutex::new(saved_at),
             sealer: Mutex::new(None),
         };
         if let Some(cp) = &last
@@ -501,7 +504,8 @@ impl AuditLog {
         w.file = Arc::new(file);
         w.at.active_first = w.at.next_seq;
         w.at.len = 0;
-        state::save(&self.paths, &w.at.saved()).map_err(fail)?;
+        let saved = state::save(&self.paths, &w.at.saved()).map_err(fail)?;
+        *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
         Ok(())
     }
 }

@@ -251,6 +251,92 @@ fn a_log_changed_behind_the_hosts_back_is_not_extended() {
 }
 
 #[test]
+fn the_state_is_saved_only_when_it_spares_an_open_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let state = Paths::new(&c.path).state();
+    let saved = || std::fs::read_to_string(&state).unwrap();
+    let log = AuditLog::open(&c).unwrap();
+    log.append(None, Event::new("e").field("i", 0)).unwrap();
+    log.checkpoint().unwrap();
+    drop(log);
+    let first = saved();
+    // Checkpoints of a few records at a time, as one-run hosts write them:
+    // the state stays where it was, and each reopen reads the rest forward.
+    for i in 1..4 {
+        let log = AuditLog::open(&c).unwrap();
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.checkpoint().unwrap();
+        assert_eq!(saved(), first, "saved again after record {i}");
+    }
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(log.size().unwrap(), 4);
+    // A record after the saved point, changed behind the host's back, is
+    // caught by the last checkpoint's root.
+    drop(log);
+    let original = std::fs::read_to_string(&c.path).unwrap();
+    std::fs::write(&c.path, original.replace("\"i\":3", "\"i\":9")).unwrap();
+    let e = AuditLog::open(&c).unwrap_err();
+    assert!(e.0.contains("does not hash to its last checkpoint"), "{e}");
+    std::fs::write(&c.path, &original).unwrap();
+    // Once the log has grown `state::LAG` past it, the next checkpoint
+    // saves it again.
+    let log = AuditLog::open(&c).unwrap();
+    let pad = "x".repeat(1024);
+    for _ in 0..state::LAG / 1024 {
+        log.append(None, Event::new("e").field("pad", pad.as_str()))
+            .unwrap();
+    }
+    // The record the state names is longer than the first read back for it.
+    log.append(None, Event::new("e").field("pad", pad.repeat(6)))
+        .unwrap();
+    log.checkpoint().unwrap();
+    assert_ne!(saved(), first);
+    let (size, root) = (log.size().unwrap(), log.root().unwrap());
+    drop(log);
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!((log.size().unwrap(), log.root().unwrap()), (size, root));
+    check(&c, Some(&log)).unwrap();
+}
+
+#[test]
+fn a_torn_checkpoint_is_moved_aside_and_the_last_whole_one_still_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    for i in 0..20 {
+        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.checkpoint().unwrap();
+    }
+    drop(log);
+    let whole = std::fs::read_to_string(&c.checkpoints).unwrap();
+    assert!(
+        whole.len() > 4096,
+        "the last note is found in a longer file"
+    );
+    // A crash while appending the 21st checkpoint: text and half a signature.
+    let last = whole.trim_end().rsplit("\n\n").nth(1).unwrap();
+    let torn = format!("{}\n\n\u{2014} ", last.replace("\n20\n", "\n21\n"));
+    std::fs::write(&c.checkpoints, format!("{whole}{torn}")).unwrap();
+    let log = AuditLog::open(&c).unwrap();
+    assert_eq!(std::fs::read_to_string(&c.checkpoints).unwrap(), whole);
+    let aside = format!("{}.torn-{}", c.checkpoints.display(), whole.len());
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), torn);
+    drop(log);
+    // A torn tail longer than the first read of the file's end.
+    std::fs::write(&c.checkpoints, format!("{whole}{}", "x".repeat(5000))).unwrap();
+    drop(AuditLog::open(&c).unwrap());
+    assert_eq!(std::fs::read_to_string(&c.checkpoints).unwrap(), whole);
+    // The checkpoint of 20 records still binds: a log cut to 19 is refused.
+    let records = std::fs::read_to_string(&c.path).unwrap();
+    let cut: String = records.lines().take(19).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&c.path, cut).unwrap();
+    std::fs::remove_file(Paths::new(&c.path).state()).unwrap();
+    let e = AuditLog::open(&c).unwrap_err();
+    assert!(e.0.contains("TRUNCATED"), "{e}");
+}
+
+#[test]
 fn checkpoints_every_n_records_and_to_the_anchor() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());

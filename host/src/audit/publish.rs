@@ -19,23 +19,30 @@ pub fn prepare(path: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>, Aud
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(e)),
     };
-    // Notes are a few hundred bytes: the last ones are in the tail.
-    const TAIL: u64 = 64 * 1024;
+    // Notes are a few hundred bytes: the last one is in the tail. Read 4 KiB
+    // of it, and more only if that holds no whole note.
     let len = file.seek(SeekFrom::End(0)).map_err(fail)?;
-    let from = len.saturating_sub(TAIL);
-    file.seek(SeekFrom::Start(from)).map_err(fail)?;
-    let mut tail = Vec::new();
-    file.read_to_end(&mut tail).map_err(fail)?;
-    let text = String::from_utf8_lossy(&tail);
-    // Start at a note boundary: after the first blank line that ends one.
-    let text = if from == 0 {
-        &text[..]
-    } else {
-        text.find("\n\n\u{2014}")
-            .and_then(|i| text[i + 2..].find("\n\n").map(|j| &text[i + 2 + j + 2..]))
-            .unwrap_or("")
+    let mut tail_len = 4 * 1024;
+    let (text, entries) = loop {
+        let from = len.saturating_sub(tail_len);
+        file.seek(SeekFrom::Start(from)).map_err(fail)?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).map_err(fail)?;
+        let text = String::from_utf8_lossy(&tail);
+        // Start at a note boundary: after the first blank line that ends one.
+        let text = if from == 0 {
+            &text[..]
+        } else {
+            text.find("\n\n\u{2014}")
+                .and_then(|i| text[i + 2..].find("\n\n").map(|j| &text[i + 2 + j + 2..]))
+                .unwrap_or("")
+        };
+        let entries = split_file(text);
+        if from == 0 || !entries.notes.is_empty() || tail_len >= 1024 * 1024 {
+            break (text.to_owned(), entries);
+        }
+        tail_len *= 16;
     };
-    let entries = split_file(text);
     if let Some(at) = entries.torn_at {
         let keep = len - (text.len() - at) as u64;
         let aside = PathBuf::from(format!("{}.torn-{keep}", path.display()));

@@ -22,7 +22,8 @@ use std::sync::atomic::Ordering;
 impl AuditLog {
     /// Sync `file` (which holds every record below `size`), then sign and
     /// publish the checkpoint of `size` records with `root`, and save
-    /// `saved` as the resume point — unless a checkpoint as large was
+    /// `saved` as the resume point if the state on disk is
+    /// [stale](state::SavedAt::stale_at) — unless a checkpoint as large was
     /// published meanwhile (`None`).
     pub(super) fn publish_checkpoint(
         &self,
@@ -51,9 +52,15 @@ impl AuditLog {
         };
         super::publish::publish(&self.config, &self.faults, &cp.sign(&self.key), cp.size)?;
         *published = size;
-        if let Err(e) = state::save(&self.paths, &saved) {
-            // The state is a cache: the next open reads more of the log.
-            tracing::warn!(state = %self.paths.state().display(), "cannot save the audit state: {e}");
+        let mut saved_at = self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
+        if state::SavedAt::stale_at(*saved_at, &saved) {
+            match state::save(&self.paths, &saved) {
+                Ok(at) => *saved_at = Some(at),
+                // The state is a cache: the next open reads more of the log.
+                Err(e) => {
+                    tracing::warn!(state = %self.paths.state().display(), "cannot save the audit state: {e}")
+                }
+            }
         }
         Ok(Some(cp))
     }

@@ -2,7 +2,12 @@
 //! offset, saved at every checkpoint, and the tail of the log read forward
 //! from there on open.
 //!
-//! The state file is a cache of what the log itself says. On open it is
+//! The state file is a cache of what the log itself says, so it is saved
+//! only when it would spare an open real work: at a rotation, and at a
+//! checkpoint once the active segment has grown [`LAG`] bytes past it. An
+//! open reads at most that much forward, and a checkpoint in between — that
+//! of every one-run `airlock run` — skips a file write, an fsync and a
+//! rename. On open it is
 //! checked against the log (the record it names must be where it says, with
 //! the hash it says), the records after it are read and checked (sequence,
 //! chain), and the result is checked against the last checkpoint; any
@@ -21,6 +26,30 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+
+/// How far the active segment grows past the saved state before a
+/// checkpoint saves it again (a rotation always does): tens of records.
+pub const LAG: u64 = 16 * 1024;
+
+/// Where the state file on disk resumes: the first record of its active
+/// segment, and its offset there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavedAt {
+    /// First record of the active segment it names.
+    pub active_first: u64,
+    /// Its offset in that segment.
+    pub offset: u64,
+}
+
+impl SavedAt {
+    /// Whether the state is worth saving again at `now`: a new active
+    /// segment, or [`LAG`] bytes more of this one.
+    pub fn stale_at(this: Option<SavedAt>, now: &Saved) -> bool {
+        this.is_none_or(|at| {
+            at.active_first != now.active_first || now.offset.saturating_sub(at.offset) >= LAG
+        })
+    }
+}
 
 /// An intent whose result has not been recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,14 +178,18 @@ impl Resume {
     }
 }
 
-/// Save `state` atomically (a temporary file, then a rename).
-pub fn save(paths: &Paths, state: &Saved) -> std::io::Result<()> {
+/// Save `state` atomically (a temporary file, then a rename) and durably.
+pub fn save(paths: &Paths, state: &Saved) -> std::io::Result<SavedAt> {
     let path = paths.state();
     let tmp = path.with_extension("state.tmp");
     let mut f = File::create(&tmp)?;
     f.write_all(serde_json::to_string(state).unwrap_or_default().as_bytes())?;
     f.sync_data()?;
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, &path)?;
+    Ok(SavedAt {
+        active_first: state.active_first,
+        offset: state.offset,
+    })
 }
 
 fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError {
@@ -166,8 +199,9 @@ fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError
 /// Find where the log's chain ends: from the saved state and the active
 /// segment's tail, or from every segment when there is no state. A torn last
 /// line is moved aside. `file` is the active segment, opened for reading
-/// and appending.
-pub fn resume(paths: &Paths, file: &mut File) -> Result<Resume, AuditError> {
+/// and appending. With it, where the state file on disk resumes (`None`
+/// without one).
+pub fn resume(paths: &Paths, file: &mut File) -> Result<(Resume, Option<SavedAt>), AuditError> {
     let changed = |detail: String| {
         AuditError(format!(
             "the audit log {} does not match what airlock last wrote ({detail}); it was changed or \
@@ -190,6 +224,10 @@ pub fn resume(paths: &Paths, file: &mut File) -> Result<Resume, AuditError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(unavailable("cannot read", &paths.state(), e)),
     };
+    let saved_at = saved.as_ref().map(|(s, _)| SavedAt {
+        active_first: s.active_first,
+        offset: s.offset,
+    });
     let mut resume = match saved {
         None => {
             // Read every sealed segment, then the active one from its start.
@@ -263,16 +301,18 @@ pub fn resume(paths: &Paths, file: &mut File) -> Result<Resume, AuditError> {
             .map_err(|e| unavailable("cannot truncate the torn tail of", &paths.log, e))?;
         tracing::warn!(log = %paths.log.display(), saved = %aside.display(), "audit log ended in a torn record; moved it aside");
     }
-    Ok(resume)
+    Ok((resume, saved_at))
 }
 
 /// The line that ends (with its newline) at byte `end` of `file`.
 fn line_ending_at(file: &mut File, end: u64) -> std::io::Result<Vec<u8>> {
-    const CHUNK: u64 = 64 * 1024;
+    // Records are mostly under a KiB; read back 4 KiB, then more each time.
+    let mut step: u64 = 4 * 1024;
     let mut tail: Vec<u8> = Vec::new();
     let mut start = end;
     loop {
-        let from = start.saturating_sub(CHUNK);
+        let from = start.saturating_sub(step);
+        step = (step * 4).min(1024 * 1024);
         let mut chunk = vec![0; (start - from) as usize];
         file.seek(SeekFrom::Start(from))?;
         file.read_exact(&mut chunk)?;
