@@ -70,16 +70,39 @@ impl HostBuilder {
     /// Set up the engine, read the lock, open the policy's mounts and the
     /// audit log.
     pub fn build(self) -> Result<Host, Error> {
-        let lock = Lock::load(&self.policy.trust.lock)?;
-        let engine = runtime::engine(self.policy.limits.memory, self.pooled)
-            .map_err(|e| Error::Runtime(format!("{e:#}")))?;
-        let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        let HostBuilder {
+            policy,
+            faults,
+            cache,
+            pooled,
+        } = self;
+        let lock = Lock::load(&policy.trust.lock)?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
-        let mounts = Mounts::open(&self.policy, cap_std::ambient_authority())?;
-        let net = Arc::new(NetConfig::new(&self.policy.network)?);
-        let audit = Arc::new(AuditLog::open_with(&self.policy.audit, self.faults)?);
-        let checkpointer = Checkpointer::start(&audit, self.policy.audit.checkpoint_interval)
+        let mounts = Mounts::open(&policy, cap_std::ambient_authority())?;
+        let net = Arc::new(NetConfig::new(&policy.network)?);
+        // With the operator's files read and sound, open the audit log
+        // (reading it back to its last record and checking it against its
+        // last checkpoint) on a second thread while this one sets up the
+        // engine: neither depends on the other.
+        let (engine, audit) = std::thread::scope(|s| {
+            let (config, thread_faults) = (&policy.audit, faults.clone());
+            let open = move || AuditLog::open_with(config, thread_faults);
+            let opening = std::thread::Builder::new()
+                .name("airlock-audit-open".into())
+                .spawn_scoped(s, open);
+            let engine = Self::engine(&policy, pooled);
+            let audit = match opening {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                Err(_) => AuditLog::open_with(&policy.audit, faults),
+            };
+            (engine, audit)
+        });
+        let (engine, linker) = engine?;
+        let audit = Arc::new(audit?);
+        let checkpointer = Checkpointer::start(&audit, policy.audit.checkpoint_interval)
             .map_err(|e| Error::io("cannot start the checkpoint thread", e))?;
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;
@@ -87,9 +110,9 @@ impl HostBuilder {
             inner: Arc::new(Inner {
                 engine,
                 linker,
-                cache: self.cache,
+                cache,
                 runs: Semaphore::new(MAX_RUNS as usize),
-                policy: self.policy,
+                policy,
                 lock,
                 mounts,
                 net,
@@ -100,6 +123,14 @@ impl HostBuilder {
                 checkpointer,
             }),
         })
+    }
+
+    /// The engine of a host of `policy`, and its linker.
+    fn engine(policy: &Policy, pooled: bool) -> Result<(Engine, Linker<RunState>), Error> {
+        let engine = runtime::engine(policy.limits.memory, pooled)
+            .map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        Ok((engine, linker))
     }
 }
 
