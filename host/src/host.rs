@@ -32,6 +32,7 @@ pub struct HostBuilder {
     faults: Faults,
     cache: Option<CompileCache>,
     pooled: bool,
+    background_seal: bool,
 }
 
 impl HostBuilder {
@@ -42,6 +43,7 @@ impl HostBuilder {
             faults: Faults::new(),
             cache: None,
             pooled: true,
+            background_seal: true,
         }
     }
 
@@ -50,6 +52,15 @@ impl HostBuilder {
     /// one action once, like `airlock run`, starts faster without.
     pub fn instance_pool(mut self, pooled: bool) -> HostBuilder {
         self.pooled = pooled;
+        self
+    }
+
+    /// Whether a thread seals runs' ends in the background under `sync =
+    /// "group"` and `"none"` (the default). Without it a run's end is sealed
+    /// by [`Host::seal`] or when the host is dropped — what a host that runs
+    /// once and seals before it exits, like `airlock run`, wants.
+    pub fn seal_in_background(mut self, background: bool) -> HostBuilder {
+        self.background_seal = background;
         self
     }
 
@@ -75,6 +86,7 @@ impl HostBuilder {
             faults,
             cache,
             pooled,
+            background_seal,
         } = self;
         let lock = Lock::load(&policy.trust.lock)?;
         // The one use of ambient authority over the file system on behalf of
@@ -102,8 +114,11 @@ impl HostBuilder {
         });
         let (engine, linker) = engine?;
         let audit = Arc::new(audit?);
-        let checkpointer = Checkpointer::start(&audit, policy.audit.checkpoint_interval)
-            .map_err(|e| Error::io("cannot start the checkpoint thread", e))?;
+        let checkpointer = match background_seal {
+            true => Checkpointer::start(&audit, policy.audit.checkpoint_interval)
+                .map_err(|e| Error::io("cannot start the checkpoint thread", e))?,
+            false => Checkpointer::none(),
+        };
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;
         Ok(Host {

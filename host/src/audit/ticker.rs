@@ -20,7 +20,8 @@ pub const SEAL_EVERY: Duration = Duration::from_millis(10);
 /// Writes checkpoints in the background; stops when dropped.
 #[derive(Debug)]
 pub struct Checkpointer {
-    wake: mpsc::Sender<()>,
+    /// `None` for a host without the thread ([`Checkpointer::none`]).
+    wake: Option<mpsc::Sender<()>>,
     log: Weak<AuditLog>,
 }
 
@@ -66,12 +67,26 @@ impl Checkpointer {
         if let Some(log) = weak.upgrade() {
             log.set_sealer(Some(wake.clone()));
         }
-        Ok(Checkpointer { wake, log: weak })
+        Ok(Checkpointer {
+            wake: Some(wake),
+            log: weak,
+        })
+    }
+
+    /// No thread: appends write the checkpoints that fall due themselves,
+    /// and runs' ends are sealed when the host seals or is dropped.
+    pub fn none() -> Checkpointer {
+        Checkpointer {
+            wake: None,
+            log: Weak::new(),
+        }
     }
 
     /// Seal what was appended so far, soon, on the checkpoint thread.
     pub fn wake(&self) {
-        let _ = self.wake.send(());
+        if let Some(wake) = &self.wake {
+            let _ = wake.send(());
+        }
     }
 }
 

@@ -39,8 +39,11 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(code_of(&e), e),
     };
-    // One run: no instance pool to reserve, no worker threads to start.
-    let mut builder = Host::builder(policy).instance_pool(false);
+    // One run: no instance pool to reserve, no checkpoint thread (the run
+    // is sealed below, before it is reported).
+    let mut builder = Host::builder(policy)
+        .instance_pool(false)
+        .seal_in_background(false);
     if !args.no_cache {
         match compile_cache() {
             Ok(Some(cache)) => builder = builder.compile_cache(cache),
