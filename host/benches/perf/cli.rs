@@ -36,24 +36,34 @@ pub fn bare_main(cwasm: &Path, input: &Path) {
     println!("{}", out.expect("the workload succeeds"));
 }
 
-/// Time `cmd` from spawn to exit, `n` times; the median.
-fn spawn(n: usize, mut cmd: impl FnMut() -> Command) -> Duration {
-    let mut samples = Vec::with_capacity(n);
+/// Run `cmd` to its end, checking that it printed the workload's output;
+/// how long that took from spawn to exit.
+fn time(mut c: Command) -> Duration {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let t = Instant::now();
+    let out = c.output().expect("spawn");
+    let took = t.elapsed();
+    assert!(
+        out.status.success() && out.stdout.starts_with(b"{\"vowels\":"),
+        "{:?}: {}{}",
+        c,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// The median of `n` runs of each of `cmds`, taken in turn (so that the
+/// machine's drift during the runs falls on each alike).
+fn spawn<const K: usize>(n: usize, cmds: [&mut dyn FnMut() -> Command; K]) -> [Duration; K] {
+    let mut samples: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut cmds = cmds;
     for _ in 0..n {
-        let mut c = cmd();
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let t = Instant::now();
-        let out = c.output().expect("spawn");
-        samples.push(t.elapsed());
-        assert!(
-            out.status.success() && out.stdout.starts_with(b"{\"vowels\":"),
-            "{:?}: {}{}",
-            c,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (cmd, samples) in cmds.iter_mut().zip(&mut samples) {
+            samples.push(time(cmd()));
+        }
     }
-    stats::median(&mut samples)
+    samples.map(|mut s| stats::median(&mut s))
 }
 
 /// The cold rows; returns (cached second run, bare program, first run).
@@ -79,13 +89,15 @@ pub fn measure(
 
     let first_runs = (n / 5).max(3);
     let mut fresh = 0;
-    let first = spawn(first_runs, || {
-        fresh += 1;
-        airlock(&dir.join(format!("cache-first-{fresh}")))
-    });
+    let [first] = spawn(
+        first_runs,
+        [&mut || {
+            fresh += 1;
+            airlock(&dir.join(format!("cache-first-{fresh}")))
+        }],
+    );
     let cache = dir.join("cache");
-    spawn(1, || airlock(&cache)); // fill it
-    let second = spawn(n, || airlock(&cache));
+    time(airlock(&cache)); // fill it
 
     let engine = raw::engine(raw::Alloc::OnDemand);
     let bytes = std::fs::read(vowels).expect("read component");
@@ -98,11 +110,14 @@ pub fn measure(
     )
     .expect("write cwasm");
     let me = std::env::current_exe().expect("current exe");
-    let bare = spawn(n, || {
-        let mut c = Command::new(&me);
-        c.arg("--bare").arg(&cwasm).arg(&input_file);
-        c
-    });
+    let [second, bare] = spawn(
+        n,
+        [&mut || airlock(&cache), &mut || {
+            let mut c = Command::new(&me);
+            c.arg("--bare").arg(&cwasm).arg(&input_file);
+            c
+        }],
+    );
 
     report.time(
         S,
