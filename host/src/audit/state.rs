@@ -1,5 +1,5 @@
 //! Where a writer resumes: the tree frontier and chain head at a known
-//! offset, saved at every checkpoint, and the tail of the log read forward
+//! offset, saved now and then (below), and the tail of the log read forward
 //! from there on open.
 //!
 //! The state file is a cache of what the log itself says, so it is saved
