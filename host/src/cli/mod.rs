@@ -227,3 +227,47 @@ fn component_path(policy: &crate::Policy, arg: &str) -> Result<std::path::PathBu
         .clone()
         .ok_or_else(|| crate::Refusal::NoPath(arg.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_parser_takes_a_run_as_the_full_one_does_and_nothing_else() {
+        let runs: [&[&str]; 3] = [
+            &["airlock", "run", "probe"],
+            &[
+                "airlock",
+                "-vv",
+                "run",
+                "probe.wasm",
+                "--json",
+                "--no-cache",
+            ],
+            &[
+                "airlock", "run", "probe", "-i", "@in.json", "-c", "p.toml", "-v",
+            ],
+        ];
+        for argv in runs {
+            let fast = RunOnly::try_parse_from(argv).unwrap();
+            let full = Cli::try_parse_from(argv).unwrap();
+            let RunCommand::Run(args) = fast.command;
+            assert_eq!(
+                format!("{:?}", (fast.verbose, Command::Run(args))),
+                format!("{:?}", (full.verbose, full.command)),
+                "{argv:?}"
+            );
+        }
+        // Left to the full parser, whose help, version and errors are printed.
+        let others: [&[&str]; 5] = [
+            &["airlock", "run"],
+            &["airlock", "run", "--help"],
+            &["airlock", "--version"],
+            &["airlock", "run", "probe", "--bogus"],
+            &["airlock", "inspect", "probe.wasm"],
+        ];
+        for argv in others {
+            assert!(RunOnly::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+    }
+}
