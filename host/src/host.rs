@@ -114,10 +114,11 @@ impl HostBuilder {
         });
         let (engine, linker) = engine?;
         let audit = Arc::new(audit?);
-        let checkpointer = match background_seal {
-            true => Checkpointer::start(&audit, policy.audit.checkpoint_interval)
-                .map_err(|e| Error::io("cannot start the checkpoint thread", e))?,
-            false => Checkpointer::none(),
+        let checkpointer = if background_seal {
+            Checkpointer::start(&audit, policy.audit.checkpoint_interval)
+                .map_err(|e| Error::io("cannot start the checkpoint thread", e))?
+        } else {
+            Checkpointer::none()
         };
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;

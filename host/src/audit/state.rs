@@ -41,6 +41,15 @@ pub struct SavedAt {
     pub offset: u64,
 }
 
+impl From<&Saved> for SavedAt {
+    fn from(s: &Saved) -> SavedAt {
+        SavedAt {
+            active_first: s.active_first,
+            offset: s.offset,
+        }
+    }
+}
+
 impl SavedAt {
     /// Whether the state is worth saving again at `now`: a new active
     /// segment, or [`LAG`] bytes more of this one.
@@ -186,10 +195,7 @@ pub fn save(paths: &Paths, state: &Saved) -> std::io::Result<SavedAt> {
     f.write_all(serde_json::to_string(state).unwrap_or_default().as_bytes())?;
     f.sync_data()?;
     std::fs::rename(&tmp, &path)?;
-    Ok(SavedAt {
-        active_first: state.active_first,
-        offset: state.offset,
-    })
+    Ok(SavedAt::from(state))
 }
 
 fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError {
@@ -224,10 +230,7 @@ pub fn resume(paths: &Paths, file: &mut File) -> Result<(Resume, Option<SavedAt>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(unavailable("cannot read", &paths.state(), e)),
     };
-    let saved_at = saved.as_ref().map(|(s, _)| SavedAt {
-        active_first: s.active_first,
-        offset: s.offset,
-    });
+    let saved_at = saved.as_ref().map(|(s, _)| SavedAt::from(s));
     let mut resume = match saved {
         None => {
             // Read every sealed segment, then the active one from its start.

@@ -56,8 +56,8 @@ pub fn config(ceiling: ByteSize, pooled: bool) -> Config {
         .memory_init_cow(true)
         // `.eh_frame` for wasm code serves only outside unwinders (wasmtime
         // takes its own backtraces and carries host panics across wasm
-        // frames itself); registering it is a good part of loading a
-        // compiled component.
+        // frames itself); registering it was a tenth of loading a compiled
+        // component.
         .native_unwind_info(false);
     if pooled {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(ceiling)));
