@@ -107,7 +107,7 @@ fn main() {
             )),
             "cli" => drop(cli::measure(&mut report, &vowels, &input, 30)),
             "audit" => drop(audit_cost::measure(1)),
-            "net" => drop(net::measure(&mut report, &rt, 10, 200)),
+            "net" => drop(net::measure(&mut report, &rt, 20, 200)),
             other => panic!("no section {other}"),
         }
         report.print();
@@ -159,7 +159,7 @@ fn main() {
     let (direct, guarded_none, guarded_group) = net::measure(
         &mut report,
         &rt,
-        if quick { 3 } else { 10 },
+        if quick { 3 } else { 20 },
         if quick { 50 } else { 200 },
     );
 

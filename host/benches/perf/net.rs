@@ -19,6 +19,9 @@ use wasmtime::component::Component;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+/// The durability settings the guarded path is measured under.
+const SYNCS: [&str; 3] = ["none", "group", "always"];
+
 /// The size of every response body.
 const BODY: usize = 1024;
 
@@ -179,41 +182,43 @@ pub fn measure(
         stats::median(&mut samples)
     });
 
-    // Direct: raw wasmtime, the probe, the unguarded hook.
+    // Direct (raw wasmtime, the probe, the unguarded hook) and guarded
+    // (airlock, under each durability setting) take turns, one run of `k`
+    // requests each per round, so that the machine's drift falls on all
+    // alike.
     let engine = raw::engine(raw::Alloc::OnDemand);
     let component = Component::new(&engine, &probe).expect("compile");
     let linker = raw::linker_async(&engine);
     let pre = linker.instantiate_pre(&component).expect("pre-link");
-    let direct = rt.block_on(async {
-        let mut samples = Vec::new();
-        for _ in 0..runs + 1 {
+    let setups: Vec<Setup> = SYNCS
+        .iter()
+        .map(|sync| Setup::new(&[("fetch", &component_path)], sync, ""))
+        .collect();
+    let hosts: Vec<_> = setups.iter().map(Setup::host).collect();
+    let mut direct = Vec::new();
+    let mut guarded = vec![Vec::new(); hosts.len()];
+    rt.block_on(async {
+        for round in 0..runs + 1 {
             let t = Instant::now();
             let out = raw::call_fresh(&engine, &pre, RawState::new(Box::new(Direct)), &input).await;
             check(&out.expect("probe ok"), k);
-            samples.push(t.elapsed() / k as u32);
-        }
-        samples.remove(0);
-        stats::median(&mut samples)
-    });
-
-    // Guarded: airlock, under each durability setting.
-    let mut guarded = Vec::new();
-    for sync in ["none", "group", "always"] {
-        let setup = Setup::new(&[("fetch", &component_path)], sync, "");
-        let host = setup.host();
-        let d = rt.block_on(async {
-            let mut samples = Vec::new();
-            for _ in 0..runs + 1 {
+            let d = t.elapsed() / k as u32;
+            if round > 0 {
+                direct.push(d);
+            }
+            for (host, samples) in hosts.iter().zip(&mut guarded) {
                 let t = Instant::now();
                 let outcome = host.invoke("fetch", &input).await.expect("invoke");
                 check(&outcome.result.expect("probe ok"), k);
-                samples.push(t.elapsed() / k as u32);
+                let d = t.elapsed() / k as u32;
+                if round > 0 {
+                    samples.push(d);
+                }
             }
-            samples.remove(0);
-            stats::median(&mut samples)
-        });
-        guarded.push(d);
-    }
+        }
+    });
+    let direct = stats::median(&mut direct);
+    let guarded: Vec<Duration> = guarded.iter_mut().map(|s| stats::median(s)).collect();
     drop(server);
 
     report.time(
@@ -222,7 +227,7 @@ pub fn measure(
         native,
     );
     report.time(S, "direct: raw wasmtime + wasi:http, no guard", direct);
-    for (sync, d) in ["none", "group", "always"].iter().zip(&guarded) {
+    for (sync, d) in SYNCS.iter().zip(&guarded) {
         report.time(
             S,
             format!("guarded: airlock send_request, audit sync = \"{sync}\""),
