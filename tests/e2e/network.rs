@@ -494,3 +494,48 @@ async fn a_request_the_run_outlived_is_recorded_before_the_run_ends() {
     assert_eq!(server.received().len(), 1, "it was sent");
     drop(release);
 }
+
+/// An answered request's record is written beside its response rather than
+/// before it. It still closes its intent before the run ends, whichever
+/// writes it: the task beside the response, or the run's end when that
+/// comes first.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answered_request_is_recorded_before_its_run_ends() {
+    let server = Server::http(|_| Reply::ok("x"));
+    let port = server.port();
+    let mut setup = Setup::new();
+    setup.network(&[], &["127.0.0.1"], &local(&["api.test"]));
+    setup.probe(
+        &format!("network = [\"http://api.test:{port}\"]"),
+        "http_requests = 20",
+    );
+    let ops = vec![get(&format!("http://api.test:{port}/")); 20];
+    for _ in 0..5 {
+        let (out, _) = run(&setup, &ops).await;
+        assert!(out.iter().all(|r| r["status"] == 200), "{out:?}");
+    }
+
+    let records = setup.records();
+    let mut ended = std::collections::BTreeSet::new();
+    for r in &records {
+        let Some(run) = r["run"].as_str() else {
+            continue;
+        };
+        assert!(!ended.contains(run), "a record after its run's end: {r}");
+        if r["event"] == "run.end" {
+            ended.insert(run.to_owned());
+        }
+    }
+    assert_eq!(ended.len(), 5);
+    let results = setup.outcomes("net.request");
+    assert_eq!(results.len(), 100);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["decision"] == "allow" && r["status"] == 200 && r["phase"] == "result"),
+        "{results:?}"
+    );
+    let report = airlock::audit::verify::verify_file(&setup.audit_path()).unwrap();
+    assert!(report.open_intents.is_empty(), "{:?}", report.open_intents);
+    assert_eq!(server.received().len(), 100);
+}

@@ -26,7 +26,13 @@
 //! 9. The response body is read up to `http_response_body` (cut there, with
 //!    an error after the data), and values of unexposed secrets are taken
 //!    out of it before the action sees it.
-//! 10. One `net.request` record tells what happened ([`record`]).
+//! 10. One `net.request` record tells what happened ([`record`]). A refusal
+//!     or failure is recorded before the action hears of it. An answered
+//!     request's record is written beside the response instead of before
+//!     it: by the task `wasi:http` runs alongside the response body, or by
+//!     [`NetHooks::finish`] if the run ends first, and always before the
+//!     run's end (`finish` waits for a record being written). A failed
+//!     write fails the run.
 //!
 //! A refusal is a `deny` record whose reason names what would allow it, and
 //! an `ErrorCode` for the action (`HttpRequestDenied`, or the closest code).
@@ -114,13 +120,20 @@ struct RunNet {
     requests: AtomicU32,
     next_id: AtomicU64,
     in_flight: Mutex<InFlight>,
+    /// Held while an answered request's record is written beside its
+    /// response ([`RunNet::close`]); [`NetHooks::finish`] takes it first, so
+    /// the run's end waits for that record. Taken before `in_flight`.
+    closing: Mutex<()>,
 }
 
 /// Requests started and not yet recorded; `closed` once the run is over.
 #[derive(Default)]
 struct InFlight {
     closed: bool,
-    reports: BTreeMap<u64, Report>,
+    /// What is known of each request, and how it ended once it has: what
+    /// [`NetHooks::finish`] records if the run ends first (`None`: the run
+    /// abandoned it).
+    reports: BTreeMap<u64, (Report, Option<Verdict>)>,
     /// The durable intents of requests being sent.
     intents: BTreeMap<u64, Intent>,
 }
@@ -185,13 +198,16 @@ impl NetHooks {
                 requests: AtomicU32::new(0),
                 next_id: AtomicU64::new(0),
                 in_flight: Mutex::default(),
+                closing: Mutex::default(),
             }),
         }
     }
 
-    /// End the run's network: record every request that has not finished
-    /// (as abandoned), and send nothing more.
+    /// End the run's network: record every request not yet recorded (as
+    /// abandoned, or as answered if only its record was left to write), and
+    /// send nothing more.
     pub fn finish(&self) -> Result<(), AuditError> {
+        let _closed_first = self.run.closing.lock().unwrap_or_else(|p| p.into_inner());
         let (left, mut intents) = {
             let mut f = self.run.lock();
             f.closed = true;
@@ -200,8 +216,9 @@ impl NetHooks {
                 std::mem::take(&mut f.intents),
             )
         };
-        for (id, report) in &left {
-            let event = record::event(report, &Verdict::Abandoned, &self.run.redactor);
+        for (id, (report, verdict)) in &left {
+            let verdict = verdict.as_ref().unwrap_or(&Verdict::Abandoned);
+            let event = record::event(report, verdict, &self.run.redactor);
             match intents.remove(id) {
                 Some(intent) => self.run.recorder.result(intent, event)?,
                 None => self.run.recorder.record(event)?,
@@ -239,7 +256,7 @@ impl RunNet {
         if !f.closed {
             let mut report = report.clone();
             report.duration = started.elapsed();
-            f.reports.insert(id, report);
+            f.reports.insert(id, (report, None));
         }
     }
 
@@ -277,13 +294,31 @@ impl RunNet {
                 ))
             });
         report.duration = started.elapsed();
-        let verdict = match &outcome {
-            Ok(_) => Verdict::Done,
-            Err(stop) => stop.verdict.clone(),
-        };
         // Whoever takes the report out of `in_flight` records it: this
         // request, or `finish` when the run ended first. A request that was
         // sent closes its intent; a refused one is a single record.
+        let stop = match outcome {
+            Ok(response) => {
+                {
+                    let mut f = self.lock();
+                    let Some(entry) = f.reports.get_mut(&id) else {
+                        // The run ended first, and recorded it abandoned.
+                        return Err(HttpError::HttpRequestDenied);
+                    };
+                    *entry = (report, Some(Verdict::Done));
+                }
+                // The action reads the response while its record is
+                // written (step 10): under `sync = "always"` that record's
+                // fsync no longer stands between the two.
+                let run = self.clone();
+                let record: IoFuture = Box::new(async move {
+                    run.close(id);
+                    Ok(())
+                });
+                return Ok((response, record));
+            }
+            Err(stop) => stop,
+        };
         let (taken, intent) = {
             let mut f = self.lock();
             (f.reports.remove(&id), f.intents.remove(&id))
@@ -291,7 +326,7 @@ impl RunNet {
         if taken.is_none() {
             return Err(HttpError::HttpRequestDenied);
         }
-        let event = record::event(&report, &verdict, &self.redactor);
+        let event = record::event(&report, &stop.verdict, &self.redactor);
         let written = match intent {
             Some(intent) => self.recorder.result(intent, event),
             None => self.recorder.record(event),
@@ -301,10 +336,29 @@ impl RunNet {
                 "the audit log cannot be written".into(),
             )));
         }
-        match outcome {
-            Ok(response) => Ok((response, Box::new(async { Ok(()) }))),
-            Err(stop) => Err(stop.code),
-        }
+        Err(stop.code)
+    }
+
+    /// Record how answered request `id` ended, unless [`NetHooks::finish`]
+    /// already has. `closing` stays held while the record is written, so a
+    /// `finish` that comes meanwhile (and the run's end after it) waits for
+    /// it, while the action's next request does not. A record that cannot
+    /// be written fails the run (the recorder keeps the error).
+    fn close(&self, id: u64) {
+        let _writing = self.closing.lock().unwrap_or_else(|p| p.into_inner());
+        let (taken, intent) = {
+            let mut f = self.lock();
+            (f.reports.remove(&id), f.intents.remove(&id))
+        };
+        let Some((report, verdict)) = taken else {
+            return;
+        };
+        let verdict = verdict.as_ref().unwrap_or(&Verdict::Abandoned);
+        let event = record::event(&report, verdict, &self.redactor);
+        let _ = match intent {
+            Some(intent) => self.recorder.result(intent, event),
+            None => self.recorder.record(event),
+        };
     }
 
     /// Steps 1 to 9 of the module documentation.
@@ -402,7 +456,7 @@ impl RunNet {
             }
             report.stage = Stage::Sending;
             report.duration = started.elapsed();
-            f.reports.insert(id, report.clone());
+            f.reports.insert(id, (report.clone(), None));
             f.intents.insert(id, intent);
         }
         let timeouts = client::Timeouts {
