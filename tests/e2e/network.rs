@@ -539,3 +539,66 @@ async fn every_answered_request_is_recorded_before_its_run_ends() {
     assert!(report.open_intents.is_empty(), "{:?}", report.open_intents);
     assert_eq!(server.received().len(), 100);
 }
+
+/// The log fails (through the library's fault injector) at every record of
+/// a run of three requests — intents, the results written beside their
+/// responses, the run's end: the run fails with `audit unavailable` (or
+/// never starts), no request leaves without its intent on record, and once
+/// the log takes writes again (and the next run's first record writes what
+/// was owed) it verifies with every intent closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_log_stops_requests_and_fails_the_run() {
+    use airlock::audit::verify::verify_file;
+    use airlock::audit::{Fault, Faults};
+    use airlock::{Error, Failure, Host, Policy};
+
+    let server = Server::http(|_| Reply::ok("x"));
+    let port = server.port();
+    let mut setup = Setup::new();
+    setup.network(&[], &["127.0.0.1"], &local(&["api.test"]));
+    setup.probe(&format!("network = [\"http://api.test:{port}\"]"), "");
+    setup.write_policy();
+    let op = json!({"op": "many", "ops": vec![get(&format!("http://api.test:{port}/")); 3]});
+    let mut sent = 0;
+    for fault in [Fault::Write, Fault::Sync] {
+        for after in 1..9 {
+            let ctx = format!("{fault:?} after {after}");
+            let faults = Faults::new();
+            let host = Host::builder(Policy::load(&setup.policy_path()).unwrap())
+                .audit_faults(faults.clone())
+                .build()
+                .unwrap();
+            faults.fail(fault, after);
+            match host.invoke("probe", &op.to_string()).await {
+                Ok(outcome) => match outcome.result {
+                    Err(Failure::Host(e)) => assert!(e.contains("audit unavailable"), "{ctx}: {e}"),
+                    other => panic!("{ctx}: expected audit unavailable, got {other:?}"),
+                },
+                Err(Error::Audit(_)) => {}
+                Err(e) => panic!("{ctx}: {e}"),
+            }
+            faults.heal();
+            // The next record writes first what the failure left owed.
+            let outcome = host
+                .invoke("probe", r#"{"op": "log", "message": "x"}"#)
+                .await
+                .unwrap();
+            output(&outcome);
+            drop(host);
+            let intents = setup
+                .events("net.request")
+                .into_iter()
+                .filter(|r| r["phase"] == "intent")
+                .count();
+            sent = server.received().len();
+            assert!(sent <= intents, "{ctx}: {sent} sent, {intents} intents");
+            let report = verify_file(&setup.audit_path()).unwrap_or_else(|f| panic!("{ctx}: {f}"));
+            assert!(
+                report.open_intents.is_empty(),
+                "{ctx}: {:?}",
+                report.open_intents
+            );
+        }
+    }
+    assert!(sent > 0, "some runs got as far as a request");
+}
