@@ -297,12 +297,19 @@ impl AuditLog {
         {
             self.rotate(&mut w)?;
         }
+        self.write_owed(&mut w)?;
+        self.write_record(&mut w, record)
+    }
+
+    /// Write the records [`owe`](Self::owe) kept, oldest first, each marked
+    /// `late`.
+    fn write_owed(&self, w: &mut Writer) -> Result<(), AuditError> {
         while let Some((owed_run, owed)) = w.owed.first().cloned() {
             let owed = Pending::new(owed_run.as_ref(), owed.field("late", true))?;
-            self.write_record(&mut w, owed)?;
+            self.write_record(w, owed)?;
             w.owed.remove(0);
         }
-        self.write_record(&mut w, record)
+        Ok(())
     }
 
     /// Append one record and return once it is on disk, as far as the sync
@@ -324,9 +331,16 @@ impl AuditLog {
         }
     }
 
-    /// Write a checkpoint if records were added since the last one.
+    /// Write a checkpoint if records were added since the last one, after
+    /// any record still owed: a host sealing its log on the way out leaves
+    /// no result unwritten that the log could take.
     pub fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
         let mut w = self.lock()?;
+        // After a torn write that could not be undone nothing is appended;
+        // what is on record can still be sealed.
+        if w.broken.is_none() {
+            self.write_owed(&mut w)?;
+        }
         if w.at.next_seq == w.checkpointed {
             return Ok(None);
         }

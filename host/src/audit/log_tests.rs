@@ -201,6 +201,36 @@ fn owed_results_are_written_first_when_the_log_recovers() {
 }
 
 #[test]
+fn a_checkpoint_writes_owed_results_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let faults = Faults::new();
+    let log = Arc::new(AuditLog::open_with(&c, faults.clone()).unwrap());
+    let recorder = crate::audit::Recorder::new(log.clone(), run());
+    let intent = recorder
+        .intent(Event::new("file.remove").target("/w/x"))
+        .unwrap();
+    faults.fail(Fault::Write, 0);
+    assert!(
+        recorder
+            .result(intent, Event::new("file.remove").allow())
+            .is_err()
+    );
+    assert!(log.checkpoint().is_err(), "the log still fails");
+    faults.heal();
+    // No run follows: the host seals on its way out.
+    log.checkpoint().unwrap();
+    let text = std::fs::read_to_string(&c.path).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["phase"].as_str(), last["late"].as_bool()),
+        (Some("result"), Some(true))
+    );
+    let report = check(&c, Some(&log)).unwrap();
+    assert!(report.open_intents.is_empty(), "{:?}", report.open_intents);
+}
+
+#[test]
 fn intents_left_open_by_a_crash_are_closed_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
