@@ -130,10 +130,9 @@ struct RunNet {
 #[derive(Default)]
 struct InFlight {
     closed: bool,
-    /// What is known of each request, and how it ended once it has: what
-    /// [`NetHooks::finish`] records if the run ends first (`None`: the run
-    /// abandoned it).
-    reports: BTreeMap<u64, (Report, Option<Verdict>)>,
+    /// What is known of each request, and the verdict [`NetHooks::finish`]
+    /// records if the run ends first: `Abandoned` until it is answered.
+    reports: BTreeMap<u64, (Report, Verdict)>,
     /// The durable intents of requests being sent.
     intents: BTreeMap<u64, Intent>,
 }
@@ -217,12 +216,7 @@ impl NetHooks {
             )
         };
         for (id, (report, verdict)) in &left {
-            let verdict = verdict.as_ref().unwrap_or(&Verdict::Abandoned);
-            let event = record::event(report, verdict, &self.run.redactor);
-            match intents.remove(id) {
-                Some(intent) => self.run.recorder.result(intent, event)?,
-                None => self.run.recorder.record(event)?,
-            };
+            self.run.write(report, verdict, intents.remove(id))?;
         }
         Ok(())
     }
@@ -256,7 +250,7 @@ impl RunNet {
         if !f.closed {
             let mut report = report.clone();
             report.duration = started.elapsed();
-            f.reports.insert(id, (report, None));
+            f.reports.insert(id, (report, Verdict::Abandoned));
         }
     }
 
@@ -305,7 +299,7 @@ impl RunNet {
                         // The run ended first, and recorded it abandoned.
                         return Err(HttpError::HttpRequestDenied);
                     };
-                    *entry = (report, Some(Verdict::Done));
+                    *entry = (report, Verdict::Done);
                 }
                 // The action reads the response while its record is
                 // written (step 10): under `sync = "always"` that record's
@@ -326,12 +320,7 @@ impl RunNet {
         if taken.is_none() {
             return Err(HttpError::HttpRequestDenied);
         }
-        let event = record::event(&report, &stop.verdict, &self.redactor);
-        let written = match intent {
-            Some(intent) => self.recorder.result(intent, event),
-            None => self.recorder.record(event),
-        };
-        if written.is_err() {
+        if self.write(&report, &stop.verdict, intent).is_err() {
             return Err(HttpError::InternalError(Some(
                 "the audit log cannot be written".into(),
             )));
@@ -350,15 +339,24 @@ impl RunNet {
             let mut f = self.lock();
             (f.reports.remove(&id), f.intents.remove(&id))
         };
-        let Some((report, verdict)) = taken else {
-            return;
-        };
-        let verdict = verdict.as_ref().unwrap_or(&Verdict::Abandoned);
-        let event = record::event(&report, verdict, &self.redactor);
-        let _ = match intent {
+        if let Some((report, verdict)) = taken {
+            let _ = self.write(&report, &verdict, intent);
+        }
+    }
+
+    /// The record of a request that ended with `verdict`: the result that
+    /// closes its intent, or a single record if it never had one.
+    fn write(
+        &self,
+        report: &Report,
+        verdict: &Verdict,
+        intent: Option<Intent>,
+    ) -> Result<u64, AuditError> {
+        let event = record::event(report, verdict, &self.redactor);
+        match intent {
             Some(intent) => self.recorder.result(intent, event),
             None => self.recorder.record(event),
-        };
+        }
     }
 
     /// Steps 1 to 9 of the module documentation.
@@ -456,7 +454,7 @@ impl RunNet {
             }
             report.stage = Stage::Sending;
             report.duration = started.elapsed();
-            f.reports.insert(id, (report.clone(), None));
+            f.reports.insert(id, (report.clone(), Verdict::Abandoned));
             f.intents.insert(id, intent);
         }
         let timeouts = client::Timeouts {
