@@ -157,6 +157,156 @@ fn approval_at_a_terminal_is_confirmed() {
     assert!(read(dir.join("airlock.lock")).contains("name = \"probe\""));
 }
 
+/// `airlock approve ACTION` on a pseudo-terminal (`script`), stopped at
+/// its prompt: what it showed so far is in `screen`.
+struct Prompted {
+    child: std::process::Child,
+    screen: String,
+}
+
+impl Prompted {
+    fn start(dir: &Path, action: &str) -> Prompted {
+        use std::io::Read as _;
+        let mut child = Command::new("script")
+            .args(["-qec", &format!("{AIRLOCK} approve {action}"), "/dev/null"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) runs a command on a terminal");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut screen = Vec::new();
+        let mut buf = [0; 4096];
+        while !text(&screen).contains("[y/N] ") {
+            let n = stdout.read(&mut buf).unwrap();
+            assert!(n > 0, "no prompt: {}", text(&screen));
+            screen.extend_from_slice(&buf[..n]);
+        }
+        child.stdout = Some(stdout);
+        Prompted {
+            child,
+            screen: text(&screen),
+        }
+    }
+
+    /// Answer, and return the exit code and the rest of the screen.
+    fn answer(mut self, answer: &str) -> (Option<i32>, String) {
+        use std::io::Write as _;
+        let mut stdin = self.child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        drop(stdin);
+        let out = self.child.wait_with_output().unwrap();
+        (out.status.code(), text(&out.stdout))
+    }
+}
+
+#[test]
+fn approvals_made_during_a_review_are_kept_and_a_changed_entry_is_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    publisher_setup(dir);
+    deploy(dir, "probe-1.0.0.wasm");
+    std::fs::write(
+        dir.join("other.toml"),
+        manifest("1.0.0", "").replace("name = \"probe\"", "name = \"other\""),
+    )
+    .unwrap();
+    expect(
+        dir,
+        0,
+        &[
+            "pack",
+            PROBE,
+            "--manifest",
+            "other.toml",
+            "-o",
+            "other.wasm",
+        ],
+    );
+    expect(dir, 0, &["sign", "other.wasm"]);
+    let lock = dir.join("airlock.lock");
+
+    // While a person reads the review of `probe`, a script approves
+    // another action. Both approvals are in the lock afterwards.
+    let review = Prompted::start(dir, "probe");
+    assert!(
+        review.screen.contains("Approve probe 1.0.0"),
+        "{}",
+        review.screen
+    );
+    expect(dir, 0, &["approve", "other.wasm", "--yes"]);
+    let (code, screen) = review.answer("y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("approved probe 1.0.0"), "{screen}");
+    let text = read(&lock);
+    assert!(
+        text.contains("name = \"other\"") && text.contains("name = \"probe\""),
+        "{text}"
+    );
+
+    // While probe 1.1.0 is reviewed (against the approved 1.0.0), someone
+    // approves the same 1.1.0: nothing is left to write.
+    deploy(dir, "probe-1.1.0.wasm");
+    let review = Prompted::start(dir, "probe");
+    assert!(
+        review.screen.contains("telemetry.example.net"),
+        "{}",
+        review.screen
+    );
+    expect(dir, 0, &["approve", "probe-1.1.0.wasm", "--yes"]);
+    let (code, screen) = review.answer("y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("probe 1.1.0 was approved meanwhile; nothing to write"),
+        "{screen}"
+    );
+
+    // While probe 1.2.0 is reviewed (against the approved 1.1.0), someone
+    // goes back to 1.0.0: the person approved a change from an entry that
+    // is no longer there, so nothing is written.
+    std::fs::write(
+        dir.join("v3.toml"),
+        manifest("1.2.0", "\"https://api.example.com\""),
+    )
+    .unwrap();
+    expect(
+        dir,
+        0,
+        &[
+            "pack",
+            PROBE,
+            "--manifest",
+            "v3.toml",
+            "-o",
+            "probe-1.2.0.wasm",
+        ],
+    );
+    expect(dir, 0, &["sign", "probe-1.2.0.wasm"]);
+    deploy(dir, "probe-1.2.0.wasm");
+    let review = Prompted::start(dir, "probe");
+    assert!(
+        review.screen.contains("Approve probe 1.2.0"),
+        "{}",
+        review.screen
+    );
+    expect(
+        dir,
+        0,
+        &["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"],
+    );
+    let settled = read(&lock);
+    let (code, screen) = review.answer("y\n");
+    assert_eq!(code, Some(3), "{screen}");
+    assert!(
+        screen.contains(
+            "cannot approve: ./airlock.lock changed while probe 1.2.0 was reviewed: \
+             it now approves probe 1.0.0 (sha256:"
+        ) && screen.contains("nothing was written: run `airlock approve probe` again"),
+        "{screen}"
+    );
+    assert_eq!(read(&lock), settled, "the lock is left as it was");
+}
+
 #[test]
 fn a_malformed_lock_is_a_clear_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> u8 {
         Err(e) => return fail(exit::USAGE, format!("cannot read {}: {e}", path.display())),
     };
     let lock_path = &policy.trust.lock;
-    let mut lock = match Lock::load(lock_path) {
+    let lock = match Lock::load(lock_path) {
         Ok(l) => l,
         Err(e) => return fail(code_of(&e), e),
     };
@@ -118,8 +118,40 @@ pub fn run(args: Args) -> u8 {
         }
     }
 
-    lock.insert(review.entry(source(&path, lock_path), std::time::SystemTime::now()));
-    if let Err(e) = lock.save(lock_path) {
+    // Another approval may have been written while this one was reviewed:
+    // write into the lock as it is now, and only if this action's approval
+    // there is still the one the review was made against (else the person
+    // approved a change from something that is no longer approved — a
+    // downgrade, perhaps, that the check above never saw).
+    let editing = match Lock::edit(lock_path) {
+        Ok(e) => e,
+        Err(e) => return fail(code_of(&e), e),
+    };
+    let version = &review.manifest.action.version;
+    match editing.current().get(name) {
+        now if now == lock.get(name) => {}
+        Some(now) if now.digest == review.digest => {
+            eprintln!("airlock: {name} {version} was approved meanwhile; nothing to write");
+            return exit::OK;
+        }
+        now => {
+            let now = now.map_or_else(
+                || format!("the approval of {name} was removed"),
+                |e| format!("it now approves {name} {} ({})", e.version, e.digest),
+            );
+            return fail(
+                exit::REFUSED,
+                format!(
+                    "cannot approve: {} changed while {name} {version} was reviewed: {now}; \
+                     nothing was written: run `airlock approve {}` again to review against it",
+                    lock_path.display(),
+                    args.action
+                ),
+            );
+        }
+    }
+    let entry = review.entry(source(&path, lock_path), std::time::SystemTime::now());
+    if let Err(e) = editing.save(entry) {
         return fail(code_of(&e), e);
     }
     eprintln!(

@@ -26,7 +26,9 @@
 //! sorted, one item per line), so that a change of approval is a readable
 //! diff in review. It is decoded as strictly as the policy, and replaced
 //! atomically: a crash leaves the old lock or the new one, never half of
-//! one.
+//! one. A change is made to the lock as it is on disk, under a lock on its
+//! directory ([`Lock::edit`]), so two approvals at once do not overwrite
+//! each other.
 
 mod decode;
 mod encode;
@@ -37,7 +39,8 @@ use super::minisign::KeyId;
 use crate::doc::DocError;
 use crate::manifest::Manifest;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The lock format this airlock reads and writes.
@@ -144,6 +147,50 @@ impl Lock {
         super::atomic::write(path, self.to_toml().as_bytes())
             .map_err(|e| crate::Error::io(format!("cannot write {}", path.display()), e))
     }
+
+    /// The lock at `path` as it is now, held for a change: until the
+    /// [`Editing`] is saved or dropped, every other `edit` of that lock
+    /// waits (an exclusive `flock` on its directory; the file itself is
+    /// replaced by a rename, so a lock on it would not last). Without this,
+    /// two approvals at once would each write the lock they read, and the
+    /// later would drop the earlier's entry.
+    pub fn edit(path: &Path) -> Result<Editing, crate::Error> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let held = File::open(dir)
+            .and_then(|d| d.lock().map(|()| d))
+            .map_err(|e| crate::Error::io(format!("cannot lock {}", dir.display()), e))?;
+        Ok(Editing {
+            lock: Lock::load(path)?,
+            path: path.to_path_buf(),
+            _held: held,
+        })
+    }
+}
+
+/// A lock read for a change, which no other [`Lock::edit`] can make
+/// meanwhile.
+#[derive(Debug)]
+pub struct Editing {
+    lock: Lock,
+    path: PathBuf,
+    _held: File,
+}
+
+impl Editing {
+    /// The lock as it is on disk.
+    pub fn current(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// Add or replace the entry for `entry.name`, write the lock
+    /// (atomically), and let the next change go ahead.
+    pub fn save(mut self, entry: Entry) -> Result<(), crate::Error> {
+        self.lock.insert(entry);
+        self.lock.save(&self.path)
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +210,36 @@ mod tests {
             Some("3259D7045FF3CEF5".parse().unwrap()),
             UNIX_EPOCH + Duration::from_millis(1_795_411_950_123),
         )
+    }
+
+    #[test]
+    fn an_edit_waits_for_the_one_before_it_and_sees_its_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlock.lock");
+        let first = Lock::edit(&path).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let second = std::thread::spawn({
+            let (path, done) = (path.clone(), done.clone());
+            move || {
+                let editing = Lock::edit(&path).unwrap();
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+                let seen = editing.current().get("alpha").is_some();
+                editing.save(entry("beta", "network = []")).unwrap();
+                seen
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !done.load(std::sync::atomic::Ordering::SeqCst),
+            "the second edit went ahead"
+        );
+        first.save(entry("alpha", "network = []")).unwrap();
+        assert!(
+            second.join().unwrap(),
+            "the second edit read the lock before the first was saved"
+        );
+        let lock = Lock::load(&path).unwrap();
+        assert!(lock.get("alpha").is_some() && lock.get("beta").is_some());
     }
 
     #[test]
