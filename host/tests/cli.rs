@@ -224,6 +224,34 @@ fn a_malformed_policy_is_one_clear_line_and_changes_nothing() {
 }
 
 #[test]
+fn a_policy_or_lock_that_cannot_be_read_is_a_configuration_error() {
+    let dir = setup("");
+    for command in [&["run", "hello"][..], &["approve", "hello", "--yes"]] {
+        let args = [command, &["--config", "elsewhere.toml"]].concat();
+        let out = airlock(dir.path(), &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("elsewhere.toml: cannot be read: No such file")
+                && stderr.contains("--config PATH or AIRLOCK_CONFIG"),
+            "{stderr}"
+        );
+    }
+    // A lock that is there but cannot be read (a directory, here).
+    std::fs::remove_file(dir.path().join("airlock.lock")).ok();
+    std::fs::create_dir(dir.path().join("airlock.lock")).unwrap();
+    let out = airlock(dir.path(), &["run", "hello"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("airlock.lock: cannot be read:"), "{stderr}");
+    assert!(
+        !dir.path().join("airlock-audit.jsonl").exists(),
+        "nothing ran"
+    );
+}
+
+#[test]
 fn secrets_come_from_the_operators_environment() {
     let mut policy = pin("sign-payload", SIGN_PAYLOAD);
     policy.push_str("[secrets.WEBHOOK_SIGNING_KEY]\nenv = \"OPERATOR_SIGNING_KEY\"\n");

@@ -46,7 +46,8 @@ Exit codes:
   0  success
   1  the action returned an error (audit verify, verify: verification failed;
      diff: the new component asks for more; approve: not confirmed, nothing written)
-  2  usage or configuration error (bad flags, malformed policy or lock, input not JSON)
+  2  usage or configuration error (bad flags, a missing policy, an unreadable or malformed
+     policy or lock, input not JSON)
   3  refused before running (unknown or unapproved action, digest mismatch, capability
      drift, bad or missing signature, bad manifest; approve: cannot be approved)
   4  a limit was exceeded (memory, time, output) or the action trapped

@@ -110,10 +110,13 @@ impl Lock {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Lock::parse(&path.display().to_string(), &text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
-            Err(e) => Err(crate::Error::io(
-                format!("cannot read {}", path.display()),
-                e,
-            )),
+            // Like a lock that does not parse: the operator's to fix.
+            Err(e) => Err(DocError::new(
+                &path.display().to_string(),
+                "",
+                format!("cannot be read: {e}"),
+            )
+            .into()),
         }
     }
 
