@@ -129,27 +129,12 @@ fn approval_at_a_terminal_is_confirmed() {
     let dir = dir.path();
     publisher_setup(dir);
     deploy(dir, "probe-1.0.0.wasm");
-    // `script` runs airlock on a pseudo-terminal and feeds it the answer.
     let at_terminal = |answer: &str| {
-        let mut child = Command::new("script")
-            .args(["-qec", &format!("{AIRLOCK} approve probe"), "/dev/null"])
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("`script` (util-linux) runs a command on a terminal");
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(answer.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        text(&out.stdout)
+        Prompted::start(dir, "probe", "Approve probe 1.0.0 (sha256:")
+            .answer(answer)
+            .1
     };
     let screen = at_terminal("n\n");
-    assert!(screen.contains("Approve probe 1.0.0 (sha256:"), "{screen}");
     assert!(screen.contains("not approved"), "{screen}");
     assert!(!dir.join("airlock.lock").exists());
     let screen = at_terminal("y\n");
@@ -158,14 +143,15 @@ fn approval_at_a_terminal_is_confirmed() {
 }
 
 /// `airlock approve ACTION` on a pseudo-terminal (`script`), stopped at
-/// its prompt: what it showed so far is in `screen`.
+/// its prompt.
 struct Prompted {
     child: std::process::Child,
-    screen: String,
 }
 
 impl Prompted {
-    fn start(dir: &Path, action: &str) -> Prompted {
+    /// Start it, and check that its review shows `shown`.
+    #[track_caller]
+    fn start(dir: &Path, action: &str, shown: &str) -> Prompted {
         use std::io::Read as _;
         let mut child = Command::new("script")
             .args(["-qec", &format!("{AIRLOCK} approve {action}"), "/dev/null"])
@@ -183,10 +169,9 @@ impl Prompted {
             screen.extend_from_slice(&buf[..n]);
         }
         child.stdout = Some(stdout);
-        Prompted {
-            child,
-            screen: text(&screen),
-        }
+        let screen = text(&screen);
+        assert!(screen.contains(shown), "{screen}");
+        Prompted { child }
     }
 
     /// Answer, and return the exit code and the rest of the screen.
@@ -206,34 +191,27 @@ fn approvals_made_during_a_review_are_kept_and_a_changed_entry_is_not_overwritte
     let dir = dir.path();
     publisher_setup(dir);
     deploy(dir, "probe-1.0.0.wasm");
-    std::fs::write(
-        dir.join("other.toml"),
-        manifest("1.0.0", "").replace("name = \"probe\"", "name = \"other\""),
-    )
-    .unwrap();
-    expect(
-        dir,
-        0,
-        &[
-            "pack",
-            PROBE,
-            "--manifest",
-            "other.toml",
-            "-o",
-            "other.wasm",
-        ],
+    // The probe packed with `manifest` as `file`, and signed.
+    let pack_signed = |manifest: String, file: &str| {
+        std::fs::write(dir.join("extra.toml"), manifest).unwrap();
+        expect(
+            dir,
+            0,
+            &["pack", PROBE, "--manifest", "extra.toml", "-o", file],
+        );
+        expect(dir, 0, &["sign", file]);
+    };
+    let other = manifest("1.0.0", "").replace("name = \"probe\"", "name = \"other\"");
+    pack_signed(other, "other.wasm");
+    pack_signed(
+        manifest("1.2.0", "\"https://api.example.com\""),
+        "probe-1.2.0.wasm",
     );
-    expect(dir, 0, &["sign", "other.wasm"]);
     let lock = dir.join("airlock.lock");
 
     // While a person reads the review of `probe`, a script approves
     // another action. Both approvals are in the lock afterwards.
-    let review = Prompted::start(dir, "probe");
-    assert!(
-        review.screen.contains("Approve probe 1.0.0"),
-        "{}",
-        review.screen
-    );
+    let review = Prompted::start(dir, "probe", "Approve probe 1.0.0");
     expect(dir, 0, &["approve", "other.wasm", "--yes"]);
     let (code, screen) = review.answer("y\n");
     assert_eq!(code, Some(0), "{screen}");
@@ -247,12 +225,7 @@ fn approvals_made_during_a_review_are_kept_and_a_changed_entry_is_not_overwritte
     // While probe 1.1.0 is reviewed (against the approved 1.0.0), someone
     // approves the same 1.1.0: nothing is left to write.
     deploy(dir, "probe-1.1.0.wasm");
-    let review = Prompted::start(dir, "probe");
-    assert!(
-        review.screen.contains("telemetry.example.net"),
-        "{}",
-        review.screen
-    );
+    let review = Prompted::start(dir, "probe", "telemetry.example.net");
     expect(dir, 0, &["approve", "probe-1.1.0.wasm", "--yes"]);
     let (code, screen) = review.answer("y\n");
     assert_eq!(code, Some(0), "{screen}");
@@ -264,36 +237,10 @@ fn approvals_made_during_a_review_are_kept_and_a_changed_entry_is_not_overwritte
     // While probe 1.2.0 is reviewed (against the approved 1.1.0), someone
     // goes back to 1.0.0: the person approved a change from an entry that
     // is no longer there, so nothing is written.
-    std::fs::write(
-        dir.join("v3.toml"),
-        manifest("1.2.0", "\"https://api.example.com\""),
-    )
-    .unwrap();
-    expect(
-        dir,
-        0,
-        &[
-            "pack",
-            PROBE,
-            "--manifest",
-            "v3.toml",
-            "-o",
-            "probe-1.2.0.wasm",
-        ],
-    );
-    expect(dir, 0, &["sign", "probe-1.2.0.wasm"]);
     deploy(dir, "probe-1.2.0.wasm");
-    let review = Prompted::start(dir, "probe");
-    assert!(
-        review.screen.contains("Approve probe 1.2.0"),
-        "{}",
-        review.screen
-    );
-    expect(
-        dir,
-        0,
-        &["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"],
-    );
+    let review = Prompted::start(dir, "probe", "Approve probe 1.2.0");
+    let downgrade = ["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"];
+    expect(dir, 0, &downgrade);
     let settled = read(&lock);
     let (code, screen) = review.answer("y\n");
     assert_eq!(code, Some(3), "{screen}");
