@@ -51,7 +51,8 @@ Exit codes:
   3  refused before running (unknown or unapproved action, digest mismatch, capability
      drift, bad or missing signature, bad manifest; approve: cannot be approved)
   4  a limit was exceeded (memory, time, output) or the action trapped
-  5  host fault (the audit log could not be written; nothing ran unrecorded)";
+  5  host fault (the audit log could not be written, nothing ran unrecorded; approve:
+     the lock could not be written)";
 
 /// Run third-party workflow actions with only the capabilities an operator approved.
 #[derive(Debug, Parser)]
