@@ -313,10 +313,7 @@ impl RunNet {
             }
             Err(stop) => stop,
         };
-        let (taken, intent) = {
-            let mut f = self.lock();
-            (f.reports.remove(&id), f.intents.remove(&id))
-        };
+        let (taken, intent) = self.take(id);
         if taken.is_none() {
             return Err(HttpError::HttpRequestDenied);
         }
@@ -335,13 +332,17 @@ impl RunNet {
     /// be written fails the run (the recorder keeps the error).
     fn close(&self, id: u64) {
         let _writing = self.closing.lock().unwrap_or_else(|p| p.into_inner());
-        let (taken, intent) = {
-            let mut f = self.lock();
-            (f.reports.remove(&id), f.intents.remove(&id))
-        };
+        let (taken, intent) = self.take(id);
         if let Some((report, verdict)) = taken {
             let _ = self.write(&report, &verdict, intent);
         }
+    }
+
+    /// Take request `id` out of `in_flight`, to record it: whoever gets its
+    /// report writes its one record.
+    fn take(&self, id: u64) -> (Option<(Report, Verdict)>, Option<Intent>) {
+        let mut f = self.lock();
+        (f.reports.remove(&id), f.intents.remove(&id))
     }
 
     /// The record of a request that ended with `verdict`: the result that
