@@ -84,7 +84,8 @@ pub enum Refusal {
     /// The component is not the one that was approved.
     #[error(
         "action `{name}` is approved as {approved}, but {origin} is {actual}: these are not the \
-         bytes that were vetted; if this is a new build, vet it and run `airlock approve {origin}`"
+         bytes that were vetted; if this is a new build, vet it and run `{}`",
+        crate::provenance::admit::approve_command(origin)
     )]
     DigestMismatch {
         /// The action's name.

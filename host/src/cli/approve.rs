@@ -5,6 +5,7 @@
 use super::{code_of, exit, fail};
 use crate::Policy;
 use crate::provenance::Lock;
+use crate::provenance::admit::approve_command;
 use crate::provenance::review::Review;
 use crate::provenance::trust::SignatureFile;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -143,9 +144,9 @@ pub fn run(args: Args) -> u8 {
                 exit::REFUSED,
                 format!(
                     "cannot approve: {} changed while {name} {version} was reviewed: {now}; \
-                     nothing was written: run `airlock approve {}` again to review against it",
+                     nothing was written: run `{}` again to review against it",
                     lock_path.display(),
-                    args.action
+                    approve_command(&args.action)
                 ),
             );
         }

@@ -33,12 +33,20 @@ pub struct Candidate<'a> {
 }
 
 impl Candidate<'_> {
-    /// The `airlock approve` argument that would accept it.
+    /// The `airlock approve` command that would accept it.
     fn approve_command(&self, name: &str) -> String {
-        format!(
-            "airlock approve {}",
-            self.asked.map_or(self.origin, |_| name)
-        )
+        approve_command(self.asked.map_or(self.origin, |_| name))
+    }
+}
+
+/// `airlock approve ARG`, with `ARG` quoted for a POSIX shell where it
+/// needs to be (a path with a space, say), so that it can be pasted.
+pub fn approve_command(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.,/:=+@%".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        format!("airlock approve {arg}")
+    } else {
+        format!("airlock approve '{}'", arg.replace('\'', r"'\''"))
     }
 }
 
@@ -183,7 +191,12 @@ mod tests {
             ),
             (
                 verdict(&lock, by_name(b"v2"), Ok(same_caps.clone())),
-                "these are not the bytes that were vetted",
+                "these are not the bytes that were vetted; if this is a new build, vet it and \
+                 run `airlock approve probe.wasm`",
+            ),
+            (
+                verdict(&lock, by_file(b"v2"), Ok(same_caps.clone())),
+                "vet it and run `airlock approve probe.wasm`",
             ),
             (
                 verdict(&lock, by_name(b"v2"), no_manifest()),
@@ -208,6 +221,35 @@ mod tests {
         ];
         for (got, expected) in cases {
             assert!(got.contains(expected), "{got}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
+    fn the_suggested_command_can_be_pasted_into_a_shell() {
+        assert_eq!(approve_command("probe"), "airlock approve probe");
+        assert_eq!(
+            approve_command("./actions/post-1.2.wasm"),
+            "airlock approve ./actions/post-1.2.wasm"
+        );
+        assert_eq!(
+            approve_command("My Actions/it's.wasm"),
+            r"airlock approve 'My Actions/it'\''s.wasm'"
+        );
+        // A shell reads each back as the one argument it was.
+        for arg in [
+            "My Actions/it's.wasm",
+            "a;rm -rf ~",
+            "$HOME`id`\"*",
+            "",
+            "x\ny",
+        ] {
+            let command = approve_command(arg);
+            let script = format!("set -- {}; printf %s \"$3\"", command);
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), arg, "{command}");
         }
     }
 }
