@@ -16,7 +16,8 @@ use crate::runtime::cache::CompileCache;
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::pool::MAX_RUNS;
 use crate::runtime::state::RunState;
-use crate::runtime::{self, EpochTicker};
+use crate::runtime::{self, EpochTicker, Prelink};
+use crate::units::ByteSize;
 use crate::{Error, Refusal};
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,8 +32,19 @@ pub struct HostBuilder {
     policy: Policy,
     faults: Faults,
     cache: Option<CompileCache>,
-    pooled: bool,
+    engine: EngineSetup,
     background_seal: bool,
+}
+
+/// Where a host's engine and linker come from.
+#[derive(Debug)]
+enum EngineSetup {
+    /// Built by [`HostBuilder::build`], with an instance pool.
+    Pooled,
+    /// Built by [`HostBuilder::build`], without one.
+    OnDemand,
+    /// Being built on a thread of their own, without one.
+    Prelinked(Prelink),
 }
 
 impl HostBuilder {
@@ -42,7 +54,7 @@ impl HostBuilder {
             policy,
             faults: Faults::new(),
             cache: None,
-            pooled: true,
+            engine: EngineSetup::Pooled,
             background_seal: true,
         }
     }
@@ -51,7 +63,20 @@ impl HostBuilder {
     /// (the default: the fastest fresh instance per run). A host that runs
     /// one action once, like `airlock run`, starts faster without.
     pub fn instance_pool(mut self, pooled: bool) -> HostBuilder {
-        self.pooled = pooled;
+        self.engine = if pooled {
+            EngineSetup::Pooled
+        } else {
+            EngineSetup::OnDemand
+        };
+        self
+    }
+
+    /// Take the engine and linker from `prelink`, started earlier, instead
+    /// of building them: a host without an instance pool, as with
+    /// `instance_pool(false)`, set up in less time than one that builds them
+    /// after its policy is read. `build` opens the audit log while it waits.
+    pub fn prelinked(mut self, prelink: Prelink) -> HostBuilder {
+        self.engine = EngineSetup::Prelinked(prelink);
         self
     }
 
@@ -85,7 +110,7 @@ impl HostBuilder {
             policy,
             faults,
             cache,
-            pooled,
+            engine,
             background_seal,
         } = self;
         let lock = Lock::load(&policy.trust.lock)?;
@@ -95,23 +120,28 @@ impl HostBuilder {
         let net = Arc::new(NetConfig::new(&policy.network)?);
         // With the operator's files read and sound, open the audit log
         // (reading it back to its last record and checking it against its
-        // last checkpoint) on a second thread while this one sets up the
-        // engine: neither depends on the other.
-        let (engine, audit) = std::thread::scope(|s| {
-            let (config, thread_faults) = (&policy.audit, faults.clone());
-            let open = move || AuditLog::open_with(config, thread_faults);
-            let opening = std::thread::Builder::new()
-                .name("airlock-audit-open".into())
-                .spawn_scoped(s, open);
-            let engine = Self::engine(&policy, pooled);
-            let audit = match opening {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                Err(_) => AuditLog::open_with(&policy.audit, faults),
-            };
-            (engine, audit)
-        });
+        // last checkpoint) while the engine is set up on another thread:
+        // neither depends on the other.
+        let (engine, audit) = match engine {
+            EngineSetup::Prelinked(prelink) => {
+                let audit = AuditLog::open_with(&policy.audit, faults);
+                (prelink.join().map_err(runtime_error), audit)
+            }
+            setup => std::thread::scope(|s| {
+                let (config, thread_faults) = (&policy.audit, faults.clone());
+                let open = move || AuditLog::open_with(config, thread_faults);
+                let opening = runtime::beside::spawn_scoped(s, "airlock-audit-open", open);
+                let pool = matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
+                let engine = Self::engine(pool);
+                let audit = match opening {
+                    Ok(thread) => thread
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    Err(_) => AuditLog::open_with(&policy.audit, faults),
+                };
+                (engine, audit)
+            }),
+        };
         let (engine, linker) = engine?;
         let audit = Arc::new(audit?);
         let checkpointer = if background_seal {
@@ -141,13 +171,17 @@ impl HostBuilder {
         })
     }
 
-    /// The engine of a host of `policy`, and its linker.
-    fn engine(policy: &Policy, pooled: bool) -> Result<(Engine, Linker<RunState>), Error> {
-        let engine = runtime::engine(policy.limits.memory, pooled)
-            .map_err(|e| Error::Runtime(format!("{e:#}")))?;
-        let linker = runtime::linker(&engine).map_err(|e| Error::Runtime(format!("{e:#}")))?;
+    /// An engine with a pool for runs granted at most `pool` of memory (or
+    /// without one), and its linker.
+    fn engine(pool: Option<ByteSize>) -> Result<(Engine, Linker<RunState>), Error> {
+        let engine = runtime::engine(pool).map_err(runtime_error)?;
+        let linker = runtime::linker(&engine).map_err(runtime_error)?;
         Ok((engine, linker))
     }
+}
+
+fn runtime_error(e: wasmtime::Error) -> Error {
+    Error::Runtime(format!("{e:#}"))
 }
 
 /// A sandbox host: load actions by name or file, invoke them, each

@@ -1,6 +1,7 @@
 //! Limits end a run with a failure that names the limit.
 
-use airlock::{Failure, LimitExceeded};
+use airlock::runtime::Prelink;
+use airlock::{Failure, Host, LimitExceeded, Policy};
 use airlock_tests::Setup;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -35,6 +36,42 @@ async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
         .await
         .unwrap();
     assert!(ok.result.is_ok(), "{:?}", ok.result);
+}
+
+/// `airlock run`'s host: its engine and linker built before the policy was
+/// read, on a thread of their own. Nothing of a run's grant lives in them,
+/// so the memory grant and the timeout hold as in a host built at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_whose_engine_was_built_ahead_enforces_the_grant() {
+    let mut setup = Setup::new();
+    setup.probe("", "memory = \"24 MiB\"\ntimeout = \"300ms\"");
+    setup.write_policy();
+    let policy = Policy::load(&setup.policy_path()).unwrap();
+    let host = Host::builder(policy)
+        .prelinked(Prelink::start().unwrap())
+        .build()
+        .unwrap();
+    let bomb = host
+        .invoke("probe", r#"{"op": "alloc", "mib": 512}"#)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&bomb.result, Err(Failure::Limit(LimitExceeded::Memory(l))) if l.to_string() == "24 MiB"),
+        "{:?}",
+        bomb.result
+    );
+    let spin = host.invoke("probe", r#"{"op": "spin"}"#).await.unwrap();
+    assert!(
+        matches!(spin.result, Err(Failure::Limit(LimitExceeded::Timeout(t))) if t == Duration::from_millis(300)),
+        "{:?}",
+        spin.result
+    );
+    let ok = host
+        .invoke("probe", r#"{"op": "alloc", "mib": 4}"#)
+        .await
+        .unwrap();
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
+    assert_eq!(setup.events("run.end").len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,7 +83,7 @@ pub fn engine(alloc: Alloc) -> Engine {
             ));
             config
         }
-        Alloc::Airlock => airlock::runtime::config(ByteSize::mib(256), true),
+        Alloc::Airlock => airlock::runtime::config(Some(ByteSize::mib(256))),
     };
     Engine::new(&config).expect("engine")
 }

@@ -1,6 +1,7 @@
 //! `airlock run`: run one vetted action and print its JSON output.
 
 use super::{code_of, exit, fail};
+use crate::runtime::Prelink;
 use crate::runtime::cache::{self, CacheError, CompileCache};
 use crate::{Failure, Host, Outcome, Policy};
 use std::io::Read;
@@ -30,7 +31,9 @@ pub struct Args {
     no_cache: bool,
 }
 
-pub fn run(args: Args) -> u8 {
+/// Run `args`; the host takes its engine and linker from `prelink` if the
+/// caller started them.
+pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
     let input = match read_input(&args.input) {
         Ok(input) => input,
         Err(e) => return fail(exit::USAGE, e),
@@ -44,6 +47,9 @@ pub fn run(args: Args) -> u8 {
     let mut builder = Host::builder(policy)
         .instance_pool(false)
         .seal_in_background(false);
+    if let Some(prelink) = prelink {
+        builder = builder.prelinked(prelink);
+    }
     if !args.no_cache {
         match compile_cache() {
             Ok(Some(cache)) => builder = builder.compile_cache(cache),

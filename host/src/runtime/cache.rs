@@ -283,11 +283,7 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        Engine::new(&crate::runtime::config(
-            crate::units::ByteSize::mib(64),
-            false,
-        ))
-        .unwrap()
+        Engine::new(&crate::runtime::config(None)).unwrap()
     }
 
     /// The smallest component: no imports, no exports.
@@ -355,7 +351,7 @@ mod tests {
     #[test]
     fn another_engine_configuration_has_another_name() {
         let digest = Digest::of(EMPTY);
-        let mut config = crate::runtime::config(crate::units::ByteSize::mib(64), false);
+        let mut config = crate::runtime::config(None);
         config.epoch_interruption(false);
         let other = Engine::new(&config).unwrap();
         assert_ne!(

@@ -6,6 +6,7 @@
 //! `Store` and instance ([`invoke`]), from a [`pool`] of slots sized for
 //! that, so no memory, global or handle survives from one run to the next.
 
+pub(crate) mod beside;
 pub mod bindings;
 pub mod cache;
 pub mod invoke;
@@ -29,10 +30,10 @@ use wasmtime::component::Linker;
 /// How often the epoch advances; a run's timeout is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The engine of a host whose policy grants at most `ceiling` of memory
-/// to a run, with or without an instance pool ([`pool::config`]).
-pub fn engine(ceiling: crate::units::ByteSize, pooled: bool) -> wasmtime::Result<Engine> {
-    Engine::new(&config(ceiling, pooled))
+/// The engine of a host with an instance pool for runs granted at most
+/// `pool` of memory, or without one ([`pool::config`]).
+pub fn engine(pool: Option<crate::units::ByteSize>) -> wasmtime::Result<Engine> {
+    Engine::new(&config(pool))
 }
 
 /// The linker every run of a host is instantiated with.
@@ -61,6 +62,39 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     )?;
     bindings::airlock::action::log::add_to_linker::<_, LogCap>(&mut l, RunState::log_view)?;
     Ok(l)
+}
+
+/// The engine of a host without an instance pool, and its linker, built on
+/// a thread of their own.
+///
+/// Neither depends on the policy (without a pool, nothing in the engine is
+/// sized by it: the run's limiter enforces its memory grant), so a process
+/// that runs one action, like `airlock run`, starts them first and reads
+/// its arguments, its policy and its audit log meanwhile; they are the
+/// longest part of setting up a host. Hand them to
+/// [`HostBuilder::prelinked`](crate::HostBuilder::prelinked).
+#[derive(Debug)]
+pub struct Prelink {
+    thread: JoinHandle<wasmtime::Result<(Engine, Linker<RunState>)>>,
+}
+
+impl Prelink {
+    /// Start building them.
+    pub fn start() -> std::io::Result<Prelink> {
+        let thread = beside::spawn("airlock-prelink", || {
+            let engine = engine(None)?;
+            let linker = linker(&engine)?;
+            Ok((engine, linker))
+        })?;
+        Ok(Prelink { thread })
+    }
+
+    /// Wait for them.
+    pub(crate) fn join(self) -> wasmtime::Result<(Engine, Linker<RunState>)> {
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }
 
 /// Advances an engine's epoch every [`EPOCH_TICK`] until dropped; dropping

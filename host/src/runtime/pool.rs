@@ -44,11 +44,12 @@ pub const KEEP_RESIDENT: usize = 2 << 20;
 /// The largest linear memory wasmtime supports for 32-bit memories.
 const MAX_MEMORY: u64 = 4 << 30;
 
-/// The configuration of a host's engine; `ceiling` is the policy's memory
-/// limit, the most any run may be granted. Without `pooled`, each instance
-/// is allocated on demand: slower per run, but nothing is reserved up
-/// front — what a process that runs once (`airlock run`) wants.
-pub fn config(ceiling: ByteSize, pooled: bool) -> Config {
+/// The configuration of a host's engine: with a pool whose memory slots
+/// hold `pool`, the policy's memory limit (the most any run may be
+/// granted), or without one (`None`), each instance allocated on demand:
+/// slower per run, but nothing is reserved up front — what a process that
+/// runs once (`airlock run`) wants.
+pub fn config(pool: Option<ByteSize>) -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -59,13 +60,13 @@ pub fn config(ceiling: ByteSize, pooled: bool) -> Config {
         // frames itself); registering it was a tenth of loading a compiled
         // component.
         .native_unwind_info(false);
-    if pooled {
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(ceiling)));
+    if let Some(ceiling) = pool {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(ceiling)));
     }
     config
 }
 
-fn pool(ceiling: ByteSize) -> PoolingAllocationConfig {
+fn pooling(ceiling: ByteSize) -> PoolingAllocationConfig {
     let page = 64 * 1024;
     let slot = ceiling.0.min(MAX_MEMORY).div_ceil(page) * page;
     let mut pool = PoolingAllocationConfig::new();
