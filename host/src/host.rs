@@ -106,33 +106,6 @@ impl HostBuilder {
     /// Set up the engine, read the lock, open the policy's mounts and the
     /// audit log.
     pub fn build(self) -> Result<Host, Error> {
-        self.build_beside(|_, _| ()).map(|(host, ())| host)
-    }
-
-    /// Build the host and load `action` through it: what [`build`] and then
-    /// [`Host::action`] or [`Host::load_file`] do, in less time, since the
-    /// action is read and vetted while the audit log opens — for a process
-    /// that runs one action, like `airlock run`. A refusal is recorded and
-    /// sealed, as `Host::action`'s is, and returned as the error.
-    ///
-    /// [`build`]: HostBuilder::build
-    pub fn build_and_load(self, action: ActionRef<'_>) -> Result<(Host, Action), Error> {
-        let (host, vetted) =
-            self.build_beside(|policy, lock| Source::read(policy, action)?.vet(lock, policy))?;
-        let loaded = match vetted {
-            Ok((source, vetted)) => host.finish(&source, vetted),
-            Err(unvetted) => Err(host.fail(unvetted)),
-        }?;
-        if let ActionRef::Named(name) = action {
-            host.lock_names().insert(name.to_owned(), loaded.clone());
-        }
-        let action = host.wrap(loaded);
-        Ok((host, action))
-    }
-
-    /// [`build`](HostBuilder::build), doing `work` on this thread while the
-    /// audit log opens on another.
-    fn build_beside<T>(self, work: impl FnOnce(&Policy, &Lock) -> T) -> Result<(Host, T), Error> {
         let HostBuilder {
             policy,
             faults,
@@ -147,27 +120,28 @@ impl HostBuilder {
         let net = Arc::new(NetConfig::new(&policy.network)?);
         // With the operator's files read and sound, open the audit log
         // (reading it back to its last record and checking it against its
-        // last checkpoint) on another thread, while this one does `work`
-        // and sets up the engine (or waits for the thread building it):
-        // none of them depends on another.
-        let (worked, engine, audit) = std::thread::scope(|s| {
-            let (config, thread_faults) = (&policy.audit, faults.clone());
-            let open = move || AuditLog::open_with(config, thread_faults);
-            let opening = runtime::beside::spawn_scoped(s, "airlock-audit-open", open);
-            let worked = work(&policy, &lock);
-            let engine = match engine {
-                EngineSetup::Prelinked(prelink) => prelink.join().map_err(runtime_error),
-                EngineSetup::Pooled => Self::engine(Some(policy.limits.memory)),
-                EngineSetup::OnDemand => Self::engine(None),
-            };
-            let audit = match opening {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                Err(_) => AuditLog::open_with(&policy.audit, faults),
-            };
-            (worked, engine, audit)
-        });
+        // last checkpoint) while the engine is set up on another thread:
+        // neither depends on the other.
+        let (engine, audit) = match engine {
+            EngineSetup::Prelinked(prelink) => {
+                let audit = AuditLog::open_with(&policy.audit, faults);
+                (prelink.join().map_err(runtime_error), audit)
+            }
+            setup => std::thread::scope(|s| {
+                let (config, thread_faults) = (&policy.audit, faults.clone());
+                let open = move || AuditLog::open_with(config, thread_faults);
+                let opening = runtime::beside::spawn_scoped(s, "airlock-audit-open", open);
+                let pool = matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
+                let engine = Self::engine(pool);
+                let audit = match opening {
+                    Ok(thread) => thread
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    Err(_) => AuditLog::open_with(&policy.audit, faults),
+                };
+                (engine, audit)
+            }),
+        };
         let (engine, linker) = engine?;
         let audit = Arc::new(audit?);
         let checkpointer = if background_seal {
@@ -178,7 +152,7 @@ impl HostBuilder {
         };
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| Error::io("cannot start the epoch thread", e))?;
-        let host = Host {
+        Ok(Host {
             inner: Arc::new(Inner {
                 engine,
                 linker,
@@ -194,8 +168,7 @@ impl HostBuilder {
                 _ticker: ticker,
                 checkpointer,
             }),
-        };
-        Ok((host, worked))
+        })
     }
 
     /// An engine with a pool for runs granted at most `pool` of memory (or
@@ -346,7 +319,29 @@ impl Host {
         if let Some(prepared) = self.lock_names().get(name) {
             return Ok(self.wrap(prepared.clone()));
         }
-        let prepared = self.load(ActionRef::Named(name))?;
+        let source = self
+            .inner
+            .policy
+            .actions
+            .get(name)
+            .ok_or_else(|| self.refuse(Refusal::UnknownAction(name.into()), None))?;
+        let path = source
+            .path
+            .as_ref()
+            .ok_or_else(|| self.refuse(Refusal::NoPath(name.into()), None))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::io(
+                format!("cannot read action `{name}` from {}", path.display()),
+                e,
+            )
+        })?;
+        let signature = SignatureFile::next_to(path)?;
+        let prepared = self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            Some(name),
+            signature.as_ref(),
+        )?;
         self.lock_names().insert(name.to_owned(), prepared.clone());
         Ok(self.wrap(prepared))
     }
@@ -355,7 +350,16 @@ impl Host {
     /// in the lock (under the name its manifest declares), with its
     /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
-        self.load(ActionRef::File(path)).map(|p| self.wrap(p))
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let signature = SignatureFile::next_to(path)?;
+        self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            None,
+            signature.as_ref(),
+        )
+        .map(|p| self.wrap(p))
     }
 
     /// The action in `component`; `origin` names it in messages. It must
@@ -373,16 +377,12 @@ impl Host {
         origin: &str,
         signature: Option<&str>,
     ) -> Result<Action, Error> {
-        let source = Source {
-            component: component.into(),
-            origin: origin.to_owned(),
-            asked: None,
-            signature: signature.map(|text| SignatureFile {
-                origin: format!("{origin}.minisig"),
-                text: text.to_owned(),
-            }),
-        };
-        self.prepare(source).map(|p| self.wrap(p))
+        let signature = signature.map(|text| SignatureFile {
+            origin: format!("{origin}.minisig"),
+            text: text.to_owned(),
+        });
+        self.prepare(component, origin, None, signature.as_ref())
+            .map(|p| self.wrap(p))
     }
 
     fn wrap(&self, prepared: Arc<Prepared>) -> Action {
@@ -396,24 +396,52 @@ impl Host {
         self.inner.by_name.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn load(&self, action: ActionRef<'_>) -> Result<Arc<Prepared>, Error> {
-        let source = Source::read(&self.inner.policy, action).map_err(|e| self.fail(e))?;
-        self.prepare(source)
-    }
+    /// Check `component` against the lock and the policy, and compile it.
+    ///
+    /// Nothing of the component is compiled before the lock has admitted
+    /// it and its signature has been checked.
+    fn prepare(
+        &self,
+        component: &[u8],
+        origin: &str,
+        asked: Option<&str>,
+        signature: Option<&SignatureFile>,
+    ) -> Result<Arc<Prepared>, Error> {
+        let policy = &self.inner.policy;
+        let digest = Digest::of(component);
+        let refuse = |r: Refusal| self.refuse(r, Some(digest));
 
-    /// Vet `source` against the lock and the policy, and compile it.
-    fn prepare(&self, source: Source<'_>) -> Result<Arc<Prepared>, Error> {
-        match source.vet(&self.inner.lock, &self.inner.policy) {
-            Ok((source, vetted)) => self.finish(&source, vetted),
-            Err(unvetted) => Err(self.fail(unvetted)),
-        }
-    }
+        let manifest = section::extract(component)
+            .map_err(|error| Refusal::ManifestSection {
+                origin: origin.into(),
+                error,
+            })
+            .and_then(|text| {
+                Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
+            });
+        let candidate = Candidate {
+            asked,
+            digest,
+            origin,
+        };
+        let (_, manifest) = admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
+        let name = &manifest.action.name;
+        trust::check(
+            policy,
+            name,
+            &manifest.action.publisher,
+            component,
+            signature,
+            &format!("{origin}.minisig"),
+        )
+        .map_err(|problem| {
+            refuse(Refusal::Signature {
+                name: name.clone(),
+                origin: origin.into(),
+                problem,
+            })
+        })?;
 
-    /// Compile a vetted component (or load it from the cache) and pre-link
-    /// it, once per digest.
-    fn finish(&self, source: &Source<'_>, vetted: Vetted) -> Result<Arc<Prepared>, Error> {
-        let Vetted { digest, manifest } = vetted;
-        let origin = &source.origin;
         if let Some(p) = self
             .inner
             .by_digest
@@ -424,13 +452,13 @@ impl Host {
             return Ok(p.clone());
         }
         let compiled = match &self.inner.cache {
-            Some(cache) => cache.component(&self.inner.engine, &digest, &source.component),
-            None => Component::new(&self.inner.engine, &source.component),
+            Some(cache) => cache.component(&self.inner.engine, &digest, component),
+            None => Component::new(&self.inner.engine, component),
         };
         let compiled = compiled.map_err(|e| {
             self.refuse(
                 Refusal::InvalidComponent {
-                    origin: origin.clone(),
+                    origin: origin.into(),
                     reason: crate::doc::one_line(&format!("{e:#}")),
                 },
                 Some(digest),
@@ -444,13 +472,13 @@ impl Host {
             .map_err(|e| {
                 self.refuse(
                     Refusal::Unlinkable {
-                        origin: origin.clone(),
+                        origin: origin.into(),
                         reason: crate::doc::one_line(&format!("{e:#}")),
                     },
                     Some(digest),
                 )
             })?;
-        let grant = Grant::new(&manifest, &self.inner.policy);
+        let grant = Grant::new(&manifest, policy);
         let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
         self.inner
             .by_digest
@@ -458,15 +486,6 @@ impl Host {
             .unwrap_or_else(|p| p.into_inner())
             .insert(digest, prepared.clone());
         Ok(prepared)
-    }
-
-    /// The error for what stopped an action before it was vetted: a
-    /// refusal is recorded first.
-    fn fail(&self, unvetted: Unvetted) -> Error {
-        match unvetted {
-            Unvetted::Error(e) => e,
-            Unvetted::Refused(refusal, digest) => self.refuse(*refusal, digest),
-        }
     }
 
     /// Record a refusal and turn it into the error to return. If even the
@@ -482,118 +501,5 @@ impl Host {
             Ok(_) => Error::Refused(refusal),
             Err(e) => Error::Audit(e),
         }
-    }
-}
-
-/// Which action to load.
-#[derive(Clone, Copy, Debug)]
-pub enum ActionRef<'a> {
-    /// An action name from the policy.
-    Named(&'a str),
-    /// A component file, approved in the lock under the name its manifest
-    /// declares.
-    File(&'a Path),
-}
-
-/// A component as read, with what names it and its signature.
-struct Source<'a> {
-    component: std::borrow::Cow<'a, [u8]>,
-    /// Where it came from, for messages.
-    origin: String,
-    /// The name it was asked for by, if any.
-    asked: Option<&'a str>,
-    signature: Option<SignatureFile>,
-}
-
-/// What a component passed: the lock's approval of its digest and
-/// manifest, and the policy's signature rules. Nothing of it is compiled
-/// before this.
-struct Vetted {
-    digest: Digest,
-    manifest: Manifest,
-}
-
-/// Why an action was not vetted: an error reading it, or a refusal (with
-/// the component's digest, if it was read) still to be recorded.
-enum Unvetted {
-    Error(Error),
-    Refused(Box<Refusal>, Option<Digest>),
-}
-
-impl From<Error> for Unvetted {
-    fn from(e: Error) -> Unvetted {
-        Unvetted::Error(e)
-    }
-}
-
-impl<'a> Source<'a> {
-    /// Read `action`'s component and its signature file, if any. Needs
-    /// neither the engine nor the audit log.
-    fn read(policy: &Policy, action: ActionRef<'a>) -> Result<Source<'a>, Unvetted> {
-        let (path, asked) = match action {
-            ActionRef::Named(name) => {
-                let source = policy.actions.get(name).ok_or_else(|| {
-                    Unvetted::Refused(Box::new(Refusal::UnknownAction(name.into())), None)
-                })?;
-                let path = source.path.as_deref().ok_or_else(|| {
-                    Unvetted::Refused(Box::new(Refusal::NoPath(name.into())), None)
-                })?;
-                (path, Some(name))
-            }
-            ActionRef::File(path) => (path, None),
-        };
-        let component = std::fs::read(path).map_err(|e| match asked {
-            Some(name) => Error::io(
-                format!("cannot read action `{name}` from {}", path.display()),
-                e,
-            ),
-            None => Error::io(format!("cannot read {}", path.display()), e),
-        })?;
-        Ok(Source {
-            component: component.into(),
-            origin: path.display().to_string(),
-            asked,
-            signature: SignatureFile::next_to(path)?,
-        })
-    }
-
-    /// Check the component against the lock and the policy's signature
-    /// rules. Needs neither the engine nor the audit log: a refusal is
-    /// returned to be recorded.
-    fn vet(self, lock: &Lock, policy: &Policy) -> Result<(Source<'a>, Vetted), Unvetted> {
-        let origin = self.origin.as_str();
-        let digest = Digest::of(&self.component);
-        let refused = |r: Refusal| Unvetted::Refused(Box::new(r), Some(digest));
-        let manifest = section::extract(&self.component)
-            .map_err(|error| Refusal::ManifestSection {
-                origin: origin.into(),
-                error,
-            })
-            .and_then(|text| {
-                Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
-            });
-        let candidate = Candidate {
-            asked: self.asked,
-            digest,
-            origin,
-        };
-        let (_, manifest) = admit::admit(lock, candidate, manifest).map_err(refused)?;
-        let name = &manifest.action.name;
-        trust::check(
-            policy,
-            name,
-            &manifest.action.publisher,
-            &self.component,
-            self.signature.as_ref(),
-            &format!("{origin}.minisig"),
-        )
-        .map_err(|problem| {
-            refused(Refusal::Signature {
-                name: name.clone(),
-                origin: origin.into(),
-                problem,
-            })
-        })?;
-        Ok((self, Vetted { digest, manifest }))
     }
 }

@@ -86,7 +86,7 @@ pub mod units;
 
 pub use error::{Error, Refusal};
 pub use grant::Grant;
-pub use host::{Action, ActionRef, Host, HostBuilder};
+pub use host::{Action, Host, HostBuilder};
 pub use manifest::Manifest;
 pub use outcome::{Failure, Outcome};
 pub use policy::Policy;

@@ -6,7 +6,7 @@
 use airlock::provenance::minisign::SecretKey;
 use airlock::provenance::trust::SignatureProblem;
 use airlock::provenance::{Digest, Lock};
-use airlock::{ActionRef, Error, Host, Policy, Refusal};
+use airlock::{Error, Host, Policy, Refusal};
 use airlock_tests::{Setup, output, probe_manifest, probe_with};
 use serde_json::json;
 use std::path::Path;
@@ -88,56 +88,6 @@ async fn approve_run_drift_reapprove_run() {
         host.lock().get("probe").unwrap().version.to_string(),
         "1.1.0"
     );
-}
-
-/// `airlock run`'s way in: the host built and the action vetted while the
-/// audit log opens. It loads what `Host::action` and `Host::load_file`
-/// load, and refuses, records and seals what they refuse.
-#[tokio::test(flavor = "multi_thread")]
-async fn building_and_loading_at_once_vets_as_loading_later_does() {
-    let mut setup = Setup::new();
-    let path = setup.action(
-        "probe",
-        &probe_version("1.0.0", "\"https://api.example.com\""),
-    );
-    setup.write_policy();
-    let builder = || Host::builder(Policy::load(&setup.policy_path()).unwrap());
-    let echo = json!({"op": "output", "bytes": 1}).to_string();
-    for target in [ActionRef::Named("probe"), ActionRef::File(&path)] {
-        let (host, action) = builder().build_and_load(target).unwrap();
-        assert_eq!(action.manifest().action.name, "probe");
-        assert_eq!(output(&action.invoke(&echo).await.unwrap()), json!("x"));
-        // The name now resolves to the same prepared action.
-        assert_eq!(host.action("probe").unwrap().digest(), action.digest());
-    }
-
-    // Unknown, and drifted: refused, recorded and sealed before any run.
-    let unknown = builder()
-        .build_and_load(ActionRef::Named("nope"))
-        .map(|(_, a)| a);
-    assert!(matches!(refusal(unknown), Refusal::UnknownAction(n) if n == "nope"));
-    std::fs::write(
-        &path,
-        probe_version("1.1.0", "\"https://telemetry.example.net\""),
-    )
-    .unwrap();
-    setup.sign(&path);
-    let drifted = builder()
-        .build_and_load(ActionRef::Named("probe"))
-        .map(|(_, a)| a);
-    assert!(matches!(refusal(drifted), Refusal::Drift { .. }));
-    let refused = setup.events("run.refused");
-    assert_eq!(refused.len(), 2, "{refused:?}");
-    assert!(refused[1]["digest"].is_string(), "{refused:?}");
-    assert_eq!(
-        setup.events("run.start").len(),
-        2,
-        "only the two approved runs ran"
-    );
-    // Sealed: every record so far is under a checkpoint.
-    let report = airlock::audit::verify::verify_file(&setup.audit_path()).unwrap();
-    assert_eq!(report.records, setup.records().len() as u64);
-    assert_eq!(report.latest.unwrap().size, report.records);
 }
 
 #[tokio::test(flavor = "multi_thread")]

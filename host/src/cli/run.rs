@@ -3,7 +3,7 @@
 use super::{code_of, exit, fail};
 use crate::runtime::Prelink;
 use crate::runtime::cache::{self, CacheError, CompileCache};
-use crate::{ActionRef, Failure, Host, Outcome, Policy};
+use crate::{Failure, Host, Outcome, Policy};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -57,14 +57,8 @@ pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
             Err(e) => return fail(exit::HOST, e),
         }
     }
-    let by_path = args.action.ends_with(".wasm") || args.action.contains('/');
-    let target = if by_path {
-        ActionRef::File(Path::new(&args.action))
-    } else {
-        ActionRef::Named(&args.action)
-    };
-    let (host, action) = match builder.build_and_load(target) {
-        Ok(loaded) => loaded,
+    let host = match builder.build() {
+        Ok(h) => h,
         Err(e) => return fail(code_of(&e), e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -73,6 +67,16 @@ pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => return fail(exit::HOST, format!("cannot start the async runtime: {e}")),
+    };
+    let by_path = args.action.ends_with(".wasm") || args.action.contains('/');
+    let action = if by_path {
+        host.load_file(Path::new(&args.action))
+    } else {
+        host.action(&args.action)
+    };
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => return fail(code_of(&e), e),
     };
     for note in &action.grant().narrowed {
         eprintln!("airlock: note: {note}");
