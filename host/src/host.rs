@@ -120,8 +120,9 @@ impl HostBuilder {
         let net = Arc::new(NetConfig::new(&policy.network)?);
         // With the operator's files read and sound, open the audit log
         // (reading it back to its last record and checking it against its
-        // last checkpoint) while the engine is set up on another thread:
-        // neither depends on the other.
+        // last checkpoint) while the engine is set up, neither depending on
+        // the other: here while a prelinked engine finishes on its thread,
+        // else on a helper while this thread builds the engine.
         let (engine, audit) = match engine {
             EngineSetup::Prelinked(prelink) => {
                 let audit = AuditLog::open_with(&policy.audit, faults);

@@ -98,7 +98,7 @@ impl Prelink {
 }
 
 /// Advances an engine's epoch every [`EPOCH_TICK`] until dropped; dropping
-/// it wakes and joins the thread at once (a one-call `airlock run` does not
+/// it wakes and joins the thread at once (a host that is dropped does not
 /// wait out a tick).
 #[derive(Debug)]
 pub struct EpochTicker {
