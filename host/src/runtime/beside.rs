@@ -8,6 +8,10 @@
 //! gained nothing from them. So a helper first takes its starter's CPU out
 //! of its own affinity (if the process may use another), and the starter
 //! yields once, so that a helper queued behind it gets to do that at once.
+//!
+//! A thread or process started from a helper would inherit that narrower
+//! affinity for good, so helpers do one bounded job and start nothing:
+//! building the engine and linker, opening the audit log.
 
 use std::thread::{JoinHandle, Scope, ScopedJoinHandle};
 
