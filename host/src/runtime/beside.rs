@@ -21,13 +21,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let starter = rustix::thread::sched_getcpu();
     let thread = std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || {
-            keep_off(starter);
-            work()
-        })?;
+        .spawn(off_this_cpu(work))?;
     std::thread::yield_now();
     Ok(thread)
 }
@@ -42,15 +38,21 @@ where
     F: FnOnce() -> T + Send + 'scope,
     T: Send + 'scope,
 {
-    let starter = rustix::thread::sched_getcpu();
     let thread = std::thread::Builder::new()
         .name(name.into())
-        .spawn_scoped(scope, move || {
-            keep_off(starter);
-            work()
-        })?;
+        .spawn_scoped(scope, off_this_cpu(work))?;
     std::thread::yield_now();
     Ok(thread)
+}
+
+/// `work`, preceded by leaving the CPU the calling thread is on now: the
+/// body of a helper this thread is about to start.
+fn off_this_cpu<T, F: FnOnce() -> T>(work: F) -> impl FnOnce() -> T {
+    let starter = rustix::thread::sched_getcpu();
+    move || {
+        keep_off(starter);
+        work()
+    }
 }
 
 /// Move the calling thread off `cpu` if it may run on another.
