@@ -84,14 +84,14 @@ pub fn warm(
 
 /// Invocations per second with 1 and with N callers ([`stats::scaling`]),
 /// each invoking back to back.
-pub fn scaling(host: &Host, action: &str, input: &str, span: Duration) -> (f64, f64) {
+pub fn scaling(host: &Host, action: &str, input: &str, span: Duration) -> stats::Scaling {
     stats::scaling(5, span, |rt| {
         ok(rt.block_on(host.invoke(action, input)).expect("invoke"))
     })
 }
 
-/// The warm and throughput rows; returns (warm median, 1-caller rate,
-/// N-caller rate).
+/// The warm and throughput rows; returns the warm median and the
+/// throughput.
 pub fn measure(
     report: &mut Report,
     rt: &tokio::runtime::Runtime,
@@ -99,7 +99,7 @@ pub fn measure(
     input: &str,
     n: usize,
     span: Duration,
-) -> (Duration, f64, f64) {
+) -> (Duration, stats::Scaling) {
     const S: &str = "airlock";
     let mut warm_by_sync = Vec::new();
     for sync in ["group", "none", "always"] {
@@ -116,12 +116,12 @@ pub fn measure(
     let setup = Setup::new(&[("vowels", vowels)], "group", "");
     let host = setup.host();
     let callers = stats::cores();
-    let (one, many) = scaling(&host, "vowels", input, span);
-    report.rate(S, "throughput, 1 caller (sync = \"group\")", one);
+    let tp = scaling(&host, "vowels", input, span);
+    report.rate(S, "throughput, 1 caller (sync = \"group\")", tp.one);
     report.rate(
         S,
         format!("throughput, {callers} callers (sync = \"group\")"),
-        many,
+        tp.many,
     );
-    (warm_by_sync[0], one, many)
+    (warm_by_sync[0], tp)
 }

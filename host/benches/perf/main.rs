@@ -60,8 +60,9 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only SECTION` (raw, extism, host, cli, audit, net): one section,
-    // for profiling; no targets are checked.
+    // `--only SECTION` (raw, extism, host, cli, audit, net; and for a
+    // profiler fresh, warm, tp, and tp1 / tp2, one or two callers of
+    // `Host::invoke` for ten seconds): one section; no targets are checked.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -81,16 +82,30 @@ fn main() {
             }
             "tp" => {
                 let span = Duration::from_secs(1);
-                let (one, many) = stats::compute_scaling(span);
-                report.rate("machine", "SHA-256 of 64 KiB, 1 thread", one);
-                report.rate("machine", "SHA-256 of 64 KiB, N threads", many);
-                let (one, many) = raw::fresh_scaling(raw::Alloc::Airlock, &bytes, &input, span);
-                report.rate("raw", "fresh throughput, 1 caller", one);
-                report.rate("raw", "fresh throughput, N callers", many);
+                let cpu = stats::compute_scaling(span);
+                report.rate("machine", "SHA-256 of 64 KiB, 1 thread", cpu.one);
+                report.rate("machine", "SHA-256 of 64 KiB, N threads", cpu.many);
+                let raw = raw::fresh_scaling(raw::Alloc::Airlock, &bytes, &input, span);
+                report.rate("raw", "fresh throughput, 1 caller", raw.one);
+                report.rate("raw", "fresh throughput, N callers", raw.many);
                 let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
-                let (one, many) = host::scaling(&setup.host(), "vowels", &input, span);
-                report.rate("airlock", "throughput, 1 caller", one);
-                report.rate("airlock", "throughput, N callers", many);
+                let tp = host::scaling(&setup.host(), "vowels", &input, span);
+                report.rate("airlock", "throughput, 1 caller", tp.one);
+                report.rate("airlock", "throughput, N callers", tp.many);
+                report.scaling_context(&[
+                    (tp, "Host::invoke"),
+                    (raw, "raw wasmtime"),
+                    (cpu, "SHA-256"),
+                ]);
+            }
+            "tp1" | "tp2" => {
+                let callers = if section == "tp1" { 1 } else { 2 };
+                let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
+                let host = setup.host();
+                let r = stats::rate(callers, Duration::from_secs(10), |rt| {
+                    rt.block_on(host.invoke("vowels", &input)).expect("invoke");
+                });
+                report.rate("airlock", format!("throughput, {callers} callers"), r);
             }
             "warm" => {
                 let setup = host::Setup::new(&[("vowels", &vowels)], "group", "");
@@ -132,25 +147,25 @@ fn main() {
 
     let raw_reused = raw::measure(&mut report, &rt, &bytes, &input, n);
     let extism = extism::measure(&mut report, n);
-    let (warm, one, many) = host::measure(&mut report, &rt, &vowels, &input, n, span);
+    let (warm, tp) = host::measure(&mut report, &rt, &vowels, &input, n, span);
     let n_callers = stats::cores();
-    let (raw_one, raw_many) = raw::fresh_scaling(raw::Alloc::Airlock, &bytes, &input, span);
+    let raw_tp = raw::fresh_scaling(raw::Alloc::Airlock, &bytes, &input, span);
     report.rate(
         "raw wasmtime 48",
         "throughput, fresh instance per call, airlock's engine, 1 caller",
-        raw_one,
+        raw_tp.one,
     );
     report.rate(
         "raw wasmtime 48",
         format!("throughput, fresh instance per call, airlock's engine, {n_callers} callers"),
-        raw_many,
+        raw_tp.many,
     );
-    let (cpu_one, cpu_many) = stats::compute_scaling(span);
-    report.rate("machine", "SHA-256 of 64 KiB, 1 thread", cpu_one);
+    let cpu = stats::compute_scaling(span);
+    report.rate("machine", "SHA-256 of 64 KiB, 1 thread", cpu.one);
     report.rate(
         "machine",
         format!("SHA-256 of 64 KiB, {n_callers} threads"),
-        cpu_many,
+        cpu.many,
     );
     let (second, bare, first) = cli::measure(&mut report, &vowels, &input, spawns);
     for (name, d) in audit_cost::measure(if quick { 10 } else { 1 }) {
@@ -198,7 +213,7 @@ fn main() {
         "≥ 20",
         r >= 20.0,
     );
-    let r = many / one;
+    let r = tp.ratio();
     report.target(
         "3 throughput",
         "Host::invoke, N callers / 1 caller",
@@ -210,12 +225,19 @@ fn main() {
     // wasmtime's fresh instances and for pure computation.
     report.targets.push(format!(
         "| 3 throughput | (context) raw wasmtime fresh instances, N / 1 | {:.2}× | — | |",
-        raw_many / raw_one
+        raw_tp.ratio()
     ));
     report.targets.push(format!(
         "| 3 throughput | (context) pure computation, N threads / 1 | {:.2}× | — | |",
-        cpu_many / cpu_one
+        cpu.ratio()
     ));
+    // Why: how busy one caller keeps the machine, and what a call costs in
+    // CPU time alone and beside N - 1 others.
+    report.scaling_context(&[
+        (tp, "Host::invoke"),
+        (raw_tp, "raw wasmtime"),
+        (cpu, "SHA-256"),
+    ]);
     let r = ratio(guarded_none, direct);
     report.target(
         "5 network",

@@ -274,7 +274,7 @@ pub fn measure(
 
 /// Calls per second with 1 and with N callers ([`stats::scaling`]), each
 /// instantiating afresh from one `InstancePre` and calling, back to back.
-pub fn fresh_scaling(alloc: Alloc, bytes: &[u8], input: &str, span: Duration) -> (f64, f64) {
+pub fn fresh_scaling(alloc: Alloc, bytes: &[u8], input: &str, span: Duration) -> stats::Scaling {
     let engine = engine(alloc);
     let component = Component::new(&engine, bytes).expect("compile");
     let pre = linker_async(&engine)

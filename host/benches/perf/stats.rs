@@ -93,6 +93,13 @@ impl Report {
         ));
     }
 
+    /// A context line of [`Scaling::context`] for each of `rows`
+    /// (`(measured, what)`), where it could be measured.
+    pub fn scaling_context(&mut self, rows: &[(Scaling, &str)]) {
+        let lines = rows.iter().filter_map(|(s, what)| s.context(what));
+        self.targets.extend(lines);
+    }
+
     pub fn print(&self) {
         println!("| section | case | median |");
         println!("|---|---|---|");
@@ -156,9 +163,8 @@ pub fn cores() -> usize {
 }
 
 /// How far the machine itself scales: SHA-256 over 64 KiB per call, with 1
-/// and [`cores`] threads — pure computation, nothing shared — as
-/// (1-thread rate, N-thread rate).
-pub fn compute_scaling(span: Duration) -> (f64, f64) {
+/// and [`cores`] threads — pure computation, nothing shared.
+pub fn compute_scaling(span: Duration) -> Scaling {
     use sha2::Digest as _;
     let block = vec![7u8; 64 * 1024];
     let call = |_: &tokio::runtime::Runtime| {
@@ -167,24 +173,118 @@ pub fn compute_scaling(span: Duration) -> (f64, f64) {
     scaling(5, span, call)
 }
 
-/// (1-caller rate, `cores()`-caller rate), each the median of `rounds`
+/// What [`scaling`] measured: the median rate of each kind of span and
+/// how many of the machine's cores were busy during it (all processes,
+/// kernel threads included), where `/proc/stat` can be read.
+#[derive(Clone, Copy, Debug)]
+pub struct Scaling {
+    pub one: f64,
+    pub many: f64,
+    pub busy_one: Option<f64>,
+    /// The CPU time the machine spent per call, with one caller and with N.
+    pub cpu_per_call: Option<(Duration, Duration)>,
+}
+
+impl Scaling {
+    /// N callers' rate over one caller's.
+    pub fn ratio(&self) -> f64 {
+        self.many / self.one
+    }
+
+    /// A line for the table of targets: the cores one caller keeps busy
+    /// (its own and the work it leaves to other threads: the kernel's
+    /// writeback, a checkpoint thread) and the CPU time per call with one
+    /// and with N callers.
+    pub fn context(&self, what: &str) -> Option<String> {
+        let (one, many) = self.cpu_per_call?;
+        let busy = self.busy_one?;
+        Some(format!(
+            "| 3 throughput | (context) {what}: cores busy with 1 caller {busy:.2} (so at most {:.2}× with {}); CPU per call, 1 / N callers | {} / {} | — | |",
+            cores() as f64 / busy,
+            cores(),
+            show(one),
+            show(many),
+        ))
+    }
+}
+
+/// The machine's (busy, total) CPU time so far, in clock ticks, from the
+/// first line of `/proc/stat`: idle and waiting for I/O count as not busy.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already
+    // counted in user)
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle, total))
+}
+
+/// The cores of the machine `/proc/stat` counts.
+fn machine_cores() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let n = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count();
+    (n > 0).then_some(n as f64)
+}
+
+/// [`rate`], and how many cores were busy while it ran.
+fn rate_busy(
+    callers: usize,
+    span: Duration,
+    call: impl Fn(&tokio::runtime::Runtime) + Sync,
+) -> (f64, Option<f64>) {
+    let before = cpu_ticks();
+    let r = rate(callers, span, call);
+    let busy =
+        before
+            .zip(cpu_ticks())
+            .zip(machine_cores())
+            .and_then(|(((b0, t0), (b1, t1)), n)| {
+                (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64 * n)
+            });
+    (r, busy)
+}
+
+/// One caller's and `cores()` callers' rates, each the median of `rounds`
 /// spans of `span`, the two alternating so that a machine whose speed
 /// drifts (a shared VM) shifts both alike. Each span starts [`settle`]d.
 pub fn scaling(
     rounds: usize,
     span: Duration,
     call: impl Fn(&tokio::runtime::Runtime) + Sync,
-) -> (f64, f64) {
+) -> Scaling {
     let (mut one, mut many) = (Vec::new(), Vec::new());
+    let (mut busy_one, mut cpu_one, mut cpu_many) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         settle();
-        one.push(rate(1, span, &call));
+        let (r, busy) = rate_busy(1, span, &call);
+        one.push(r);
+        busy_one.extend(busy);
+        cpu_one.extend(busy.map(|b| b / r));
         settle();
-        many.push(rate(cores(), span, &call));
+        let (r, busy) = rate_busy(cores(), span, &call);
+        many.push(r);
+        cpu_many.extend(busy.map(|b| b / r));
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v.get(v.len() / 2).copied()
     };
-    (median(&mut one), median(&mut many))
+    let cpu_one = median(&mut cpu_one).map(Duration::from_secs_f64);
+    let cpu_many = median(&mut cpu_many).map(Duration::from_secs_f64);
+    Scaling {
+        one: median(&mut one).expect("at least one round"),
+        many: median(&mut many).expect("at least one round"),
+        busy_one: median(&mut busy_one),
+        cpu_per_call: cpu_one.zip(cpu_many),
+    }
 }
