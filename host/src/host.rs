@@ -126,6 +126,7 @@ impl HostBuilder {
         let (engine, audit) = match engine {
             EngineSetup::Prelinked(prelink) => {
                 let audit = AuditLog::open_with(&policy.audit, faults);
+                tracing::debug!("the engine and linker were built ahead, on a thread of their own");
                 (prelink.join().map_err(runtime_error), audit)
             }
             setup => std::thread::scope(|s| {

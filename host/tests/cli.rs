@@ -137,6 +137,20 @@ fn run_prints_the_output_and_records_the_run() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["output"]["greeting"], "Hello, Lin!");
     assert_eq!(v["exit_code"], 0);
+
+    // With the global flag before the command (the engine is then started
+    // ahead as well, found past the flag).
+    let out = airlock(dir.path(), &["-vv", "run", "hello", "--input", "@in.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"greeting":"Hello, Lin!","vowels":1}"#
+    );
+    assert!(
+        text(&out.stderr).contains("the engine and linker were built ahead"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -103,9 +103,14 @@ pub fn main() -> ExitCode {
     quiet_on_closed_pipe();
     // `airlock run …` needs an engine and a linker, which take longer to
     // build than anything else before the run: start them before anything
-    // else. (Only in the usual spelling, with `run` first; a failed start
-    // just means the host builds them itself.)
-    let prelink = match std::env::args_os().nth(1) {
+    // else. The command is the first argument that is not a flag (the only
+    // global flag, `-v`, takes no value); a start for a command line that
+    // turns out not to be a run costs a thread's work and nothing else, and
+    // a failed start just means the host builds them itself.
+    let command = std::env::args_os()
+        .skip(1)
+        .find(|a| !a.as_encoded_bytes().starts_with(b"-"));
+    let prelink = match command {
         Some(command) if command == "run" => crate::runtime::Prelink::start().ok(),
         _ => None,
     };
