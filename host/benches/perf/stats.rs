@@ -209,7 +209,9 @@ impl Scaling {
 }
 
 /// The machine's (busy, total) CPU time so far, in clock ticks, from the
-/// first line of `/proc/stat`: idle and waiting for I/O count as not busy.
+/// first line of `/proc/stat`: idle, waiting for I/O and stolen by the
+/// hypervisor (a VM's CPU that wanted to run and did not) count as not
+/// busy.
 fn cpu_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let ticks: Vec<u64> = stat
@@ -222,7 +224,7 @@ fn cpu_ticks() -> Option<(u64, u64)> {
     // user nice system idle iowait irq softirq steal (guest time is already
     // counted in user)
     let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3)? + ticks.get(4)?;
+    let idle = ticks.get(3)? + ticks.get(4)? + ticks.get(7)?;
     Some((total - idle, total))
 }
 
