@@ -178,8 +178,11 @@ pub fn compute_scaling(span: Duration) -> Scaling {
 /// kernel threads included), where `/proc/stat` can be read.
 #[derive(Clone, Copy, Debug)]
 pub struct Scaling {
+    /// Calls per second with one caller.
     pub one: f64,
+    /// Calls per second with [`cores`] callers.
     pub many: f64,
+    /// The machine's busy cores with one caller.
     pub busy_one: Option<f64>,
     /// The CPU time the machine spent per call, with one caller and with N.
     pub cpu_per_call: Option<(Duration, Duration)>,
