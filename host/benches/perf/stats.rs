@@ -211,14 +211,14 @@ impl Scaling {
     }
 }
 
-/// The machine's (busy, total) CPU time so far, in clock ticks, from the
-/// first line of `/proc/stat`: idle, waiting for I/O and stolen by the
-/// hypervisor (a VM's CPU that wanted to run and did not) count as not
+/// The machine's (busy, total) CPU time so far, in clock ticks, and its
+/// number of CPUs, from `/proc/stat`: idle, waiting for I/O and stolen by
+/// the hypervisor (a VM's CPU that wanted to run and did not) count as not
 /// busy.
-fn cpu_ticks() -> Option<(u64, u64)> {
+fn cpu_ticks() -> Option<(u64, u64, usize)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let ticks: Vec<u64> = stat
-        .lines()
+    let mut lines = stat.lines();
+    let ticks: Vec<u64> = lines
         .next()?
         .strip_prefix("cpu ")?
         .split_whitespace()
@@ -228,17 +228,11 @@ fn cpu_ticks() -> Option<(u64, u64)> {
     // counted in user)
     let total: u64 = ticks.iter().take(8).sum();
     let idle = ticks.get(3)? + ticks.get(4)? + ticks.get(7)?;
-    Some((total - idle, total))
-}
-
-/// The cores of the machine `/proc/stat` counts.
-fn machine_cores() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let n = stat
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+    let cpus = lines
+        .take_while(|l| l.starts_with("cpu"))
+        .filter(|l| l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count();
-    (n > 0).then_some(n as f64)
+    Some((total - idle, total, cpus))
 }
 
 /// [`rate`], and how many cores were busy while it ran.
@@ -249,13 +243,11 @@ fn rate_busy(
 ) -> (f64, Option<f64>) {
     let before = cpu_ticks();
     let r = rate(callers, span, call);
-    let busy =
-        before
-            .zip(cpu_ticks())
-            .zip(machine_cores())
-            .and_then(|(((b0, t0), (b1, t1)), n)| {
-                (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64 * n)
-            });
+    let busy = before
+        .zip(cpu_ticks())
+        .and_then(|((b0, t0, _), (b1, t1, cpus))| {
+            (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64 * cpus as f64)
+        });
     (r, busy)
 }
 
