@@ -22,6 +22,7 @@
 //! break a record's line.
 
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 /// The largest integer magnitude in the canonical subset: 2^53 − 1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -79,19 +80,40 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
 }
 
 fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), OutsideSubset> {
-    write_members(out, fields, None, &[], &mut Vec::new())
+    write_members(out, fields, &[], &[], &mut Vec::new())
 }
 
-/// The canonical bytes of an object with one more member, `raw`: a key and
-/// the canonical bytes of its value, written as they are (a value
-/// canonicalised once and spliced into many records).
+/// A member given beside an object's fields, so that a value every record
+/// shares need not be put into each record's map: a string, or the
+/// canonical bytes of a value (canonicalised once and spliced into many
+/// records), written as they are.
+#[derive(Clone, Copy, Debug)]
+pub enum Extra<'a> {
+    /// A string value.
+    Str(&'a str),
+    /// The canonical bytes of a value.
+    Raw(&'a [u8]),
+}
+
+/// The canonical bytes of an object with more members, `extra`: each
+/// replaces a field of the same key.
 pub fn object_with(
     fields: &Map<String, Value>,
-    raw: (&str, &[u8]),
+    extra: &[(&str, Extra<'_>)],
 ) -> Result<Vec<u8>, OutsideSubset> {
-    let mut out = Vec::with_capacity(256 + raw.1.len());
-    write_members(&mut out, fields, Some(raw), &[], &mut Vec::new())?;
+    let mut out = Vec::with_capacity(256 + extra_len(extra));
+    write_members(&mut out, fields, extra, &[], &mut Vec::new())?;
     Ok(out)
+}
+
+fn extra_len(extra: &[(&str, Extra<'_>)]) -> usize {
+    extra
+        .iter()
+        .map(|(_, e)| match e {
+            Extra::Str(s) => s.len(),
+            Extra::Raw(b) => b.len(),
+        })
+        .sum()
 }
 
 /// An object with holes: its canonical bytes, but for the members whose
@@ -105,17 +127,17 @@ pub struct Holes {
     at: Vec<(usize, &'static str)>,
 }
 
-/// The canonical bytes of `fields`, with `raw` (see [`object_with`]) if
-/// any, and a hole for each key of `holes` (in canonical order, none of
-/// them a key of `fields` or `raw`).
+/// The canonical bytes of `fields` with `extra` (see [`object_with`]), and
+/// a hole for each key of `holes` (in canonical order; a field of the same
+/// key is left out, and none of them is a key of `extra`).
 pub fn object_with_holes(
     fields: &Map<String, Value>,
-    raw: Option<(&str, &[u8])>,
+    extra: &[(&str, Extra<'_>)],
     holes: &[&'static str],
 ) -> Result<Holes, OutsideSubset> {
-    let mut bytes = Vec::with_capacity(512 + raw.map_or(0, |r| r.1.len()));
+    let mut bytes = Vec::with_capacity(384 + extra_len(extra));
     let mut at = Vec::with_capacity(holes.len());
-    write_members(&mut bytes, fields, raw, holes, &mut at)?;
+    write_members(&mut bytes, fields, extra, holes, &mut at)?;
     Ok(Holes { bytes, at })
 }
 
@@ -141,21 +163,22 @@ impl Holes {
     }
 }
 
-fn write_members(
+fn write_members<'a>(
     out: &mut Vec<u8>,
-    fields: &Map<String, Value>,
-    raw: Option<(&str, &[u8])>,
+    fields: &'a Map<String, Value>,
+    extra: &[(&'a str, Extra<'a>)],
     holes: &[&'static str],
     at: &mut Vec<(usize, &'static str)>,
 ) -> Result<(), OutsideSubset> {
-    let mut members: Vec<(&str, Member)> = fields
+    // A record has a dozen members or so: sorted on the stack.
+    let mut members: SmallVec<[(&str, Member); 24]> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), Member::Value(v)))
-        .filter(|(k, _)| raw.is_none_or(|(r, _)| r != *k) && !holes.contains(k))
+        .filter(|(k, _)| extra.iter().all(|(e, _)| e != k) && !holes.contains(k))
         .collect();
-    if let Some((key, bytes)) = raw {
+    for &(key, e) in extra {
         let at = members.partition_point(|(k, _)| *k < key);
-        members.insert(at, (key, Member::Raw(bytes)));
+        members.insert(at, (key, Member::Extra(e)));
     }
     for &key in holes {
         let at = members.partition_point(|(k, _)| *k < key);
@@ -184,10 +207,15 @@ fn write_members(
                 out.push(b':');
                 write_value(out, v)?;
             }
-            Member::Raw(bytes) => {
+            Member::Extra(Extra::Raw(bytes)) => {
                 write_string(out, key);
                 out.push(b':');
                 out.extend_from_slice(bytes);
+            }
+            Member::Extra(Extra::Str(text)) => {
+                write_string(out, key);
+                out.push(b':');
+                write_string(out, text);
             }
         }
     }
@@ -197,7 +225,7 @@ fn write_members(
 
 enum Member<'a> {
     Value(&'a Value),
-    Raw(&'a [u8]),
+    Extra(Extra<'a>),
     Hole(&'static str),
 }
 
@@ -266,19 +294,36 @@ mod tests {
             json!({"a": 1, "q": 2, "r": {"s": true}, "u": null}),
             json!({"\u{fb33}": 1, "\u{1f600}": 2, "seqx": 3, "pre": 4}),
         ];
+        // Members given beside the fields: a string that needs escapes, and
+        // canonical bytes; `phase` replaces a field of that key.
+        let extra = [
+            ("phase", Extra::Str("in\"tent\n\u{1f600}")),
+            ("v", Extra::Raw(b"1")),
+            ("grant", Extra::Raw(br#"{"b":[1,"x"]}"#)),
+        ];
         for fields in cases {
-            let fields = fields.as_object().unwrap().clone();
-            let holes = object_with_holes(&fields, None, &["prev", "seq", "time"]).unwrap();
-            let mut filled = Vec::new();
-            holes.fill(&mut filled, &[b"\"ab\"", b"7", b"\"t\""]);
-            let mut whole = fields.clone();
-            whole.insert("prev".into(), "ab".into());
-            whole.insert("seq".into(), 7.into());
-            whole.insert("time".into(), "t".into());
-            assert_eq!(
-                String::from_utf8(filled).unwrap(),
-                String::from_utf8(object(&whole).unwrap()).unwrap()
-            );
+            for extra in [&extra[..0], &extra[..]] {
+                let mut fields = fields.as_object().unwrap().clone();
+                fields.insert("phase".into(), "replaced".into());
+                let holes = object_with_holes(&fields, extra, &["prev", "seq", "time"]).unwrap();
+                let mut filled = Vec::new();
+                holes.fill(&mut filled, &[b"\"ab\"", b"7", b"\"t\""]);
+                let mut whole = fields.clone();
+                whole.insert("prev".into(), "ab".into());
+                whole.insert("seq".into(), 7.into());
+                whole.insert("time".into(), "t".into());
+                for (key, e) in extra {
+                    let v = match e {
+                        Extra::Str(s) => Value::from(*s),
+                        Extra::Raw(b) => serde_json::from_slice(b).unwrap(),
+                    };
+                    whole.insert((*key).into(), v);
+                }
+                assert_eq!(
+                    String::from_utf8(filled).unwrap(),
+                    String::from_utf8(object(&whole).unwrap()).unwrap()
+                );
+            }
         }
     }
 

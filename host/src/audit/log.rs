@@ -11,8 +11,10 @@ use super::paths::Paths;
 use super::record::Event;
 use super::state::{self, Resume};
 use crate::policy::{AuditConfig, SyncPolicy};
-use serde_json::{Map, Value};
+use crate::provenance::Digest;
+use jcs::Extra;
 use sha2::{Digest as _, Sha256};
+use smallvec::SmallVec;
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
@@ -36,9 +38,9 @@ const PLACE: [&str; 3] = ["prev", "seq", "time"];
 
 /// A record encoded but for its place in the log ([`PLACE`]).
 struct Pending {
-    /// What the log's state tracks (intents opened and closed).
-    fields: Map<String, Value>,
     holes: jcs::Holes,
+    /// What it does to the open intents.
+    effect: state::Effect,
     /// The line's chain hash and Merkle leaf hash, fed the bytes before
     /// the first hole: under the writer, only the rest is hashed.
     chain: Sha256,
@@ -46,28 +48,30 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(run: Option<&RunInfo>, event: Event) -> Result<Pending, AuditError> {
+    /// Encode `event`. What every record of a run carries (`v`, `phase`,
+    /// the run's identity) is written beside the event's fields, not put
+    /// into its map: nothing here allocates but the line itself.
+    fn new(run: Option<&RunInfo>, event: &Event) -> Result<Pending, AuditError> {
         let phase = event.phase_of();
-        let raw = event.raw;
-        let mut fields: Map<String, Value> = event.fields;
-        for key in PLACE {
-            fields.remove(key);
-        }
-        fields.insert("v".into(), 1.into());
-        fields.insert("phase".into(), phase.as_str().into());
+        let mut digest = [0; Digest::TEXT_LEN];
+        let mut extra: SmallVec<[(&str, Extra); 6]> = SmallVec::new();
+        extra.push(("v", Extra::Raw(b"1")));
+        extra.push(("phase", Extra::Str(phase.as_str())));
         if let Some(run) = run {
-            fields.insert("run".into(), run.run.clone().into());
-            fields.insert("action".into(), run.action.clone().into());
-            fields.insert("digest".into(), run.digest.to_string().into());
+            extra.push(("run", Extra::Str(&run.run)));
+            extra.push(("action", Extra::Str(&run.action)));
+            extra.push(("digest", Extra::Str(run.digest.text(&mut digest))));
         }
-        let raw = raw.as_ref().map(|(key, json)| (*key, &json[..]));
-        debug_assert!(raw.is_none_or(|(key, _)| !PLACE.contains(&key)));
-        let holes = jcs::object_with_holes(&fields, raw, &PLACE)
+        if let Some((key, json)) = &event.raw {
+            debug_assert!(!PLACE.contains(key) && extra.iter().all(|(k, _)| k != key));
+            extra.push((key, Extra::Raw(json)));
+        }
+        let holes = jcs::object_with_holes(&event.fields, &extra, &PLACE)
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
         let chain = Sha256::new_with_prefix(holes.prefix());
         let leaf = super::merkle::leaf_hasher().chain_update(holes.prefix());
         Ok(Pending {
-            fields,
+            effect: state::Effect::of(Some(phase), &event.fields, run.map(|r| r.run.as_str())),
             holes,
             chain,
             leaf,
@@ -267,9 +271,20 @@ impl AuditLog {
     /// for records about the host itself. Durable on return under
     /// `sync = "always"`; see [`append_durable`](Self::append_durable).
     pub fn append(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
+        self.append_event(run, &event)
+    }
+
+    /// [`append`](Self::append), leaving `event` with the caller (to
+    /// [`owe`](Self::owe) if the append fails).
+    pub(super) fn append_event(
+        &self,
+        run: Option<&RunInfo>,
+        event: &Event,
+    ) -> Result<u64, AuditError> {
         // Encoded before the writer is taken: under it, only the record's
-        // place in the log is left to write.
-        let record = Pending::new(run, event)?;
+        // place in the log is left to write. It is freed after the writer
+        // is let go.
+        let mut record = Pending::new(run, event)?;
         let mut w = self.lock()?;
         if let Some(why) = &w.broken {
             return Err(AuditError(why.clone()));
@@ -298,15 +313,15 @@ impl AuditLog {
             self.rotate(&mut w)?;
         }
         self.write_owed(&mut w)?;
-        self.write_record(&mut w, record)
+        self.write_record(&mut w, &mut record)
     }
 
     /// Write the records [`owe`](Self::owe) kept, oldest first, each marked
     /// `late`.
     fn write_owed(&self, w: &mut Writer) -> Result<(), AuditError> {
         while let Some((owed_run, owed)) = w.owed.first().cloned() {
-            let owed = Pending::new(owed_run.as_ref(), owed.field("late", true))?;
-            self.write_record(w, owed)?;
+            let mut owed = Pending::new(owed_run.as_ref(), &owed.field("late", true))?;
+            self.write_record(w, &mut owed)?;
             w.owed.remove(0);
         }
         Ok(())
@@ -401,7 +416,7 @@ impl AuditLog {
     /// Write `record` at the end of the log: its `prev`, `seq` and `time`
     /// filled in, the line hashed into the chain and the tree once it is
     /// written.
-    fn write_record(&self, w: &mut Writer, record: Pending) -> Result<u64, AuditError> {
+    fn write_record(&self, w: &mut Writer, record: &mut Pending) -> Result<u64, AuditError> {
         let seq = w.at.next_seq;
         let prev = quoted_hex(&w.at.prev);
         let mut digits = itoa::Buffer::new();
@@ -432,11 +447,13 @@ impl AuditLog {
                 self.paths.log.display()
             )));
         }
-        w.at.track(seq, &record.fields);
+        w.at.track(seq, &mut record.effect);
         let rest = &w.buf[record.holes.prefix().len()..line_len];
+        record.chain.update(rest);
+        record.leaf.update(rest);
         let (prev, leaf) = (
-            record.chain.chain_update(rest).finalize().into(),
-            record.leaf.chain_update(rest).finalize().into(),
+            record.chain.finalize_reset().into(),
+            record.leaf.finalize_reset().into(),
         );
         w.at.prev = prev;
         w.at.frontier.push(leaf);

@@ -5,12 +5,13 @@ use super::*;
 use crate::audit::verify::{self, Options, Reason};
 use crate::audit::{Fault, Phase};
 use crate::policy::AuditConfig;
+use serde_json::Value;
 
 fn run() -> RunInfo {
     RunInfo {
         run: "r1".into(),
         action: "a@1.0.0".into(),
-        digest: crate::provenance::Digest::of(b"x"),
+        digest: Digest::of(b"x"),
     }
 }
 

@@ -204,7 +204,9 @@ pub(crate) fn canonical_with(
 ) -> Option<Vec<u8>> {
     match raw {
         None => canonical(fields),
-        Some((key, json)) => super::jcs::object_with(fields, (key, json)).ok(),
+        Some((key, json)) => {
+            super::jcs::object_with(fields, &[(key, super::jcs::Extra::Raw(json))]).ok()
+        }
     }
 }
 

@@ -117,7 +117,7 @@ impl Recorder {
 
     fn close(&self, event: Event) -> Result<u64, AuditError> {
         let denial = denial_of(&event);
-        let result = self.log.append(Some(&self.info), event.clone());
+        let result = self.log.append_event(Some(&self.info), &event);
         if result.is_err() {
             self.log.owe(Some(&self.info), event);
         }

@@ -20,8 +20,9 @@ use super::merkle::{Frontier, Hash, leaf_hash};
 use super::paths::Paths;
 use super::record::Phase;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -141,7 +142,7 @@ impl Resume {
     /// Take in one complete record line (without its newline), checking
     /// that it continues the chain.
     pub fn take(&mut self, line: &[u8]) -> Result<(), String> {
-        let v: serde_json::Map<String, Value> = serde_json::from_slice(line)
+        let v: Map<String, Value> = serde_json::from_slice(line)
             .map_err(|e| format!("record {} does not parse: {e}", self.next_seq))?;
         if v.get("seq").and_then(Value::as_u64) != Some(self.next_seq) {
             return Err(format!("expected seq {} next", self.next_seq));
@@ -152,38 +153,67 @@ impl Resume {
                 self.next_seq
             ));
         }
-        self.track(self.next_seq, &v);
+        self.track(self.next_seq, &mut Effect::of_line(&v));
         self.prev = Sha256::digest(line).into();
         self.frontier.push(leaf_hash(line));
         self.next_seq += 1;
         Ok(())
     }
 
-    /// Update the open intents for record `seq`.
-    pub fn track(&mut self, seq: u64, v: &serde_json::Map<String, Value>) {
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        match text("phase").as_deref().and_then(Phase::parse) {
+    /// Record `seq`'s effect on the open intents.
+    pub fn track(&mut self, seq: u64, effect: &mut Effect) {
+        if let Some(open) = effect.opens.take() {
+            self.open.insert(seq, open);
+        }
+        for i in &effect.closes {
+            self.open.remove(i);
+        }
+    }
+}
+
+/// What one record does to the open intents: worked out from its fields
+/// before the writer is taken, so that under it only the map changes.
+#[derive(Debug, Default)]
+pub struct Effect {
+    opens: Option<OpenIntent>,
+    closes: SmallVec<[u64; 1]>,
+}
+
+impl Effect {
+    /// The effect of a record of `phase` with `fields`, written for `run`
+    /// (else for the run its own fields name, if any).
+    pub fn of(phase: Option<Phase>, fields: &Map<String, Value>, run: Option<&str>) -> Effect {
+        let text = |k: &str| fields.get(k).and_then(Value::as_str);
+        let mut effect = Effect::default();
+        match phase {
             Some(Phase::Intent) => {
-                self.open.insert(
-                    seq,
-                    OpenIntent {
-                        event: text("event").unwrap_or_default(),
-                        run: text("run"),
-                    },
-                );
+                effect.opens = Some(OpenIntent {
+                    event: text("event").unwrap_or_default().to_owned(),
+                    run: run.or_else(|| text("run")).map(str::to_owned),
+                });
             }
             Some(Phase::Result | Phase::Aborted) => {
-                if let Some(i) = v.get("intent").and_then(Value::as_u64) {
-                    self.open.remove(&i);
-                }
+                effect
+                    .closes
+                    .extend(fields.get("intent").and_then(Value::as_u64));
             }
-            _ => {}
+            Some(Phase::Single) | None => {}
         }
-        if let Some(closed) = v.get("intents").and_then(Value::as_array) {
-            for i in closed.iter().filter_map(Value::as_u64) {
-                self.open.remove(&i);
-            }
+        if let Some(closed) = fields.get("intents").and_then(Value::as_array) {
+            effect
+                .closes
+                .extend(closed.iter().filter_map(Value::as_u64));
         }
+        effect
+    }
+
+    /// The effect of a record read back from the log.
+    fn of_line(v: &Map<String, Value>) -> Effect {
+        let phase = v
+            .get("phase")
+            .and_then(Value::as_str)
+            .and_then(Phase::parse);
+        Effect::of(phase, v, None)
     }
 }
 

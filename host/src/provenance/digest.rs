@@ -11,6 +11,9 @@ use std::str::FromStr;
 pub struct Digest([u8; 32]);
 
 impl Digest {
+    /// The length of a digest's text: `sha256:` and 64 hex digits.
+    pub const TEXT_LEN: usize = PREFIX.len() + 64;
+
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
         Digest(Sha256::digest(bytes).into())
@@ -25,7 +28,19 @@ impl Digest {
     pub fn hex(&self) -> String {
         hex(&self.0)
     }
+
+    /// The digest as `Display` writes it, in `buf` rather than a new
+    /// `String`: every audit record of a run carries it.
+    pub fn text<'b>(&self, buf: &'b mut [u8; Digest::TEXT_LEN]) -> &'b str {
+        let (prefix, digits) = buf.split_at_mut(PREFIX.len());
+        prefix.copy_from_slice(PREFIX.as_bytes());
+        hex_into(&self.0, digits);
+        // Only ASCII was written.
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
 }
+
+const PREFIX: &str = "sha256:";
 
 /// Lower-case hex of `bytes` (what `hex::encode` returns, without its
 /// per-character iterator: this is on every audit record's path).
@@ -119,6 +134,8 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(empty.to_string().parse::<Digest>(), Ok(empty));
+        let mut buf = [0; Digest::TEXT_LEN];
+        assert_eq!(empty.text(&mut buf), empty.to_string());
     }
 
     #[test]
