@@ -93,13 +93,13 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// A fresh run identifier: 128 random bits in hex.
+/// A fresh run identifier: 128 random bits in hex, from the thread's
+/// CSPRNG (seeded from the OS, as wasmtime-wasi's random context is for
+/// every run) rather than a `getrandom(2)` per run.
 fn new_run_id() -> String {
     let mut bytes = [0u8; 16];
-    // The OS random source failing is not something a run can work around;
-    // a zero id would still be unique enough not to matter for the chain.
-    let _ = getrandom::fill(&mut bytes);
-    hex::encode(bytes)
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
+    crate::provenance::hex(&bytes)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
