@@ -64,12 +64,17 @@ impl Pending {
         }
         if let Some((key, json)) = &event.raw {
             debug_assert!(!PLACE.contains(key) && extra.iter().all(|(k, _)| k != key));
-            extra.push((key, Extra::Raw(json)));
+            extra.push((key, Extra::Shared(json.bytes())));
         }
         let holes = jcs::object_with_holes(&event.fields, &extra, &PLACE)
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
-        let chain = Sha256::new_with_prefix(holes.prefix());
-        let leaf = super::merkle::leaf_hasher().chain_update(holes.prefix());
+        let (chain, leaf) = match &event.raw {
+            Some((_, json)) => json.hashers(holes.prefix(), holes.shared_end()),
+            None => (
+                Sha256::new_with_prefix(holes.prefix()),
+                super::merkle::leaf_hasher().chain_update(holes.prefix()),
+            ),
+        };
         Ok(Pending {
             effect: state::Effect::of(Some(phase), &event.fields, run.map(|r| r.run.as_str())),
             holes,

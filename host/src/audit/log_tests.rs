@@ -41,6 +41,46 @@ fn check(c: &AuditConfig, log: Option<&AuditLog>) -> Result<verify::Report, veri
     })
 }
 
+/// Records that share a canonical field hash only what follows it once
+/// the first was written (`Canonical`); their chain and tree are those of
+/// any other record, whether what precedes the field matches or not.
+#[test]
+fn records_sharing_a_canonical_field_chain_as_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    let grant = Arc::new(super::super::Canonical::new(
+        br#"{"network":["https://a.example"]}"#.to_vec(),
+    ));
+    let other = RunInfo {
+        action: "b@2.0.0".into(),
+        ..run()
+    };
+    for (i, info) in [run(), run(), other.clone(), run(), other]
+        .iter()
+        .enumerate()
+    {
+        log.append(
+            Some(info),
+            Event::new("run.start")
+                .allow()
+                .canonical_field("grant", grant.clone())
+                .field("input_bytes", i),
+        )
+        .unwrap();
+        log.append(None, Event::new("between")).unwrap();
+    }
+    log.checkpoint().unwrap();
+    let report = check(&c, Some(&log)).unwrap();
+    assert_eq!(report.records, 10);
+    assert_eq!(report.root, log.root().unwrap());
+    // Reopened without the state file, the log is hashed from its bytes.
+    let root = log.root().unwrap();
+    drop(log);
+    std::fs::remove_file(Paths::new(&c.path).state()).unwrap();
+    assert_eq!(AuditLog::open(&c).unwrap().root().unwrap(), root);
+}
+
 #[test]
 fn appends_chain_and_tree_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Strings the guest controls are cut to this many bytes in a record; the
 /// original length and SHA-256 are kept beside the cut text.
@@ -68,7 +68,7 @@ pub struct Event {
     pub(crate) fields: Map<String, Value>,
     /// One field whose value is already canonical JSON (see
     /// [`Event::canonical_field`]).
-    pub(crate) raw: Option<(&'static str, Arc<[u8]>)>,
+    pub(crate) raw: Option<(&'static str, Arc<Canonical>)>,
 }
 
 impl Event {
@@ -126,7 +126,7 @@ impl Event {
     /// bytes ([`jcs::value`](super::jcs::value)), computed once and written
     /// into every record that carries it — like the grant in each
     /// `run.start`, canonicalised when the action is loaded.
-    pub fn canonical_field(mut self, key: &'static str, json: Arc<[u8]>) -> Event {
+    pub fn canonical_field(mut self, key: &'static str, json: Arc<Canonical>) -> Event {
         self.fields.remove(key);
         self.raw = Some((key, json));
         self
@@ -177,6 +177,75 @@ impl Event {
     }
 }
 
+/// A value's canonical JSON ([`jcs::value`](super::jcs::value)), computed
+/// once and written into every record that carries it
+/// ([`Event::canonical_field`]).
+///
+/// It also keeps the hash state of the first record that carried it, up to
+/// its end: the records that carry it share what comes before it too (every
+/// `run.start` of one action: its name, decision, digest and kind sort
+/// before its grant, which is most of the record), so each of them hashes
+/// only what follows. The state is used only for a record whose bytes up to
+/// there are the same, byte for byte.
+#[derive(Debug)]
+pub struct Canonical {
+    json: Box<[u8]>,
+    hashed: OnceLock<Hashed>,
+}
+
+#[derive(Debug)]
+struct Hashed {
+    /// A record's bytes up to the end of this value.
+    bytes: Box<[u8]>,
+    /// The chain hash and the Merkle leaf hash, fed `bytes`.
+    chain: Sha256,
+    leaf: Sha256,
+}
+
+impl Canonical {
+    /// `json`, which must be the canonical bytes of a value.
+    pub fn new(json: Vec<u8>) -> Canonical {
+        Canonical {
+            json: json.into(),
+            hashed: OnceLock::new(),
+        }
+    }
+
+    /// The canonical bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// The chain hash and Merkle leaf hash fed `prefix`, a record's bytes
+    /// in which this value ends at `end`.
+    pub(super) fn hashers(&self, prefix: &[u8], end: Option<usize>) -> (Sha256, Sha256) {
+        let fed = |from: Sha256, leaf: Sha256, rest: &[u8]| {
+            (from.chain_update(rest), leaf.chain_update(rest))
+        };
+        if let Some(h) = self.hashed.get()
+            && let Some(rest) = prefix.strip_prefix(&*h.bytes)
+        {
+            return fed(h.chain.clone(), h.leaf.clone(), rest);
+        }
+        let fresh = || (Sha256::new(), super::merkle::leaf_hasher());
+        let Some(end) = end else {
+            let (chain, leaf) = fresh();
+            return fed(chain, leaf, prefix);
+        };
+        let (shared, rest) = prefix.split_at(end);
+        let (chain, leaf) = fresh();
+        let (chain, leaf) = fed(chain, leaf, shared);
+        // The first record to get here keeps its state; one whose bytes
+        // differ before this value hashes them all.
+        let _ = self.hashed.set(Hashed {
+            bytes: shared.into(),
+            chain: chain.clone(),
+            leaf: leaf.clone(),
+        });
+        fed(chain, leaf, rest)
+    }
+}
+
 /// Keep a value inside the canonical subset (see [`super::jcs`]).
 fn fit(v: Value) -> Value {
     match v {
@@ -200,12 +269,12 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
 #[cfg(test)]
 pub(crate) fn canonical_with(
     fields: &Map<String, Value>,
-    raw: Option<&(&'static str, Arc<[u8]>)>,
+    raw: Option<&(&'static str, Arc<Canonical>)>,
 ) -> Option<Vec<u8>> {
     match raw {
         None => canonical(fields),
         Some((key, json)) => {
-            super::jcs::object_with(fields, &[(key, super::jcs::Extra::Raw(json))]).ok()
+            super::jcs::object_with(fields, &[(key, super::jcs::Extra::Raw(json.bytes()))]).ok()
         }
     }
 }
@@ -245,7 +314,7 @@ mod tests {
     #[test]
     fn a_canonical_field_is_written_as_the_value_would_be() {
         let grant = serde_json::json!({"network": ["https://a.example"], "limits": {"memory": 1}});
-        let bytes: Arc<[u8]> = crate::audit::jcs::value(&grant).unwrap().into();
+        let bytes = Arc::new(Canonical::new(crate::audit::jcs::value(&grant).unwrap()));
         for (key, extra) in [("grant", "zz"), ("grant", "aa"), ("a", "grant")] {
             let plain = Event::new("run.start")
                 .field(extra, 7)

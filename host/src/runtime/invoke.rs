@@ -6,7 +6,7 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
-use crate::audit::{AuditError, AuditLog, Checkpointer, Event, Recorder, RunInfo};
+use crate::audit::{AuditError, AuditLog, Canonical, Checkpointer, Event, Recorder, RunInfo};
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
@@ -42,8 +42,9 @@ pub struct Prepared {
     /// `name@version`, formatted once.
     pub(crate) label: String,
     /// The grant's canonical JSON, as every `run.start` records it:
-    /// serialised once, when the action is loaded.
-    pub(crate) grant_json: Arc<[u8]>,
+    /// serialised once, when the action is loaded (and the hash of what
+    /// precedes it in those records, once the first is written).
+    pub(crate) grant_json: Arc<Canonical>,
 }
 
 impl Prepared {
@@ -69,7 +70,7 @@ impl Prepared {
         Ok(Prepared {
             secrets: Arc::new(grant.secrets.clone()),
             net: Arc::new(NetGrant::new(&grant)),
-            grant_json: grant_json.into(),
+            grant_json: Arc::new(Canonical::new(grant_json)),
             label,
             grant,
             manifest,
