@@ -185,28 +185,44 @@ fn write_members<'a>(
     holes: &[&'static str],
     at: &mut Vec<(usize, &'static str)>,
 ) -> Result<Option<usize>, OutsideSubset> {
-    // A record has a dozen members or so: sorted on the stack.
-    let mut members: SmallVec<[(&str, Member); 24]> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), Member::Value(v)))
-        .filter(|(k, _)| extra.iter().all(|(e, _)| e != k) && !holes.contains(k))
-        .collect();
-    for &(key, e) in extra {
-        let at = members.partition_point(|(k, _)| *k < key);
-        members.insert(at, (key, Member::Extra(e)));
+    // A record has a dozen members or so: put in order on the stack, by
+    // merging the fields (a sorted map) with the extra members and the
+    // holes (each usually given in order), not by searching one in another.
+    let mut given: SmallVec<[(&str, Member); 12]> =
+        extra.iter().map(|&(k, e)| (k, Member::Extra(e))).collect();
+    if !given.is_sorted_by(|a, b| a.0 < b.0) {
+        given.sort_by(|a, b| a.0.cmp(b.0));
     }
-    for &key in holes {
-        let at = members.partition_point(|(k, _)| *k < key);
-        members.insert(at, (key, Member::Hole(key)));
+    let mut place: SmallVec<[(&str, Member); 4]> =
+        holes.iter().map(|&k| (k, Member::Hole(k))).collect();
+    if !place.is_sorted_by(|a, b| a.0 < b.0) {
+        place.sort_by(|a, b| a.0.cmp(b.0));
     }
+    let mut given = merge(given, place).into_iter().peekable();
+    let mut members: SmallVec<[(&str, Member); 24]> = SmallVec::new();
+    for (key, value) in fields {
+        let key = key.as_str();
+        members.extend(std::iter::from_fn(|| given.next_if(|g| g.0 <= key)));
+        // A member given beside the fields replaces the field of its key.
+        if members.last().is_none_or(|m| m.0 != key) {
+            members.push((key, Member::Value(value)));
+        }
+    }
+    members.extend(given);
     // Keys in the order of their bytes are in the order of their UTF-16
     // code units too, unless one has a character at or above U+E000 (UTF-8
-    // lead byte 0xEE or more). A sorted map usually hands them over in that
-    // order, so the sort is usually skipped; it is checked, not assumed.
+    // lead byte 0xEE or more). The map hands its keys over in byte order
+    // and the merge keeps it, so the sort is usually skipped; it is
+    // checked, not assumed. Sorted, a field is dropped for a given member
+    // of the same key.
     let in_order = members.windows(2).all(|w| w[0].0 < w[1].0)
         && members.iter().all(|(k, _)| k.bytes().all(|b| b < 0xee));
     if !in_order {
-        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        let is_field = |m: &Member| matches!(m, Member::Value(_));
+        members.sort_by(|a, b| {
+            (a.0.encode_utf16().cmp(b.0.encode_utf16())).then(is_field(&a.1).cmp(&is_field(&b.1)))
+        });
+        members.dedup_by(|later, first| later.0 == first.0);
     }
     let mut shared_end = None;
     out.push(b'{');
@@ -243,6 +259,25 @@ fn write_members<'a>(
     }
     out.push(b'}');
     Ok(shared_end)
+}
+
+/// Two lists sorted by key, as one.
+fn merge<'a, const N: usize, const M: usize>(
+    a: SmallVec<[(&'a str, Member<'a>); N]>,
+    b: SmallVec<[(&'a str, Member<'a>); M]>,
+) -> SmallVec<[(&'a str, Member<'a>); N]>
+where
+    [(&'a str, Member<'a>); N]: smallvec::Array<Item = (&'a str, Member<'a>)>,
+    [(&'a str, Member<'a>); M]: smallvec::Array<Item = (&'a str, Member<'a>)>,
+{
+    let mut out = SmallVec::with_capacity(a.len() + b.len());
+    let mut b = b.into_iter().peekable();
+    for item in a {
+        out.extend(std::iter::from_fn(|| b.next_if(|x| x.0 < item.0)));
+        out.push(item);
+    }
+    out.extend(b);
+    out
 }
 
 enum Member<'a> {
