@@ -50,7 +50,8 @@ struct Pending {
 impl Pending {
     /// Encode `event`. What every record of a run carries (`v`, `phase`,
     /// the run's identity) is written beside the event's fields, not put
-    /// into its map: nothing here allocates but the line itself.
+    /// into its map, and the grant of a `run.start` is hashed once per
+    /// action ([`Canonical`](super::Canonical)).
     fn new(run: Option<&RunInfo>, event: &Event) -> Result<Pending, AuditError> {
         let phase = event.phase_of();
         let mut digest = [0; Digest::TEXT_LEN];
