@@ -187,18 +187,17 @@ fn write_members<'a>(
 ) -> Result<Option<usize>, OutsideSubset> {
     // A record has a dozen members or so: put in order on the stack, by
     // merging the fields (a sorted map) with the extra members and the
-    // holes (each usually given in order), not by searching one in another.
-    let mut given: SmallVec<[(&str, Member); 12]> =
-        extra.iter().map(|&(k, e)| (k, Member::Extra(e))).collect();
+    // holes (sorted among themselves first), not by searching one in
+    // another.
+    let mut given: SmallVec<[(&str, Member); 12]> = extra
+        .iter()
+        .map(|&(k, e)| (k, Member::Extra(e)))
+        .chain(holes.iter().map(|&k| (k, Member::Hole(k))))
+        .collect();
     if !given.is_sorted_by(|a, b| a.0 < b.0) {
-        given.sort_by(|a, b| a.0.cmp(b.0));
+        given.sort_unstable_by(|a, b| a.0.cmp(b.0));
     }
-    let mut place: SmallVec<[(&str, Member); 4]> =
-        holes.iter().map(|&k| (k, Member::Hole(k))).collect();
-    if !place.is_sorted_by(|a, b| a.0 < b.0) {
-        place.sort_by(|a, b| a.0.cmp(b.0));
-    }
-    let mut given = merge(given, place).into_iter().peekable();
+    let mut given = given.into_iter().peekable();
     let mut members: SmallVec<[(&str, Member); 24]> = SmallVec::new();
     for (key, value) in fields {
         let key = key.as_str();
@@ -259,25 +258,6 @@ fn write_members<'a>(
     }
     out.push(b'}');
     Ok(shared_end)
-}
-
-/// Two lists sorted by key, as one.
-fn merge<'a, const N: usize, const M: usize>(
-    a: SmallVec<[(&'a str, Member<'a>); N]>,
-    b: SmallVec<[(&'a str, Member<'a>); M]>,
-) -> SmallVec<[(&'a str, Member<'a>); N]>
-where
-    [(&'a str, Member<'a>); N]: smallvec::Array<Item = (&'a str, Member<'a>)>,
-    [(&'a str, Member<'a>); M]: smallvec::Array<Item = (&'a str, Member<'a>)>,
-{
-    let mut out = SmallVec::with_capacity(a.len() + b.len());
-    let mut b = b.into_iter().peekable();
-    for item in a {
-        out.extend(std::iter::from_fn(|| b.next_if(|x| x.0 < item.0)));
-        out.push(item);
-    }
-    out.extend(b);
-    out
 }
 
 enum Member<'a> {

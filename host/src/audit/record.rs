@@ -219,8 +219,8 @@ impl Canonical {
     /// The chain hash and Merkle leaf hash fed `prefix`, a record's bytes
     /// in which this value ends at `end`.
     pub(super) fn hashers(&self, prefix: &[u8], end: Option<usize>) -> (Sha256, Sha256) {
-        let fed = |from: Sha256, leaf: Sha256, rest: &[u8]| {
-            (from.chain_update(rest), leaf.chain_update(rest))
+        let fed = |chain: Sha256, leaf: Sha256, rest: &[u8]| {
+            (chain.chain_update(rest), leaf.chain_update(rest))
         };
         if let Some(h) = self.hashed.get()
             && let Some(rest) = prefix.strip_prefix(&*h.bytes)
