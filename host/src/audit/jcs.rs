@@ -80,6 +80,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
 }
 
 fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), OutsideSubset> {
+    let fields = fields.iter().map(|(k, v)| (k.as_str(), v));
     write_members(out, fields, &[], &[], &mut Vec::new()).map(drop)
 }
 
@@ -98,11 +99,12 @@ pub enum Extra<'a> {
     Shared(&'a [u8]),
 }
 
-/// The canonical bytes of an object with more members, `extra`: each
-/// replaces a field of the same key.
-pub fn object_with(
-    fields: &Map<String, Value>,
-    extra: &[(&str, Extra<'_>)],
+/// The canonical bytes of an object of `fields` (in the order of their
+/// keys' bytes, as a map gives them; any other order costs a sort) and more
+/// members, `extra`: each replaces a field of the same key.
+pub fn object_with<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    extra: &[(&'a str, Extra<'a>)],
 ) -> Result<Vec<u8>, OutsideSubset> {
     let mut out = Vec::with_capacity(256 + extra_len(extra));
     write_members(&mut out, fields, extra, &[], &mut Vec::new())?;
@@ -135,9 +137,9 @@ pub struct Holes {
 /// The canonical bytes of `fields` with `extra` (see [`object_with`]), and
 /// a hole for each key of `holes` (in canonical order; a field of the same
 /// key is left out, and none of them is a key of `extra`).
-pub fn object_with_holes(
-    fields: &Map<String, Value>,
-    extra: &[(&str, Extra<'_>)],
+pub fn object_with_holes<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    extra: &[(&'a str, Extra<'a>)],
     holes: &[&'static str],
 ) -> Result<Holes, OutsideSubset> {
     let mut bytes = Vec::with_capacity(384 + extra_len(extra));
@@ -180,13 +182,13 @@ impl Holes {
 
 fn write_members<'a>(
     out: &mut Vec<u8>,
-    fields: &'a Map<String, Value>,
+    fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
     extra: &[(&'a str, Extra<'a>)],
     holes: &[&'static str],
     at: &mut Vec<(usize, &'static str)>,
 ) -> Result<Option<usize>, OutsideSubset> {
     // A record has a dozen members or so: put in order on the stack, by
-    // merging the fields (a sorted map) with the extra members and the
+    // merging the fields (in key order) with the extra members and the
     // holes (sorted among themselves first), not by searching one in
     // another.
     let mut given: SmallVec<[(&str, Member); 12]> = extra
@@ -200,7 +202,6 @@ fn write_members<'a>(
     let mut given = given.into_iter().peekable();
     let mut members: SmallVec<[(&str, Member); 24]> = SmallVec::new();
     for (key, value) in fields {
-        let key = key.as_str();
         members.extend(std::iter::from_fn(|| given.next_if(|g| g.0 <= key)));
         // A member given beside the fields replaces the field of its key.
         if members.last().is_none_or(|m| m.0 != key) {
@@ -210,7 +211,7 @@ fn write_members<'a>(
     members.extend(given);
     // Keys in the order of their bytes are in the order of their UTF-16
     // code units too, unless one has a character at or above U+E000 (UTF-8
-    // lead byte 0xEE or more). The map hands its keys over in byte order
+    // lead byte 0xEE or more). The fields come in the keys' byte order
     // and the merge keeps it, so the sort is usually skipped; it is
     // checked, not assumed. Sorted, a field is dropped for a given member
     // of the same key.
@@ -342,7 +343,8 @@ mod tests {
             for extra in [&extra[..0], &extra[..]] {
                 let mut fields = fields.as_object().unwrap().clone();
                 fields.insert("phase".into(), "replaced".into());
-                let holes = object_with_holes(&fields, extra, &["prev", "seq", "time"]).unwrap();
+                let members = fields.iter().map(|(k, v)| (k.as_str(), v));
+                let holes = object_with_holes(members, extra, &["prev", "seq", "time"]).unwrap();
                 let mut filled = Vec::new();
                 holes.fill(&mut filled, &[b"\"ab\"", b"7", b"\"t\""]);
                 let mut whole = fields.clone();

@@ -67,7 +67,7 @@ impl Pending {
             debug_assert!(!PLACE.contains(key) && extra.iter().all(|(k, _)| k != key));
             extra.push((key, Extra::Shared(json.bytes())));
         }
-        let holes = jcs::object_with_holes(&event.fields, &extra, &PLACE)
+        let holes = jcs::object_with_holes(event.fields.iter(), &extra, &PLACE)
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
         let (chain, leaf) = match &event.raw {
             Some((_, json)) => json.hashers(holes.prefix(), holes.shared_end()),
@@ -77,7 +77,11 @@ impl Pending {
             ),
         };
         Ok(Pending {
-            effect: state::Effect::of(Some(phase), &event.fields, run.map(|r| r.run.as_str())),
+            effect: state::Effect::of(
+                Some(phase),
+                |k| event.fields.get(k),
+                run.map(|r| r.run.as_str()),
+            ),
             holes,
             chain,
             leaf,

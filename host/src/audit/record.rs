@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 /// Strings the guest controls are cut to this many bytes in a record; the
@@ -65,7 +66,7 @@ impl Phase {
 /// sends can become a key; guest text goes through [`Event::guest_text`].
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub(crate) fields: Map<String, Value>,
+    pub(crate) fields: Fields,
     /// One field whose value is already canonical JSON (see
     /// [`Event::canonical_field`]).
     pub(crate) raw: Option<(&'static str, Arc<Canonical>)>,
@@ -74,16 +75,16 @@ pub struct Event {
 impl Event {
     /// An event of `kind`, like `file.open` or `run.end`.
     pub fn new(kind: &'static str) -> Event {
-        let mut fields = Map::new();
-        fields.insert("event".into(), Value::from(kind));
+        let mut fields = Fields::default();
+        fields.insert("event", Value::from(kind));
         Event { fields, raw: None }
     }
 
     /// An event of a kind known only at run time (a closing record repeats
     /// its intent's kind).
     pub(crate) fn new_owned(kind: &str) -> Event {
-        let mut fields = Map::new();
-        fields.insert("event".into(), Value::from(kind));
+        let mut fields = Fields::default();
+        fields.insert("event", Value::from(kind));
         Event { fields, raw: None }
     }
 
@@ -118,7 +119,7 @@ impl Event {
     /// A host-chosen field. A number outside the canonical subset (a
     /// fraction, or an integer beyond 2^53 − 1) is stored as a string.
     pub fn field(mut self, key: &'static str, value: impl Into<Value>) -> Event {
-        self.fields.insert(key.into(), fit(value.into()));
+        self.fields.insert(key, fit(value.into()));
         self
     }
 
@@ -151,14 +152,14 @@ impl Event {
     /// original when cut. The caller redacts secrets first.
     pub fn guest_text(mut self, key: &'static str, text: &str) -> Event {
         if text.len() <= GUEST_TEXT_LIMIT {
-            self.fields.insert(key.into(), text.into());
+            self.fields.insert(key, text.into());
             return self;
         }
         let mut end = GUEST_TEXT_LIMIT;
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.fields.insert(key.into(), text[..end].into());
+        self.fields.insert(key, text[..end].into());
         self.fields.insert(format!("{key}_len"), text.len().into());
         self.fields.insert(
             format!("{key}_sha256"),
@@ -174,6 +175,51 @@ impl Event {
             Some("deny") => Some(Decision::Deny),
             _ => None,
         }
+    }
+}
+
+/// An event's fields, in the order of their keys' bytes (the order a map
+/// would give them in). A record has a dozen or so, so they are a sorted
+/// list rather than a map, and their keys are `'static` — the host's own
+/// names — but for the `_len` and `_sha256` beside a cut guest text: no
+/// allocation per key.
+#[derive(Clone, Debug)]
+pub(crate) struct Fields(Vec<(Cow<'static, str>, Value)>);
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields(Vec::with_capacity(12))
+    }
+}
+
+impl Fields {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+    }
+
+    /// Set `key` to `value`, replacing any value it had.
+    fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: Value) {
+        let key = key.into();
+        match self.find(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Ok(i) = self.find(key) {
+            self.0.remove(i);
+        }
+    }
+
+    /// The value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Every field, in the order of the keys' bytes.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 }
 
@@ -268,15 +314,14 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
 /// any.
 #[cfg(test)]
 pub(crate) fn canonical_with(
-    fields: &Map<String, Value>,
+    fields: &Fields,
     raw: Option<&(&'static str, Arc<Canonical>)>,
 ) -> Option<Vec<u8>> {
-    match raw {
-        None => canonical(fields),
-        Some((key, json)) => {
-            super::jcs::object_with(fields, &[(key, super::jcs::Extra::Raw(json.bytes()))]).ok()
-        }
-    }
+    let extra: &[_] = match raw {
+        None => &[],
+        Some((key, json)) => &[(*key, super::jcs::Extra::Raw(json.bytes()))],
+    };
+    super::jcs::object_with(fields.iter(), extra).ok()
 }
 
 #[cfg(test)]
@@ -289,10 +334,29 @@ mod tests {
             .field("zeta", 1)
             .guest_text("message", "line one\n\u{1b}[31mred\"quoted\"")
             .allow();
-        let bytes = canonical(&e.fields).unwrap();
+        let bytes = canonical_with(&e.fields, None).unwrap();
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"decision":"allow","event":"log","message":"line one\n\u001b[31mred\"quoted\"","zeta":1}"#
+        );
+    }
+
+    #[test]
+    fn fields_are_kept_in_key_order_and_a_key_set_again_keeps_its_last_value() {
+        let e = Event::new("x")
+            .field("m", 1)
+            .field("b", 2)
+            .guest_text("a", "first")
+            .field("z", 3)
+            .field("b", 4)
+            .guest_text("a", "second");
+        let keys: Vec<&str> = e.fields.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b", "event", "m", "z"]);
+        assert_eq!(e.fields.get("b").unwrap(), 4);
+        assert_eq!(e.fields.get("a").unwrap(), "second");
+        assert_eq!(
+            String::from_utf8(canonical_with(&e.fields, None).unwrap()).unwrap(),
+            r#"{"a":"second","b":4,"event":"x","m":1,"z":3}"#
         );
     }
 
@@ -302,7 +366,7 @@ mod tests {
             .field("big", u64::MAX)
             .field("frac", 1.5)
             .field("list", serde_json::json!([1, 1u64 << 60]));
-        let text = String::from_utf8(canonical(&e.fields).unwrap()).unwrap();
+        let text = String::from_utf8(canonical_with(&e.fields, None).unwrap()).unwrap();
         assert_eq!(
             text,
             r#"{"big":"18446744073709551615","event":"x","frac":"1.5","list":[1,"1152921504606846976"]}"#
@@ -324,7 +388,7 @@ mod tests {
                 .field(key, "replaced")
                 .canonical_field(key, bytes.clone());
             assert_eq!(
-                canonical(&plain.fields).unwrap(),
+                canonical_with(&plain.fields, None).unwrap(),
                 canonical_with(&spliced.fields, spliced.raw.as_ref()).unwrap()
             );
         }
@@ -334,14 +398,14 @@ mod tests {
     fn long_guest_text_is_cut_with_length_and_hash() {
         let long = "é".repeat(GUEST_TEXT_LIMIT); // two bytes each
         let e = Event::new("log").guest_text("message", &long);
-        let kept = e.fields["message"].as_str().unwrap();
+        let kept = e.fields.get("message").and_then(Value::as_str).unwrap();
         assert!(kept.len() <= GUEST_TEXT_LIMIT && long.starts_with(kept));
-        assert_eq!(e.fields["message_len"], long.len());
+        assert_eq!(e.fields.get("message_len").unwrap(), long.len());
         assert_eq!(
-            e.fields["message_sha256"],
-            hex::encode(Sha256::digest(long.as_bytes()))
+            e.fields.get("message_sha256").unwrap(),
+            &hex::encode(Sha256::digest(long.as_bytes()))
         );
         let short = Event::new("log").guest_text("message", "short");
-        assert!(!short.fields.contains_key("message_len"));
+        assert!(short.fields.get("message_len").is_none());
     }
 }

@@ -182,8 +182,12 @@ pub struct Effect {
 impl Effect {
     /// The effect of a record of `phase` with `fields`, written for `run`
     /// (else for the run its own fields name, if any).
-    pub fn of(phase: Option<Phase>, fields: &Map<String, Value>, run: Option<&str>) -> Effect {
-        let text = |k: &str| fields.get(k).and_then(Value::as_str);
+    pub fn of<'a>(
+        phase: Option<Phase>,
+        field: impl Fn(&str) -> Option<&'a Value>,
+        run: Option<&str>,
+    ) -> Effect {
+        let text = |k: &str| field(k).and_then(Value::as_str);
         let mut effect = Effect::default();
         match phase {
             Some(Phase::Intent) => {
@@ -195,11 +199,11 @@ impl Effect {
             Some(Phase::Result | Phase::Aborted) => {
                 effect
                     .closes
-                    .extend(fields.get("intent").and_then(Value::as_u64));
+                    .extend(field("intent").and_then(Value::as_u64));
             }
             Some(Phase::Single) | None => {}
         }
-        if let Some(closed) = fields.get("intents").and_then(Value::as_array) {
+        if let Some(closed) = field("intents").and_then(Value::as_array) {
             effect
                 .closes
                 .extend(closed.iter().filter_map(Value::as_u64));
@@ -213,7 +217,7 @@ impl Effect {
             .get("phase")
             .and_then(Value::as_str)
             .and_then(Phase::parse);
-        Effect::of(phase, v, None)
+        Effect::of(phase, |k| v.get(k), None)
     }
 }
 
