@@ -49,8 +49,8 @@ struct Pending {
 
 impl Pending {
     /// Encode `event`. What every record of a run carries (`v`, `phase`,
-    /// the run's identity) is written beside the event's fields, not put
-    /// into its map, and the grant of a `run.start` is hashed once per
+    /// the run's identity) is written beside the event's fields, not added
+    /// to them, and the grant of a `run.start` is hashed once per
     /// action ([`Canonical`](super::Canonical)).
     fn new(run: Option<&RunInfo>, event: &Event) -> Result<Pending, AuditError> {
         let phase = event.phase_of();
@@ -71,10 +71,7 @@ impl Pending {
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
         let (chain, leaf) = match &event.raw {
             Some((_, json)) => json.hashers(holes.prefix(), holes.shared_end()),
-            None => (
-                Sha256::new_with_prefix(holes.prefix()),
-                super::merkle::leaf_hasher().chain_update(holes.prefix()),
-            ),
+            None => super::record::line_hashers(holes.prefix()),
         };
         Ok(Pending {
             effect: state::Effect::of(

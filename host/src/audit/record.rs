@@ -273,14 +273,11 @@ impl Canonical {
         {
             return fed(h.chain.clone(), h.leaf.clone(), rest);
         }
-        let fresh = || (Sha256::new(), super::merkle::leaf_hasher());
         let Some(end) = end else {
-            let (chain, leaf) = fresh();
-            return fed(chain, leaf, prefix);
+            return line_hashers(prefix);
         };
         let (shared, rest) = prefix.split_at(end);
-        let (chain, leaf) = fresh();
-        let (chain, leaf) = fed(chain, leaf, shared);
+        let (chain, leaf) = line_hashers(shared);
         // The first record to get here keeps its state; one whose bytes
         // differ before this value hashes them all.
         let _ = self.hashed.set(Hashed {
@@ -300,6 +297,14 @@ fn fit(v: Value) -> Value {
         Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, fit(v))).collect()),
         v => v,
     }
+}
+
+/// A record line's chain hash and Merkle leaf hash, fed its first `bytes`.
+pub(super) fn line_hashers(bytes: &[u8]) -> (Sha256, Sha256) {
+    (
+        Sha256::new_with_prefix(bytes),
+        super::merkle::leaf_hasher().chain_update(bytes),
+    )
 }
 
 /// The canonical bytes of a record (RFC 8785; see [`super::jcs`]). Every

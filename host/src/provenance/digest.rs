@@ -70,7 +70,7 @@ impl From<[u8; 32]> for Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
+        f.write_str(self.text(&mut [0; Digest::TEXT_LEN]))
     }
 }
 
@@ -84,7 +84,7 @@ impl FromStr for Digest {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let hex_part = s.strip_prefix("sha256:").ok_or_else(|| {
+        let hex_part = s.strip_prefix(PREFIX).ok_or_else(|| {
             format!("`{s}` is not a digest: write sha256:<64 hex digits>, as `airlock inspect` prints it")
         })?;
         let mut bytes = [0u8; 32];
