@@ -430,15 +430,16 @@ fn run_slack_notify_posts_to_a_local_webhook_and_the_log_shows_it() {
 #[test]
 fn a_reader_that_stops_early_ends_the_command_quietly() {
     // `airlock inspect … | head -0`: the reader is gone before the first
-    // line is written.
-    let mut child = Command::new(AIRLOCK)
+    // line is written. (Closed before the child starts, not after: a child
+    // quick enough to write everything first would otherwise exit 0.)
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(AIRLOCK)
         .args(["inspect", HELLO])
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(141),
