@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The audit log could not be written: the host refuses to act unrecorded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -548,7 +548,18 @@ impl AuditLog {
     }
 }
 
+/// How long [`lock`] keeps trying before it decides another host holds the
+/// lock.
+const LOCK_PATIENCE: Duration = Duration::from_millis(250);
+
 /// Only one host writes a log at a time.
+///
+/// The lock is an `flock(2)`, which belongs to the open file, so a process
+/// forked by any thread of this one holds it too until it execs and its
+/// copy of the descriptor closes. A host dropped and opened again while
+/// another thread spawns a command could find its own lock still held for
+/// that moment, so a held lock is tried again for [`LOCK_PATIENCE`] before
+/// it is taken to be another host's, which holds it for its lifetime.
 fn lock(paths: &Paths) -> Result<File, AuditError> {
     let path = paths.lock();
     let file = OpenOptions::new()
@@ -557,14 +568,27 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
         .write(true)
         .open(&path)
         .map_err(|e| AuditError(format!("cannot open {}: {e}", path.display())))?;
-    file.try_lock().map_err(|_| {
-        AuditError(format!(
-            "another airlock host is writing {} (it holds {})",
-            paths.log.display(),
-            path.display()
-        ))
-    })?;
-    Ok(file)
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(32));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError(format!(
+                    "another airlock host is writing {} (it holds {})",
+                    paths.log.display(),
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(AuditError(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+    }
 }
 
 /// `"` + the lower-case hex of `hash` + `"`.

@@ -123,6 +123,23 @@ fn only_one_host_writes_a_log() {
 }
 
 #[test]
+fn a_lock_held_for_a_moment_is_waited_for() {
+    // As a process forked by another thread holds a dropped host's lock
+    // until it execs: the next host waits for it rather than failing.
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    drop(AuditLog::open(&c).unwrap());
+    let held = File::open(Paths::new(&c.path).lock()).unwrap();
+    held.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        drop(held);
+    });
+    AuditLog::open(&c).unwrap();
+    release.join().unwrap();
+}
+
+#[test]
 fn a_torn_tail_is_moved_aside_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
