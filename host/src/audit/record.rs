@@ -75,9 +75,7 @@ pub struct Event {
 impl Event {
     /// An event of `kind`, like `file.open` or `run.end`.
     pub fn new(kind: &'static str) -> Event {
-        let mut fields = Fields::default();
-        fields.insert("event", Value::from(kind));
-        Event { fields, raw: None }
+        Event::new_owned(kind)
     }
 
     /// An event of a kind known only at run time (a closing record repeats
