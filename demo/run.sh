@@ -14,7 +14,9 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 say "Building airlock and the example actions (plugins/ -> target/plugins/*.wasm)"
-cargo build --quiet -p airlock -p airlock-test-artifacts
+# The whole workspace, so that the features match `cargo test --workspace`'s
+# and either command reuses the other's build instead of building wasmtime twice.
+cargo build --quiet --workspace
 airlock="$PWD/target/debug/airlock"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo/release/bin" "$demo/reports"
