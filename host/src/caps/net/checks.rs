@@ -94,17 +94,21 @@ impl RunNet {
         Ok(())
     }
 
-    /// Before DNS: a host name that carries an exposed secret's value would
+    /// Before DNS: a host name that carries a secret's value would
     /// leak it to DNS servers even if the request were then refused.
     pub(super) fn scan_host(&self, dest: &Destination) -> Result<(), Stop> {
         let Host::Name(host) = &dest.host else {
             return Ok(());
         };
         for (name, secret) in self.outside_audience(dest) {
-            if let Some(form) = secret.forms.as_ref().and_then(|f| f.find_in_host(host)) {
+            if let Some(form) = secret
+                .forms
+                .as_ref()
+                .and_then(|f| f.find_in(host.as_bytes()))
+            {
                 return Err(Stop::deny(
                     format!(
-                        "the host name {host} carries the value of exposed secret `{name}` ({form}); it was not looked up (a best-effort check)"
+                        "the host name carries the value of secret `{name}` ({form}); it was not looked up (a best-effort check)"
                     ),
                     HttpError::HttpRequestDenied,
                 ));
@@ -113,17 +117,19 @@ impl RunNet {
         Ok(())
     }
 
-    /// Exposed secrets whose audience does not include `dest`.
+    /// Secrets with a value to look for (exposed or not: an unexposed value
+    /// can still reach an action through a file or a mount) whose audience
+    /// does not include `dest`.
     fn outside_audience<'a>(
         &'a self,
         dest: &'a Destination,
     ) -> impl Iterator<Item = (&'a String, &'a RunSecret)> {
-        self.secrets.iter().filter(move |(_, s)| {
-            s.expose && s.forms.is_some() && !s.send_to.iter().any(|o| o.matches(dest))
-        })
+        self.secrets
+            .iter()
+            .filter(move |(_, s)| s.forms.is_some() && !s.send_to.iter().any(|o| o.matches(dest)))
     }
 
-    /// Step 7: look for exposed secrets' values going outside their audience.
+    /// Step 7: look for secrets' values going outside their audience.
     pub(super) fn scan(
         &self,
         dest: &Destination,
@@ -141,7 +147,7 @@ impl RunNet {
             if let Some((form, place)) = out.find(forms) {
                 return Err(Stop::deny(
                     format!(
-                        "the request carries the value of exposed secret `{name}` ({form}, in {place}) to {}, \
+                        "the request carries the value of secret `{name}` ({form}, in {place}) to {}, \
                          which is not in its send_to (a best-effort check): the manifest would need send_to = [\"{}\"] for it",
                         dest.as_grant(),
                         dest.as_grant()

@@ -8,7 +8,7 @@
 //! 2. The URL's scheme, host and port against the grant ([`grant`]) —
 //!    before any DNS. A user in the URL, a percent-encoded host or an IPv4
 //!    address in an unusual form is refused rather than guessed at; so is a
-//!    host name that carries an exposed secret's value (DNS would leak it).
+//!    host name that carries a secret's value (DNS would leak it).
 //! 3. The host is resolved once ([`resolve`]; the policy's
 //!    `[network.hosts]` first).
 //! 4. Every resolved address is checked: one in a blocked class ([`addr`]:
@@ -19,8 +19,9 @@
 //! 6. Secret placeholders ([`placeholder`]) are filled only when the
 //!    destination is in that secret's `send_to`; otherwise the request is
 //!    refused, never sent with the placeholder.
-//! 7. For a destination outside an exposed secret's audience, the request is
-//!    searched for its value (best effort) and refused if it is there.
+//! 7. For a destination outside a secret's audience, the request is searched
+//!    for its value (best effort; exposed or not, since an unexposed value
+//!    can reach an action through a file) and refused if it is there.
 //! 8. The request goes to an address checked in 4 ([`client`]), with TLS on
 //!    the host name. Redirects are not followed.
 //! 9. The response body is read up to `http_response_body` (cut there, with
@@ -352,11 +353,11 @@ impl RunNet {
         report: &Report,
         verdict: &Verdict,
         intent: Option<Intent>,
-    ) -> Result<u64, AuditError> {
+    ) -> Result<(), AuditError> {
         let event = record::event(report, verdict, &self.redactor);
         match intent {
-            Some(intent) => self.recorder.result(intent, event),
-            None => self.recorder.record(event),
+            Some(intent) => self.recorder.result(intent, event).map(drop),
+            None => self.recorder.record(event).map(drop),
         }
     }
 

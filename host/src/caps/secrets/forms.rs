@@ -1,12 +1,25 @@
-//! The forms a secret's value takes in text — plain, hex in any case,
-//! percent-encoded, base64 and base64url at every alignment — so one place
-//! decides whether a text carries a secret: redaction of what leaves a run
+//! The forms a secret's value takes in text, so one place decides whether
+//! a text carries a secret: redaction of what leaves a run
 //! ([`Redactor`](super::Redactor)), the network's search of requests to
 //! hosts outside a secret's audience, and its scrubbing of responses.
 //!
-//! Recognising encodings is best effort: a value that was split, encrypted
-//! or encoded some other way is not found, which is why placeholders are
-//! the way to send a secret. This module is pure: it works on bytes.
+//! A value is found, and redacted, in exactly these forms:
+//!
+//! - **plain**, in any ASCII case (a host name is lower-cased on its way
+//!   to the log, and a guest may change the case of what it sends), with
+//!   any of its bytes percent-encoded (`%XX`, either case of hex digit, the
+//!   decoded byte again in any ASCII case) and a space also written as `+`;
+//! - **hex** of the value, in any case;
+//! - **base64** and **base64url** of the value (standard alphabets, with
+//!   or without padding), at each of the three alignments it can have
+//!   inside a longer base64 text; base64 is case-sensitive, so only the
+//!   value's own case is found there.
+//!
+//! Anything else is not found: a value split, reversed, encrypted,
+//! compressed, hex- or base64-encoded after a change of case, or encoded
+//! twice. Recognising encodings is best effort, which is why placeholders
+//! are the way to send a secret. Values shorter than [`MIN_LEN`] bytes are
+//! not looked for. This module is pure: it works on bytes.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -27,15 +40,51 @@ pub const MIN_LEN: usize = 4;
 /// The forms of one secret's value that scans look for.
 pub struct Forms {
     name: String,
-    /// (form name, bytes), all wiped when dropped.
-    forms: Vec<(&'static str, Zeroizing<Vec<u8>>)>,
+    /// The value itself, matched in any case, percent-encoded or not.
     plain: Zeroizing<Vec<u8>>,
+    /// Its hex, lower-case, matched in any case.
+    hex: Zeroizing<Vec<u8>>,
+    /// (form name, bytes) of the base64 forms, matched exactly.
+    exact: Vec<(&'static str, Zeroizing<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for Forms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Forms({}, {} forms)", self.name, self.forms.len())
+        write!(f, "Forms({}, {} forms)", self.name, self.exact.len() + 2)
     }
+}
+
+/// The byte `%XX` at `text[at..]` stands for, if it is one.
+fn percent_byte(text: &[u8], at: usize) -> Option<u8> {
+    let digit = |b: &u8| (*b as char).to_digit(16);
+    match text.get(at..at + 3)? {
+        [b'%', h, l] => Some((digit(h)? << 4 | digit(l)?) as u8),
+        _ => None,
+    }
+}
+
+/// Where a plain (any case, partly percent-encoded) copy of `value` that
+/// starts at `text[at]` ends.
+fn plain_end(text: &[u8], mut at: usize, value: &[u8]) -> Option<usize> {
+    for (k, &v) in value.iter().enumerate() {
+        let t = *text.get(at)?;
+        if let Some(decoded) = percent_byte(text, at)
+            && decoded.eq_ignore_ascii_case(&v)
+        {
+            // A `%` in the value may also stand for itself: try that first.
+            if v == b'%'
+                && let Some(end) = plain_end(text, at + 1, &value[k + 1..])
+            {
+                return Some(end);
+            }
+            at += 3;
+        } else if t.eq_ignore_ascii_case(&v) || (v == b' ' && t == b'+') {
+            at += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(at)
 }
 
 impl Forms {
@@ -45,22 +94,12 @@ impl Forms {
         if value.len() < MIN_LEN {
             return None;
         }
-        let mut forms: Vec<(&'static str, Zeroizing<Vec<u8>>)> = Vec::new();
-        let mut add = |label: &'static str, form: Vec<u8>| {
-            let form = Zeroizing::new(form);
-            if form.len() >= MIN_LEN && !forms.iter().any(|(_, f)| *f == form) {
-                forms.push((label, form));
-            }
-        };
-        add("plain", value.to_vec());
-        add("hex", hex::encode(value).into_bytes());
-        add("hex", hex::encode_upper(value).into_bytes());
-        add("URL-encoded", percent_encode(value).into_bytes());
+        let mut exact: Vec<(&'static str, Zeroizing<Vec<u8>>)> = Vec::new();
         // Base64 of a value inside a longer text depends on where it starts
         // within a 3-byte group: keep the characters that depend only on
         // the value, for each of the three alignments.
         for skip in 0..3usize {
-            let mut shifted = vec![0u8; skip];
+            let mut shifted = Zeroizing::new(vec![0u8; skip]);
             shifted.extend_from_slice(value);
             let first = (8 * skip).div_ceil(6);
             let last = 8 * (skip + value.len()) / 6;
@@ -68,14 +107,18 @@ impl Forms {
                 ("base64", &STANDARD_NO_PAD),
                 ("base64url", &URL_SAFE_NO_PAD),
             ] {
-                let encoded = engine.encode(&shifted).into_bytes();
-                add(label, encoded[first..last.min(encoded.len())].to_vec());
+                let encoded = Zeroizing::new(engine.encode(&*shifted).into_bytes());
+                let form = Zeroizing::new(encoded[first..last.min(encoded.len())].to_vec());
+                if form.len() >= MIN_LEN && !exact.iter().any(|(_, f)| *f == form) {
+                    exact.push((label, form));
+                }
             }
         }
         Some(Forms {
             name: name.to_owned(),
-            forms,
             plain: Zeroizing::new(value.to_vec()),
+            hex: Zeroizing::new(hex::encode(value).into_bytes()),
+            exact,
         })
     }
 
@@ -84,71 +127,65 @@ impl Forms {
         &self.name
     }
 
-    /// The first form of the value found in `haystack`, by name. Text that
-    /// is percent-encoded (or form-encoded) is also decoded and searched,
-    /// so any mix of encoded and plain characters is found.
-    pub fn find_in(&self, haystack: &[u8]) -> Option<&'static str> {
-        if let Some((label, _)) = self
-            .forms
-            .iter()
-            .find(|(_, f)| position(haystack, f).is_some())
+    /// The longest form of the value that starts at `text[at]`: its end and
+    /// its name.
+    fn match_at(&self, text: &[u8], at: usize) -> Option<(usize, &'static str)> {
+        let mut best: Option<(usize, &'static str)> = None;
+        let mut offer = |end: usize, label: &'static str| {
+            if best.is_none_or(|(b, _)| end > b) {
+                best = Some((end, label));
+            }
+        };
+        if let Some(end) = plain_end(text, at, &self.plain) {
+            let label = if end - at == self.plain.len() {
+                "plain"
+            } else {
+                "URL-encoded"
+            };
+            offer(end, label);
+        }
+        if text
+            .get(at..at + self.hex.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(&self.hex))
         {
-            return Some(label);
+            offer(at + self.hex.len(), "hex");
         }
-        let lower = Zeroizing::new(haystack.to_ascii_lowercase());
-        let hex = Zeroizing::new(hex::encode(&*self.plain).into_bytes());
-        if position(&lower, &hex).is_some() {
-            return Some("hex");
-        }
-        if haystack.contains(&b'%') || haystack.contains(&b'+') {
-            for plus_is_space in [false, true] {
-                let decoded = percent_decode(haystack, plus_is_space);
-                if position(&decoded, &self.plain).is_some() {
-                    return Some("URL-encoded");
-                }
+        for (label, form) in &self.exact {
+            if text[at..].starts_with(form) {
+                offer(at + form.len(), label);
             }
         }
-        None
+        best
     }
 
-    /// Whether a host name carries the value (plain or hex, in any case) —
-    /// a name is sent to DNS servers before any request is made.
-    pub fn find_in_host(&self, host: &str) -> Option<&'static str> {
-        let host = host.to_ascii_lowercase();
-        let plain = Zeroizing::new(self.plain.to_ascii_lowercase());
-        let hex = Zeroizing::new(hex::encode(&*self.plain).into_bytes());
-        if position(host.as_bytes(), &plain).is_some() {
-            Some("plain")
-        } else if position(host.as_bytes(), &hex).is_some() {
-            Some("hex")
-        } else {
-            None
-        }
+    /// The first form of the value found in `haystack`, by name.
+    pub fn find_in(&self, haystack: &[u8]) -> Option<&'static str> {
+        (0..haystack.len()).find_map(|at| self.match_at(haystack, at).map(|(_, label)| label))
     }
 
     /// `haystack` with every form of the value replaced by
     /// `[redacted:NAME]`, or `None` when there was none.
     pub fn scrub(&self, haystack: &[u8]) -> Option<Vec<u8>> {
-        let replacement = format!("[redacted:{}]", self.name).into_bytes();
         let mut out: Option<Vec<u8>> = None;
-        let mut forms: Vec<&Zeroizing<Vec<u8>>> = self.forms.iter().map(|(_, f)| f).collect();
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        for form in forms {
-            let text = out.as_deref().unwrap_or(haystack);
-            if position(text, form).is_none() {
-                continue;
+        let mut copied = 0;
+        let mut at = 0;
+        while at < haystack.len() {
+            match self.match_at(haystack, at) {
+                Some((end, _)) => {
+                    let out = out.get_or_insert_with(|| Vec::with_capacity(haystack.len()));
+                    out.extend_from_slice(&haystack[copied..at]);
+                    out.extend_from_slice(b"[redacted:");
+                    out.extend_from_slice(self.name.as_bytes());
+                    out.push(b']');
+                    at = end;
+                    copied = end;
+                }
+                None => at += 1,
             }
-            let mut replaced = Vec::with_capacity(text.len());
-            let mut at = 0;
-            while let Some(i) = position(&text[at..], form) {
-                replaced.extend_from_slice(&text[at..at + i]);
-                replaced.extend_from_slice(&replacement);
-                at += i + form.len();
-            }
-            replaced.extend_from_slice(&text[at..]);
-            out = Some(replaced);
         }
-        out
+        let mut out = out?;
+        out.extend_from_slice(&haystack[copied..]);
+        Some(out)
     }
 }
 
@@ -164,31 +201,6 @@ pub fn percent_encode(bytes: &[u8]) -> String {
     }
     out
 }
-
-/// `%XX` decoded, and `+` read as a space when `plus_is_space` (as form
-/// bodies and queries write it); anything malformed is kept as it is.
-fn percent_decode(bytes: &[u8], plus_is_space: bool) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,10 +278,100 @@ mod tests {
     #[test]
     fn host_names_are_searched_in_any_case() {
         let forms = Forms::new("LABEL", b"Label42Secret").unwrap();
-        assert_eq!(forms.find_in_host("label42secret.evil.test"), Some("plain"));
+        for host in [
+            "label42secret.evil.test",
+            "LABEL42SECRET.evil.test",
+            "x.lAbEl42sEcReT",
+        ] {
+            assert_eq!(forms.find_in(host.as_bytes()), Some("plain"), "{host}");
+        }
         let hex = format!("{}.evil.test", hex::encode(b"Label42Secret"));
-        assert_eq!(forms.find_in_host(&hex), Some("hex"));
-        assert_eq!(forms.find_in_host("api.evil.test"), None);
+        assert_eq!(forms.find_in(hex.as_bytes()), Some("hex"));
+        assert_eq!(forms.find_in(hex.to_uppercase().as_bytes()), Some("hex"));
+        assert_eq!(forms.find_in(b"api.evil.test"), None);
+        assert_eq!(forms.find_in(b"label42secre.evil.test"), None);
+    }
+
+    /// Every byte `%XX`-encoded, in either case of hex digit.
+    fn percent_every_byte(value: &[u8], upper: bool) -> String {
+        value
+            .iter()
+            .map(|b| {
+                if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn case_and_percent_variants_are_found_and_scrubbed() {
+        let value = b"Tok3n-Value_99 x%41";
+        let forms = Forms::new("T", value).unwrap();
+        let text = String::from_utf8(value.to_vec()).unwrap();
+        let variants = [
+            text.clone(),
+            text.to_uppercase(),
+            text.to_lowercase(),
+            percent_every_byte(value, true),
+            percent_every_byte(value, false),
+            percent_every_byte(text.to_lowercase().as_bytes(), true),
+            // Every other byte encoded.
+            value
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| {
+                    if i % 2 == 0 {
+                        format!("%{b:02X}")
+                    } else {
+                        (b as char).to_string()
+                    }
+                })
+                .collect(),
+            // A space as `+`, the value's own `%41` as itself or encoded.
+            text.replace(' ', "+"),
+            text.replace('%', "%25"),
+            percent_encode(value),
+        ];
+        for variant in variants {
+            let haystack = format!("before {variant} after");
+            assert!(
+                forms.find_in(haystack.as_bytes()).is_some(),
+                "not found: {variant}"
+            );
+            let scrubbed = forms.scrub(haystack.as_bytes()).unwrap();
+            assert_eq!(
+                String::from_utf8(scrubbed).unwrap(),
+                "before [redacted:T] after",
+                "{variant}"
+            );
+        }
+    }
+
+    #[test]
+    fn scrubbing_leaves_no_form_behind() {
+        let forms = Forms::new("TOKEN", VALUE).unwrap();
+        // Overlapping and adjacent copies, in different forms.
+        let text = [
+            VALUE.to_vec(),
+            VALUE.to_vec(),
+            hex::encode(VALUE).into_bytes(),
+            STANDARD.encode(VALUE).into_bytes(),
+            VALUE.to_ascii_uppercase(),
+        ]
+        .concat();
+        let scrubbed = forms.scrub(&text).unwrap();
+        assert_eq!(forms.find_in(&scrubbed), None);
+        assert_eq!(
+            String::from_utf8_lossy(&scrubbed)
+                .matches("[redacted:TOKEN]")
+                .count(),
+            5,
+            "{}",
+            String::from_utf8_lossy(&scrubbed)
+        );
     }
 
     #[test]
