@@ -89,7 +89,7 @@ pub(crate) mod testrng;
 pub use faults::{Fault, Faults};
 pub use keys::write_pair as write_key_pair;
 pub use log::{AuditError, AuditLog, GENESIS};
-pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase};
+pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase, Scrub};
 pub use recorder::{Intent, Recorder};
 pub use ticker::Checkpointer;
 

@@ -67,6 +67,10 @@ impl Phase {
 #[derive(Clone, Debug)]
 pub struct Event {
     pub(crate) fields: Fields,
+    /// Fields holding guest text not yet cut to [`GUEST_TEXT_LIMIT`]: they
+    /// are cut when the event is sealed ([`Event::seal`]), after redaction,
+    /// so that what is kept and hashed of a long text is its redacted form.
+    uncut: smallvec::SmallVec<[&'static str; 4]>,
     /// One field whose value is already canonical JSON (see
     /// [`Event::canonical_field`]).
     pub(crate) raw: Option<(&'static str, Arc<Canonical>)>,
@@ -83,7 +87,11 @@ impl Event {
     pub(crate) fn new_owned(kind: &str) -> Event {
         let mut fields = Fields::default();
         fields.insert("event", Value::from(kind));
-        Event { fields, raw: None }
+        Event {
+            fields,
+            uncut: smallvec::SmallVec::new(),
+            raw: None,
+        }
     }
 
     /// The event's kind.
@@ -146,23 +154,47 @@ impl Event {
     }
 
     /// A string the guest controls: cut to [`GUEST_TEXT_LIMIT`] bytes on a
-    /// character boundary, with `<key>_len` and `<key>_sha256` of the
-    /// original when cut. The caller redacts secrets first.
+    /// character boundary when the event is sealed, with `<key>_len` and
+    /// `<key>_sha256` of the (redacted) original when cut.
     pub fn guest_text(mut self, key: &'static str, text: &str) -> Event {
-        if text.len() <= GUEST_TEXT_LIMIT {
-            self.fields.insert(key, text.into());
-            return self;
+        self.fields.insert(key, text.into());
+        if !self.uncut.contains(&key) {
+            self.uncut.push(key);
         }
-        let mut end = GUEST_TEXT_LIMIT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
+        self
+    }
+
+    /// The event as it is written: every string in it (but the event's
+    /// kind, phase and decision, which are the host's words) passed through
+    /// `scrub`, then every guest text cut. Every record passes through here
+    /// once, so no field can carry what `scrub` takes out.
+    pub(crate) fn seal(mut self, scrub: Option<&dyn Scrub>) -> Event {
+        if let Some(scrub) = scrub {
+            for (key, value) in self.fields.0.iter_mut() {
+                if !matches!(key.as_ref(), "event" | "phase" | "decision") {
+                    scrub_value(value, scrub);
+                }
+            }
         }
-        self.fields.insert(key, text[..end].into());
-        self.fields.insert(format!("{key}_len"), text.len().into());
-        self.fields.insert(
-            format!("{key}_sha256"),
-            hex::encode(Sha256::digest(text.as_bytes())).into(),
-        );
+        for key in std::mem::take(&mut self.uncut) {
+            let Some(Value::String(text)) = self.fields.get(key) else {
+                continue;
+            };
+            if text.len() <= GUEST_TEXT_LIMIT {
+                continue;
+            }
+            let text = text.clone();
+            let mut end = GUEST_TEXT_LIMIT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.fields.insert(key, text[..end].into());
+            self.fields.insert(format!("{key}_len"), text.len().into());
+            self.fields.insert(
+                format!("{key}_sha256"),
+                hex::encode(Sha256::digest(text.as_bytes())).into(),
+            );
+        }
         self
     }
 
@@ -173,6 +205,26 @@ impl Event {
             Some("deny") => Some(Decision::Deny),
             _ => None,
         }
+    }
+}
+
+/// What takes known secret values out of a record's text (the run's
+/// redactor): every record of a run passes through it ([`Event::seal`]).
+pub trait Scrub: Send + Sync {
+    /// `text` with every value this knows replaced.
+    fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str>;
+}
+
+fn scrub_value(value: &mut Value, scrub: &dyn Scrub) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(clean) = scrub.scrub(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, scrub)),
+        _ => {}
     }
 }
 
@@ -400,7 +452,7 @@ mod tests {
     #[test]
     fn long_guest_text_is_cut_with_length_and_hash() {
         let long = "é".repeat(GUEST_TEXT_LIMIT); // two bytes each
-        let e = Event::new("log").guest_text("message", &long);
+        let e = Event::new("log").guest_text("message", &long).seal(None);
         let kept = e.fields.get("message").and_then(Value::as_str).unwrap();
         assert!(kept.len() <= GUEST_TEXT_LIMIT && long.starts_with(kept));
         assert_eq!(e.fields.get("message_len").unwrap(), long.len());
@@ -408,7 +460,38 @@ mod tests {
             e.fields.get("message_sha256").unwrap(),
             &hex::encode(Sha256::digest(long.as_bytes()))
         );
-        let short = Event::new("log").guest_text("message", "short");
+        let short = Event::new("log").guest_text("message", "short").seal(None);
         assert!(short.fields.get("message_len").is_none());
+    }
+
+    struct Upper;
+    impl Scrub for Upper {
+        fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
+            match text.contains("secret") {
+                true => Cow::Owned(text.replace("secret", "[redacted:S]")),
+                false => Cow::Borrowed(text),
+            }
+        }
+    }
+
+    #[test]
+    fn sealing_scrubs_every_string_before_cutting() {
+        let long = format!("{}secret", "x".repeat(GUEST_TEXT_LIMIT));
+        let e = Event::new("net.request")
+            .field("host", "secret.example")
+            .field("list", serde_json::json!(["a", {"deep": "secret"}]))
+            .target("secret")
+            .guest_text("message", &long)
+            .deny("why: secret")
+            .seal(Some(&Upper));
+        let text = String::from_utf8(canonical_with(&e.fields, None).unwrap()).unwrap();
+        assert!(!text.contains("secret"), "{text}");
+        let redacted = long.replace("secret", "[redacted:S]");
+        assert_eq!(
+            e.fields.get("message_sha256").unwrap(),
+            &hex::encode(Sha256::digest(redacted.as_bytes()))
+        );
+        assert_eq!(e.fields.get("message_len").unwrap(), redacted.len());
+        assert_eq!(e.decision_of(), Some(Decision::Deny));
     }
 }

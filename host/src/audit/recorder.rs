@@ -1,7 +1,7 @@
 //! [`Recorder`]: the records of one run, single and write-ahead.
 
 use super::log::{AuditError, AuditLog};
-use super::record::{Decision, Event, Phase};
+use super::record::{Decision, Event, Phase, Scrub};
 use super::{Denial, RunInfo};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -9,18 +9,62 @@ use std::sync::{Arc, Mutex};
 /// Writes the records of one run, and remembers its refusals and whether
 /// any record failed — a run with a failed record has failed, even where the
 /// host call could only refuse and not trap.
-#[derive(Clone, Debug)]
+///
+/// Every record it writes passes through one [`Scrub`] (the run's
+/// redactor) first, whatever wrote it: no field of any record can carry a
+/// value the redactor knows, and the refusals it hands back are the
+/// redacted ones.
+#[derive(Clone)]
 pub struct Recorder {
     log: Arc<AuditLog>,
     info: Arc<RunInfo>,
+    scrub: Option<Arc<dyn Scrub>>,
     track: Arc<Mutex<Track>>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("run", &self.info.run)
+            .field("scrubbed", &self.scrub.is_some())
+            .finish()
+    }
+}
+
+#[derive(Debug)]
 struct Track {
     denials: Vec<Denial>,
     failure: Option<AuditError>,
+    /// Refusals that may still be written one by one.
+    budget: u32,
+    /// Refusals past the budget: counted, not written.
+    over: Option<Overflow>,
 }
+
+impl Default for Track {
+    fn default() -> Track {
+        Track {
+            denials: Vec::new(),
+            failure: None,
+            budget: u32::MAX,
+            over: None,
+        }
+    }
+}
+
+/// The refusals of a run past its budget, as its summary record tells them.
+#[derive(Debug, Default)]
+struct Overflow {
+    count: u64,
+    /// (event, reason) → how many; at most [`OVERFLOW_KINDS`] pairs, the
+    /// rest under `("*", "*")`.
+    by: std::collections::BTreeMap<(String, String), u64>,
+    first: Option<Denial>,
+    last: Option<Denial>,
+}
+
+/// Distinct (event, reason) pairs a summary counts one by one.
+const OVERFLOW_KINDS: usize = 32;
 
 /// A side effect recorded as about to happen. Close it with
 /// [`Recorder::result`] once it was attempted, or [`Recorder::aborted`] if
@@ -63,26 +107,149 @@ impl Recorder {
         Recorder {
             log,
             info: Arc::new(info),
+            scrub: None,
             track: Arc::default(),
         }
     }
 
-    /// Append `event` as a single record; an error means it is not
+    /// Pass every record through `scrub` before it is written.
+    pub fn scrubbing(mut self, scrub: Arc<dyn Scrub>) -> Recorder {
+        self.scrub = Some(scrub);
+        self
+    }
+
+    /// Write at most `budget` refusals one by one (single records: the
+    /// result that closes an intent is always written); past it, refusals
+    /// are only counted, [`exhausted`](Self::exhausted) turns true (the run
+    /// must end), and [`summarise`](Self::summarise) writes one record of
+    /// what was left out.
+    pub fn refusal_budget(self, budget: u32) -> Recorder {
+        self.track_mut().budget = budget;
+        self
+    }
+
+    /// Whether the run has had more refusals than its budget.
+    pub fn exhausted(&self) -> bool {
+        self.track_mut().over.is_some()
+    }
+
+    /// The refusal budget this recorder was given.
+    pub fn budget(&self) -> u32 {
+        self.track_mut().budget
+    }
+
+    /// Write the one record of the refusals past the budget, if there were
+    /// any: how many, by event and reason, and the first and the last.
+    pub fn summarise(&self) -> Result<(), AuditError> {
+        let (over, budget) = {
+            let mut track = self.track_mut();
+            (track.over.take(), track.budget)
+        };
+        let Some(over) = over else {
+            return Ok(());
+        };
+        let by: Vec<Value> = over
+            .by
+            .into_iter()
+            .map(|((event, reason), count)| {
+                serde_json::json!({ "event": event, "reason": reason, "count": count })
+            })
+            .collect();
+        let denial = |d: Option<Denial>| {
+            d.map(
+                |d| serde_json::json!({ "event": d.event, "target": d.target, "reason": d.reason }),
+            )
+        };
+        let event = Event::new("refusals.dropped")
+            .field("budget", budget)
+            .field("count", over.count)
+            .field("by", by)
+            .field("first", denial(over.first))
+            .field("last", denial(over.last));
+        let event = self.seal(event);
+        let result = self.log.append(Some(&self.info), event);
+        self.note(&result, None);
+        result.map(drop)
+    }
+
+    fn track_mut(&self) -> std::sync::MutexGuard<'_, Track> {
+        self.track.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn seal(&self, event: Event) -> Event {
+        event.seal(self.scrub.as_deref())
+    }
+
+    /// Count `denial` against the budget: `true` if it may be written.
+    /// A closing record (`closes`) is written whatever the budget, to close
+    /// its intent, but going past the budget with it ends the run all the
+    /// same.
+    fn admit(&self, denial: &Denial, closes: bool) -> bool {
+        let mut track = self.track_mut();
+        let written = u32::try_from(track.denials.len()).unwrap_or(u32::MAX);
+        if written < track.budget && track.over.is_none() {
+            return true;
+        }
+        let over = track.over.get_or_insert_with(Overflow::default);
+        if closes {
+            return true;
+        }
+        over.count += 1;
+        let mut key = (denial.event.clone(), cut(&denial.reason, 200));
+        if !over.by.contains_key(&key) && over.by.len() >= OVERFLOW_KINDS {
+            key = ("*".into(), "*".into());
+        }
+        *over.by.entry(key).or_default() += 1;
+        if over.first.is_none() {
+            over.first = Some(denial.clone());
+        }
+        over.last = Some(denial.clone());
+        false
+    }
+
+    /// Append `event` as a single record and return its `seq`; `None` for
+    /// a refusal past the run's budget, counted instead of written (see
+    /// [`refusal_budget`](Self::refusal_budget)). An error means it is not
     /// recorded and the caller must not go on with what it was about to do.
-    pub fn record(&self, event: Event) -> Result<u64, AuditError> {
+    pub fn record(&self, event: Event) -> Result<Option<u64>, AuditError> {
+        let event = self.seal(event);
         let denial = denial_of(&event);
+        if let Some(denial) = &denial
+            && !self.admit(denial, false)
+        {
+            return Ok(None);
+        }
         let result = self.log.append(Some(&self.info), event);
         self.note(&result, denial);
-        result
+        result.map(Some)
     }
 
     /// Append `event` as an intent and return once it is durable: the host
     /// may now perform the effect, and must not if this fails.
+    ///
+    /// A run past its refusal budget is ending: it gets no new intent.
     pub fn intent(&self, event: Event) -> Result<Intent, AuditError> {
+        if self.exhausted() {
+            let why = format!(
+                "the run is past its budget of {} refused host calls, and is being stopped",
+                self.budget()
+            );
+            let event = self.seal(event);
+            let target = event.fields.get("target").and_then(Value::as_str);
+            self.admit(
+                &Denial {
+                    event: event.kind().to_owned(),
+                    target: target.unwrap_or_default().to_owned(),
+                    reason: why.clone(),
+                },
+                false,
+            );
+            return Err(AuditError(why));
+        }
         let kind = event.kind().to_owned();
         let result = self
             .log
-            .append_durable(Some(&self.info), event.phase(Phase::Intent));
+            .append_durable(Some(&self.info), self.seal(event.phase(Phase::Intent)));
         self.note(&result, None);
         Ok(Intent {
             seq: result?,
@@ -116,7 +283,11 @@ impl Recorder {
     }
 
     fn close(&self, event: Event) -> Result<u64, AuditError> {
+        let event = self.seal(event);
         let denial = denial_of(&event);
+        if let Some(denial) = &denial {
+            self.admit(denial, true);
+        }
         let result = self.log.append_event(Some(&self.info), &event);
         if result.is_err() {
             self.log.owe(Some(&self.info), event);
@@ -125,12 +296,19 @@ impl Recorder {
         result
     }
 
+    /// Append a run's last record. If it cannot be written, it is kept and
+    /// written first once the log takes writes again (marked `late`); the
+    /// error still fails the run.
+    pub fn end(&self, event: Event) -> Result<u64, AuditError> {
+        self.close(event)
+    }
+
     fn record_closing(&self, event: Event) {
         let _ = self.close(event);
     }
 
     fn note(&self, result: &Result<u64, AuditError>, denial: Option<Denial>) {
-        let mut track = self.track.lock().unwrap_or_else(|p| p.into_inner());
+        let mut track = self.track_mut();
         match result {
             Ok(_) => track.denials.extend(denial),
             Err(e) => {
@@ -166,6 +344,15 @@ impl Recorder {
             .failure
             .clone()
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 fn denial_of(event: &Event) -> Option<Denial> {

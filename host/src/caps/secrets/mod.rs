@@ -6,6 +6,7 @@ use crate::audit::{AuditError, Event, Recorder};
 use crate::grant::SecretGrant;
 use crate::policy::SecretSource;
 use crate::runtime::bindings::airlock::action::secrets::{Error as WitError, Host};
+use sha2::Digest as _;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -146,7 +147,6 @@ impl Secrets {
         name: &str,
         recorder: &Recorder,
     ) -> Result<Result<String, WitError>, AuditError> {
-        let shown = crate::doc::one_line(name);
         let outcome = self
             .decide(name)
             .and_then(|()| match self.values.get(name) {
@@ -154,13 +154,46 @@ impl Secrets {
                 Some(Err(why)) => Err(WitError::Unavailable(why.clone())),
                 None => Err(WitError::Unavailable("no value was read".into())),
             });
-        let event = Event::new("secret.read").guest_text("target", &shown);
+        // A declared name is the manifest's own word; any other is whatever
+        // the action chose to ask for, and is kept short in the log so that
+        // asking is not a way to write into it.
+        let shown = match self.grants.contains_key(name) {
+            true => name.to_owned(),
+            false => undeclared(name),
+        };
+        let mut event = Event::new("secret.read").target(shown.as_str());
+        if !self.grants.contains_key(name) {
+            event = event.field("target_len", name.len()).field(
+                "target_sha256",
+                crate::provenance::hex(&sha2::Sha256::digest(name)),
+            );
+        }
         let event = match &outcome {
             Ok(_) => event.allow(),
             Err(e) => event.deny(refusal(&shown, e)),
         };
         recorder.record(event)?;
         Ok(outcome)
+    }
+}
+
+/// How many bytes of an undeclared name a record keeps.
+const UNDECLARED_SHOWN: usize = 32;
+
+/// An undeclared name as records show it: a valid secret name up to
+/// [`UNDECLARED_SHOWN`] bytes as it is, anything else cut there with its
+/// control characters blanked, and marked `…` when cut (the record keeps
+/// the whole name's length and SHA-256 beside it).
+fn undeclared(name: &str) -> String {
+    let mut end = name.len().min(UNDECLARED_SHOWN);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let shown = crate::doc::one_line(&name[..end]);
+    if end < name.len() {
+        format!("{shown}…")
+    } else {
+        shown
     }
 }
 
@@ -182,9 +215,10 @@ fn refusal(name: &str, e: &WitError) -> String {
     }
 }
 
-/// Replaces every known secret value — in every form [`Forms`] knows:
-/// plain, hex, percent-encoded, base64 and base64url — with
-/// `[redacted:NAME]`. Best effort: a value that was split, re-encoded or
+/// Replaces every known secret value — in every form [`Forms`] knows
+/// (its module says exactly which) — with `[redacted:NAME]`. Every record
+/// of a run passes through it ([`Recorder::scrubbing`]), and so do the
+/// run's output, error and log lines. Best effort: a value that was split, re-encoded or
 /// encrypted is not recognised, which is why values are kept out of
 /// actions (placeholders) in the first place. Values shorter than
 /// [`forms::MIN_LEN`] are not redacted: replacing every "a" or "42" would
@@ -222,6 +256,12 @@ impl Redactor {
             }
         }
         out
+    }
+}
+
+impl crate::audit::Scrub for Redactor {
+    fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.redact(text)
     }
 }
 

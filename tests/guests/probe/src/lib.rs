@@ -3,12 +3,12 @@
 //! allow and record. It has no manifest of its own; tests pack one.
 
 use airlock_sdk::http;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 enum Op {
     Read { path: String },
@@ -47,6 +47,10 @@ enum Op {
     Scan { sha256: String, len: usize, ops: Vec<Op> },
     Tcp { addr: String },
     Dns { host: String },
+    /// Read exposed secret `name`, then run `ops` with `{{value}}`,
+    /// `{{upper}}`, `{{lower}}`, `{{hex}}` and `{{pct}}` (every byte
+    /// percent-encoded) in their strings replaced by those forms of it.
+    WithSecret { name: String, ops: Vec<Op> },
     Panic { message: String },
     Fail { message: String },
     Many { ops: Vec<Op> },
@@ -138,6 +142,19 @@ fn apply(op: Op) -> Result<Value, String> {
         }
         Op::Tcp { addr } => io(std::net::TcpStream::connect(addr).map(|_| Value::Null)),
         Op::Dns { host } => io(std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 80)).map(|a| a.count())),
+        Op::WithSecret { name, ops } => {
+            let value = airlock_sdk::secrets::get(&name).map_err(|e| e.to_string())?;
+            let pct: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
+            let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+            let text = serde_json::to_string(&ops).map_err(|e| e.to_string())?
+                .replace("{{value}}", &value)
+                .replace("{{upper}}", &value.to_uppercase())
+                .replace("{{lower}}", &value.to_lowercase())
+                .replace("{{hex}}", &hex)
+                .replace("{{pct}}", &pct);
+            let ops: Vec<Op> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            Value::Array(ops.into_iter().map(apply).collect::<Result<_, _>>()?)
+        }
         Op::Panic { message } => panic!("{message}"),
         Op::Fail { message } => return Err(message),
         Op::Many { ops } => Value::Array(ops.into_iter().map(apply).collect::<Result<_, _>>()?),
