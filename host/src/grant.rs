@@ -72,6 +72,8 @@ pub struct Limits {
     pub stdio: ByteSize,
     /// Log records kept.
     pub log_records: u32,
+    /// Refused host calls recorded one by one; one more ends the run.
+    pub refusals: u32,
     /// HTTP requests per run.
     pub http_requests: u32,
     /// Body of one HTTP request.
@@ -242,6 +244,7 @@ impl Grant {
                 output,
                 stdio: ceil.stdio,
                 log_records: ceil.log_records,
+                refusals: ceil.refusals,
                 http_requests,
                 http_request_body,
                 http_response_body,

@@ -65,6 +65,9 @@ use std::time::Duration;
 pub struct Policy {
     /// The directory relative paths in the policy are resolved against.
     pub base: PathBuf,
+    /// The file the policy was read from ([`Policy::load`]); `None` for one
+    /// made from text.
+    pub file: Option<PathBuf>,
     /// Actions by name.
     pub actions: BTreeMap<String, ActionSource>,
     /// Mounts by name.
@@ -159,6 +162,9 @@ pub struct Ceilings {
     pub stdio: ByteSize,
     /// Log records kept per run; the rest is counted.
     pub log_records: u32,
+    /// Refused host calls recorded one by one per run; past it, one record
+    /// counts the rest and the run ends (limit `refusals`).
+    pub refusals: u32,
     /// HTTP requests per run.
     pub http_requests: u32,
     /// Body of one HTTP request.
@@ -182,6 +188,7 @@ impl Default for Ceilings {
             output: ByteSize::mib(1),
             stdio: ByteSize::kib(64),
             log_records: 1000,
+            refusals: 100,
             http_requests: 1000,
             http_request_body: ByteSize::mib(16),
             http_response_body: ByteSize::mib(64),
@@ -281,7 +288,9 @@ impl Policy {
         } else {
             base
         };
-        Ok(Policy::parse(&path.display().to_string(), &text, &base)?)
+        let mut policy = Policy::parse(&path.display().to_string(), &text, &base)?;
+        policy.file = Some(path.to_path_buf());
+        Ok(policy)
     }
 
     /// Decode and validate policy text; relative paths resolve against `base`.
@@ -294,6 +303,7 @@ impl Policy {
     pub fn empty(audit_log: impl Into<PathBuf>) -> Policy {
         Policy {
             base: PathBuf::from("."),
+            file: None,
             actions: BTreeMap::new(),
             mounts: BTreeMap::new(),
             secrets: BTreeMap::new(),

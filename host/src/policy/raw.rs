@@ -65,6 +65,7 @@ struct Limits {
     output: Option<ByteSize>,
     stdio: Option<ByteSize>,
     log_records: Option<u32>,
+    refusals: Option<u32>,
     http_requests: Option<u32>,
     http_request_body: Option<ByteSize>,
     http_response_body: Option<ByteSize>,
@@ -197,6 +198,7 @@ impl Policy {
             output: l.output.unwrap_or(defaults.output),
             stdio: l.stdio.unwrap_or(defaults.stdio),
             log_records: l.log_records.unwrap_or(defaults.log_records),
+            refusals: l.refusals.unwrap_or(defaults.refusals),
             http_requests: l.http_requests.unwrap_or(defaults.http_requests),
             http_request_body: l.http_request_body.unwrap_or(defaults.http_request_body),
             http_response_body: l.http_response_body.unwrap_or(defaults.http_response_body),
@@ -276,6 +278,7 @@ impl Policy {
 
         Ok(super::Policy {
             base: base.to_path_buf(),
+            file: None,
             actions,
             mounts,
             secrets,

@@ -128,6 +128,8 @@ impl Runner<'_> {
         serde_json::from_str::<IgnoredAny>(input)
             .map_err(|e| Error::Input(crate::doc::one_line(&e.to_string())))?;
         let limits = &action.grant.limits;
+        let secrets = Secrets::resolve(action.secrets.clone());
+        let redactor = secrets.redactor();
         let recorder = Recorder::new(
             self.audit.clone(),
             RunInfo {
@@ -135,9 +137,9 @@ impl Runner<'_> {
                 action: action.label(),
                 digest: action.digest,
             },
-        );
-        let secrets = Secrets::resolve(action.secrets.clone());
-        let redactor = secrets.redactor();
+        )
+        .scrubbing(Arc::new(redactor.clone()))
+        .refusal_budget(limits.refusals);
         let preopens = self
             .mounts
             .preopens(&action.grant.mounts)
@@ -183,9 +185,21 @@ impl Runner<'_> {
         };
         let mut store = Store::new(self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Each epoch tick, the run is stopped if it is past its time or
+        // past its refusal budget (the host call that went past it has
+        // returned its refusal; the action gets no further).
+        let deadline = Instant::now() + limits.timeout + EPOCH_TICK;
+        let watched = recorder.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if watched.exhausted() {
+                Err(LimitExceeded::Refusals(watched.budget()).into())
+            } else if Instant::now() >= deadline {
+                Err(wasmtime::Trap::Interrupt.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::Continue(1))
+            }
+        });
 
         // The epoch deadline stops guest code; the wall-clock timeout also
         // stops a run that is blocked in the host (a sleep, a slow request).
@@ -213,6 +227,11 @@ impl Runner<'_> {
             ))),
             Ok(Ok(Ok(output))) => check_output(output, limits.output, &redactor, &recorder),
         };
+        // Past its refusal budget a run has failed, however it ended.
+        let result = match recorder.exhausted() {
+            true => Err(Failure::Limit(LimitExceeded::Refusals(limits.refusals))),
+            false => result,
+        };
 
         let mut recorded = state
             .net
@@ -229,10 +248,18 @@ impl Runner<'_> {
             .and_then(|()| {
                 record_stdio("stderr", err_captured, &mut state.log, &redactor, &recorder)
             })
-            .and_then(|()| state.log.finish(&recorder));
+            .and_then(|()| state.log.finish(&recorder))
+            .and_then(|()| recorder.summarise());
         let peak_memory = state.limiter.peak();
         drop(store);
 
+        // A run any of whose records could not be written has failed, and
+        // its end says so.
+        let result = match (&recorded, recorder.failure()) {
+            (_, Some(e)) => Err(Failure::Host(e.to_string())),
+            (Err(e), None) => Err(Failure::Host(e.to_string())),
+            (Ok(()), None) => result,
+        };
         let mut end = Event::new("run.end")
             .field("outcome", outcome_name(&result))
             .field(
@@ -246,7 +273,9 @@ impl Runner<'_> {
                 .field("output_bytes", output.len()),
             Err(failure) => end.guest_text("error", &failure.to_string()),
         };
-        recorded = recorded.and(recorder.record(end).map(drop));
+        // If the log cannot take the end now (a full volume), it is kept and
+        // written first once it can: no run is left without its end.
+        recorded = recorded.and(recorder.end(end).map(drop));
         // The run's end is sealed by a checkpoint: now under `always`; under
         // `group` and `none` by the checkpoint thread, together with every
         // other run that ended meanwhile (see `audit::seal`).

@@ -24,6 +24,8 @@ pub enum LimitExceeded {
     },
     /// A table would have grown past the host's ceiling.
     Table(usize),
+    /// The run was refused more host calls than its `refusals` budget.
+    Refusals(u32),
 }
 
 impl fmt::Display for LimitExceeded {
@@ -44,6 +46,10 @@ impl fmt::Display for LimitExceeded {
                 )
             }
             LimitExceeded::Table(limit) => write!(f, "table limit of {limit} elements exceeded"),
+            LimitExceeded::Refusals(limit) => write!(
+                f,
+                "refusal budget of {limit} refused host calls exceeded (raise [limits] refusals in the policy)"
+            ),
         }
     }
 }
@@ -52,13 +58,14 @@ impl std::error::Error for LimitExceeded {}
 
 impl LimitExceeded {
     /// The name of the limit, as recorded: `memory`, `timeout`, `output`,
-    /// `table`.
+    /// `table`, `refusals`.
     pub fn name(&self) -> &'static str {
         match self {
             LimitExceeded::Memory(_) => "memory",
             LimitExceeded::Timeout(_) => "timeout",
             LimitExceeded::Output { .. } => "output",
             LimitExceeded::Table(_) => "table",
+            LimitExceeded::Refusals(_) => "refusals",
         }
     }
 }
