@@ -3,6 +3,7 @@
 
 use crate::audit::AuditError;
 use crate::caps::fs::MountError;
+use crate::caps::fs::overlap::OverlapError;
 use crate::caps::net::NetSetupError;
 use crate::doc::DocError;
 use crate::manifest::section::SectionError;
@@ -25,6 +26,9 @@ pub enum Error {
     /// A mount directory could not be opened.
     #[error(transparent)]
     Mount(#[from] MountError),
+    /// A mount reaches one of airlock's own files or directories.
+    #[error(transparent)]
+    Overlap(#[from] OverlapError),
     /// The policy's `[network]` settings cannot be used (a CA certificate
     /// that cannot be read).
     #[error(transparent)]

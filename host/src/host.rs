@@ -114,6 +114,7 @@ impl HostBuilder {
             background_seal,
         } = self;
         let lock = Lock::load(&policy.trust.lock)?;
+        crate::caps::fs::overlap::check(&policy, cache.as_ref().map(CompileCache::path))?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
         let mounts = Mounts::open(&policy, cap_std::ambient_authority())?;
@@ -146,6 +147,7 @@ impl HostBuilder {
         };
         let (engine, linker) = engine?;
         let audit = Arc::new(audit?);
+        let cache = cache.map(|c| c.keyed(audit.derive_key(runtime::cache::KEY_CONTEXT)));
         let checkpointer = if background_seal {
             Checkpointer::start(&audit, policy.audit.checkpoint_interval)
                 .map_err(|e| Error::io("cannot start the checkpoint thread", e))?

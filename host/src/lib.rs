@@ -62,9 +62,10 @@
 //! cache of compiled components: loading compiled machine code
 //! (`Component::deserialize`) cannot be checked by the compiler. The module
 //! states the trust argument (a private directory and file of the user
-//! airlock runs as, the SHA-256 recorded when airlock wrote the file, the
-//! component's approved digest and the engine's compatibility in its name)
-//! and recompiles anything that fails a check.
+//! airlock runs as, and a MAC over the component's approved digest, the
+//! engine's compatibility hash and the compiled code, under a key derived
+//! from the audit log's signing key) and recompiles anything that fails a
+//! check.
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

@@ -179,7 +179,7 @@ impl AuditLog {
             .create(true)
             .open(&paths.log)
             .map_err(|e| fail("cannot open", &paths.log, e))?;
-        let (at, saved_at) = state::resume(&paths, &mut file)?;
+        let (at, saved_at, torn) = state::resume(&paths, &mut file)?;
         let last = super::publish::prepare(&config.checkpoints, &key.verifier())?;
         let checkpointed = match &last {
             Some(cp) if cp.size > at.next_seq => {
@@ -229,6 +229,21 @@ impl AuditLog {
                 cp.size
             )));
         }
+        if let Some(torn) = torn {
+            log.append(
+                None,
+                Event::new("audit.torn")
+                    .field("offset", torn.offset)
+                    .field("bytes", torn.bytes)
+                    .field("sha256", torn.sha256)
+                    .field("saved", torn.saved.display().to_string())
+                    .field(
+                        "reason",
+                        "the log ended in a record cut short (the host stopped mid-write); \
+                         it was moved aside",
+                    ),
+            )?;
+        }
         let open: Vec<u64> = log.lock()?.at.open.keys().copied().collect();
         if !open.is_empty() {
             log.append(
@@ -259,6 +274,12 @@ impl AuditLog {
         &self.config.checkpoints
     }
 
+    /// A key for `context` that only a reader of this log's signing key can
+    /// compute ([`SigningKey::derive`](super::note::SigningKey::derive)).
+    pub(crate) fn derive_key(&self, context: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.key.derive(context)
+    }
+
     /// The key that checks this log's checkpoints.
     pub fn verifier(&self) -> VerifierKey {
         self.key.verifier()
@@ -278,7 +299,7 @@ impl AuditLog {
     /// for records about the host itself. Durable on return under
     /// `sync = "always"`; see [`append_durable`](Self::append_durable).
     pub fn append(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
-        self.append_event(run, &event)
+        self.append_event(run, &event.seal(None))
     }
 
     /// [`append`](Self::append), leaving `event` with the caller (to

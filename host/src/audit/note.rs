@@ -126,6 +126,18 @@ impl SigningKey {
         }
     }
 
+    /// A 32-byte key for `context`, derived from this key's secret (keyed
+    /// BLAKE2b): whoever cannot read this key cannot compute it.
+    pub fn derive(&self, context: &str) -> Zeroizing<[u8; 32]> {
+        use blake2::digest::{Mac as _, consts::U32};
+        let mut mac = <blake2::Blake2bMac<U32> as blake2::digest::KeyInit>::new_from_slice(
+            self.key.as_bytes(),
+        )
+        .expect("a 32-byte key is a valid BLAKE2b key");
+        mac.update(context.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The signed note of `text`, which must end in a newline.
     pub fn sign(&self, text: &str) -> String {
         debug_assert!(text.ends_with('\n'));

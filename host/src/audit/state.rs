@@ -26,7 +26,7 @@ use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How far the active segment grows past the saved state before a
 /// checkpoint saves it again (a rotation always does): tens of records.
@@ -236,12 +236,29 @@ fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError
     AuditError(format!("{what} {}: {e}", path.display()))
 }
 
+/// A record cut short at the end of the log (a crash mid-write), moved
+/// aside when the log was opened again.
+#[derive(Clone, Debug)]
+pub struct TornTail {
+    /// Where it started in the active segment.
+    pub offset: u64,
+    /// How long it was.
+    pub bytes: usize,
+    /// The SHA-256 of its bytes.
+    pub sha256: String,
+    /// The file it was moved to.
+    pub saved: PathBuf,
+}
+
 /// Find where the log's chain ends: from the saved state and the active
 /// segment's tail, or from every segment when there is no state. A torn last
-/// line is moved aside. `file` is the active segment, opened for reading
-/// and appending. With it, where the state file on disk resumes (`None`
-/// without one).
-pub fn resume(paths: &Paths, file: &mut File) -> Result<(Resume, Option<SavedAt>), AuditError> {
+/// line is moved aside (and returned, for the log to record). `file` is the
+/// active segment, opened for reading and appending. With it, where the
+/// state file on disk resumes (`None` without one).
+pub fn resume(
+    paths: &Paths,
+    file: &mut File,
+) -> Result<(Resume, Option<SavedAt>, Option<TornTail>), AuditError> {
     let changed = |detail: String| {
         AuditError(format!(
             "the audit log {} does not match what airlock last wrote ({detail}); it was changed or \
@@ -330,6 +347,7 @@ pub fn resume(paths: &Paths, file: &mut File) -> Result<(Resume, Option<SavedAt>
         resume.take(line).map_err(changed)?;
     }
     resume.len += complete as u64;
+    let mut torn = None;
     if complete < rest.len() {
         let aside = paths.torn(resume.len);
         std::fs::write(&aside, &rest[complete..])
@@ -337,8 +355,14 @@ pub fn resume(paths: &Paths, file: &mut File) -> Result<(Resume, Option<SavedAt>
         file.set_len(resume.len)
             .map_err(|e| unavailable("cannot truncate the torn tail of", &paths.log, e))?;
         tracing::warn!(log = %paths.log.display(), saved = %aside.display(), "audit log ended in a torn record; moved it aside");
+        torn = Some(TornTail {
+            offset: resume.len,
+            bytes: rest.len() - complete,
+            sha256: hex::encode(Sha256::digest(&rest[complete..])),
+            saved: aside,
+        });
     }
-    Ok((resume, saved_at))
+    Ok((resume, saved_at, torn))
 }
 
 /// The line that ends (with its newline) at byte `end` of `file`.

@@ -215,6 +215,7 @@ fn code_of(e: &crate::Error) -> u8 {
         crate::Error::Document(_)
         | crate::Error::Input(_)
         | crate::Error::Mount(_)
+        | crate::Error::Overlap(_)
         | crate::Error::Network(_) => exit::USAGE,
         crate::Error::Refused(_) => exit::REFUSED,
         crate::Error::Audit(_) | crate::Error::Io { .. } | crate::Error::Runtime(_) => exit::HOST,

@@ -10,24 +10,24 @@
 //!
 //! 1. the cache directory is owned by the user airlock runs as and nobody
 //!    else can write it (airlock creates it `0700`), and the file is a
-//!    regular file owned by that user that nobody else can write — so only
-//!    this user (or root) can have put it there, and they can equally change
-//!    the airlock binary or its policy;
-//! 2. its name carries the SHA-256 digest of the component (which was
-//!    checked against the lock before anything was looked up) and
-//!    wasmtime's compatibility hash of the engine configuration;
-//! 3. its content matches the CRC-32 recorded in its trailer when airlock
-//!    wrote it — a truncated, torn or bit-rotted file is never loaded. (A
-//!    checksum, as in zip and gzip, not a cryptographic hash: whoever could
-//!    rewrite the file could rewrite a hash stored beside it too, so only 1.
-//!    keeps others out, and the check is against damage. Reading and
-//!    checking the file takes a third of the time it did with SHA-256, on
-//!    every cached run.)
-//! 4. wasmtime's own header check accepts it for this engine (version,
+//!    regular file owned by that user that nobody else can write;
+//! 2. its trailer carries a MAC (keyed BLAKE2b-256) over the component's
+//!    SHA-256 digest (checked against the lock before anything was looked
+//!    up), wasmtime's compatibility hash of the engine configuration and
+//!    the whole payload, under a key derived from the audit log's
+//!    checkpoint signing key. The key is not in the cache directory, so
+//!    whoever can write the cache but cannot read that key — an action
+//!    whose mount reached the cache, say — cannot make an artifact that
+//!    loads, nor pass one component's artifact off as another's (renaming
+//!    it changes the digest the MAC is checked against). A host refuses to
+//!    start with a mount that reaches the cache or the key at all
+//!    ([`crate::caps::fs::overlap`]);
+//! 3. wasmtime's own header check accepts it for this engine (version,
 //!    target, configuration).
 //!
 //! A file that fails any check is compiled again and replaced, never
 //! trusted; the cache can only make a run faster, never change what runs.
+//! A cache without a key (one not given to a host) compiles every time.
 //!
 //! A sound file is mapped, not copied: the payload comes first so that
 //! wasmtime can map the file as it is (through the checked handle,
@@ -37,6 +37,7 @@
 #![allow(unsafe_code)]
 
 use crate::provenance::Digest;
+use blake2::digest::{KeyInit, Mac as _, consts::U32};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -46,19 +47,55 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// A cache file is the payload (what `Component::serialize` returned), then
-/// its CRC-32 (little-endian), then these bytes.
-const MAGIC: &[u8; 16] = b"airlock-cwasm-2\n";
-const TRAILER: usize = 4 + MAGIC.len();
+/// its MAC (32 bytes), then these bytes.
+const MAGIC: &[u8; 16] = b"airlock-cwasm-3\n";
+const MAC_LEN: usize = 32;
+const TRAILER: usize = MAC_LEN + MAGIC.len();
+
+/// What the cache's MAC key is derived for, from the audit log's key.
+pub(crate) const KEY_CONTEXT: &str = "airlock compile cache v1";
+
+type Blake2bMac256 = blake2::Blake2bMac<U32>;
+
+/// The key that binds cached artifacts to their components.
+struct CacheKey {
+    secret: zeroize::Zeroizing<[u8; 32]>,
+    /// Names the key in file names (so caches shared by hosts with other
+    /// keys do not overwrite each other's files): not secret.
+    id: String,
+}
+
+impl CacheKey {
+    /// The MAC of a payload for `digest` under `engine`, fed everything but
+    /// the payload.
+    fn mac(&self, digest: &Digest, engine: &str) -> Blake2bMac256 {
+        let mut mac = <Blake2bMac256 as KeyInit>::new_from_slice(&*self.secret)
+            .expect("a 32-byte key is a valid BLAKE2b key");
+        mac.update(MAGIC);
+        mac.update(digest.as_bytes());
+        mac.update(engine.as_bytes());
+        mac
+    }
+}
 
 /// The environment variable that moves the cache, or turns it off (`off`).
 pub const ENV: &str = "AIRLOCK_CACHE_DIR";
 
 /// A directory of compiled components, opened once and used through its
 /// handle (so renaming or replacing its path later changes nothing).
-#[derive(Debug)]
 pub struct CompileCache {
     dir: cap_std::fs::Dir,
     path: PathBuf,
+    key: Option<CacheKey>,
+}
+
+impl std::fmt::Debug for CompileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompileCache")
+            .field("path", &self.path)
+            .field("key", &self.key.as_ref().map(|k| &k.id))
+            .finish()
+    }
 }
 
 /// The cache directory cannot be trusted or used.
@@ -95,32 +132,32 @@ fn engine_key(engine: &Engine) -> String {
 }
 
 /// Read a cache file of `len` bytes from `file` in chunks (never all of it
-/// in memory) and check its trailer; the payload's length if it is sound.
-fn check(mut file: impl Read, len: u64) -> Result<usize, String> {
+/// in memory) and check its trailer against `mac`; the payload's length if
+/// it is sound.
+fn check(mut file: impl Read, len: u64, mut mac: Blake2bMac256) -> Result<usize, String> {
     let payload = len
         .checked_sub(TRAILER as u64)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or("not an airlock cache file")?;
-    let mut hasher = crc32fast::Hasher::new();
     let mut buf = vec![0; 64 * 1024];
     let mut left = payload;
     while left > 0 {
         let n = left.min(buf.len());
         file.read_exact(&mut buf[..n])
             .map_err(|e| format!("cannot read it: {e}"))?;
-        hasher.update(&buf[..n]);
+        mac.update(&buf[..n]);
         left -= n;
     }
     let mut trailer = [0; TRAILER];
     file.read_exact(&mut trailer)
         .map_err(|e| format!("cannot read it: {e}"))?;
-    let (recorded, magic) = trailer.split_at(4);
+    let (recorded, magic) = trailer.split_at(MAC_LEN);
     if magic != MAGIC {
         return Err("not an airlock cache file (or one of an older format)".into());
     }
-    if hasher.finalize().to_le_bytes() != recorded {
-        return Err("its content does not match the CRC-32 recorded when it was written".into());
-    }
+    mac.verify_slice(recorded).map_err(
+        |_| "its MAC does not match this component, engine and key: it was not written for them",
+    )?;
     Ok(payload)
 }
 
@@ -167,7 +204,23 @@ impl CompileCache {
         Ok(CompileCache {
             dir: cap_std::fs::Dir::from_std_file(dir),
             path: path.to_owned(),
+            key: None,
         })
+    }
+
+    /// Bind artifacts with `secret` (a host derives it from its audit log's
+    /// key, [`KEY_CONTEXT`]); without a key nothing is loaded or stored.
+    pub(crate) fn keyed(mut self, secret: zeroize::Zeroizing<[u8; 32]>) -> CompileCache {
+        use sha2::Digest as _;
+        let id = sha2::Sha256::new()
+            .chain_update(b"airlock compile cache key id\0")
+            .chain_update(*secret)
+            .finalize();
+        self.key = Some(CacheKey {
+            secret,
+            id: hex::encode(&id[..4]),
+        });
+        self
     }
 
     /// The cache's directory.
@@ -175,9 +228,9 @@ impl CompileCache {
         &self.path
     }
 
-    /// The file name for `digest` under `engine`.
-    fn name(engine: &Engine, digest: &Digest) -> String {
-        format!("{}-{}.cwasm", digest.hex(), engine_key(engine))
+    /// The file name for `digest` under `engine` and `key`.
+    fn name(engine: &str, digest: &Digest, key: &CacheKey) -> String {
+        format!("{}-{engine}-{}.cwasm", digest.hex(), key.id)
     }
 
     /// The compiled `component` (whose digest is `digest`): loaded from the
@@ -188,8 +241,12 @@ impl CompileCache {
         digest: &Digest,
         component: &[u8],
     ) -> wasmtime::Result<Component> {
-        let name = Self::name(engine, digest);
-        match self.load(engine, &name) {
+        let Some(key) = &self.key else {
+            return Component::new(engine, component);
+        };
+        let engine_id = engine_key(engine);
+        let name = Self::name(&engine_id, digest, key);
+        match self.load(engine, &name, key.mac(digest, &engine_id)) {
             Ok(Some(c)) => return Ok(c),
             Ok(None) => {}
             Err(why) => {
@@ -200,7 +257,11 @@ impl CompileCache {
         if let Err(e) = compiled
             .serialize()
             .map_err(|e| e.to_string())
-            .and_then(|bytes| self.store(&name, &bytes).map_err(|e| e.to_string()))
+            .and_then(|bytes| {
+                let mac = key.mac(digest, &engine_id).chain_update(&bytes).finalize();
+                self.store(&name, &bytes, &mac.into_bytes())
+                    .map_err(|e| e.to_string())
+            })
         {
             tracing::warn!(cache = %self.path.display(), file = %name, "cannot store the compiled component: {e}");
         }
@@ -209,7 +270,12 @@ impl CompileCache {
 
     /// Load `name`: `Ok(None)` if it is not cached, `Err` (why) if a file
     /// is there but fails a check.
-    fn load(&self, engine: &Engine, name: &str) -> Result<Option<Component>, String> {
+    fn load(
+        &self,
+        engine: &Engine,
+        name: &str,
+        mac: Blake2bMac256,
+    ) -> Result<Option<Component>, String> {
         let file = match self.dir.open(name) {
             Ok(f) => f.into_std(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -220,20 +286,19 @@ impl CompileCache {
             return Err("not a regular file".into());
         }
         private(&meta)?;
-        let payload = check(&file, meta.len())?;
+        let payload = check(&file, meta.len(), mac.clone())?;
         // SAFETY: `Component::deserialize*` requires bytes produced by
         // `Component::serialize` of a compatible engine, unmodified while
         // they are in use. These bytes are a regular file, owned by this
         // process's user and writable by no one else, in a directory of that
         // user that no one else can write (both checked above, on the handle
-        // that is read and mapped), whose name binds the component's approved
-        // digest and this engine's compatibility hash, and whose payload
-        // matches the CRC-32 airlock recorded when it wrote the file from
-        // `serialize`'s output (`store`, which never changes a file in place:
-        // it renames a new one over it). Only this user or root could have
-        // written it or could change it now; either can already change
-        // airlock itself. wasmtime checks its own header (version, target,
-        // configuration) and refuses a mismatch.
+        // that is read and mapped), and they carry a MAC, under a key only a
+        // reader of the audit log's signing key has, over this component's
+        // approved digest, this engine's compatibility hash and the payload
+        // — which `store` wrote from `serialize`'s output for exactly these
+        // (it never changes a file in place: it renames a new one over it).
+        // wasmtime checks its own header (version, target, configuration)
+        // and refuses a mismatch.
         let mapped = format!("/proc/self/fd/{}", file.as_raw_fd());
         let component = if Path::new(&mapped).exists() {
             // The same file, reopened through its handle: wasmtime maps it.
@@ -245,7 +310,7 @@ impl CompileCache {
             (&file)
                 .read_to_end(&mut bytes)
                 .map_err(|e| format!("cannot read it: {e}"))?;
-            if check(bytes.as_slice(), bytes.len() as u64)? != payload {
+            if check(bytes.as_slice(), bytes.len() as u64, mac)? != payload {
                 return Err("it changed while it was read".into());
             }
             unsafe { Component::deserialize(engine, &bytes[..payload]) }
@@ -256,7 +321,7 @@ impl CompileCache {
 
     /// Write `payload` under `name`: to a temporary file, then renamed over
     /// any old one, so a reader sees a whole file or none.
-    fn store(&self, name: &str, payload: &[u8]) -> std::io::Result<()> {
+    fn store(&self, name: &str, payload: &[u8], mac: &[u8]) -> std::io::Result<()> {
         let mut nonce = [0u8; 8];
         let _ = getrandom::fill(&mut nonce);
         let tmp = format!(".{name}.{}.tmp", hex::encode(nonce));
@@ -265,7 +330,7 @@ impl CompileCache {
         let written = self.dir.open_with(&tmp, &options).and_then(|f| {
             let mut f = f.into_std();
             f.write_all(payload)?;
-            f.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+            f.write_all(mac)?;
             f.write_all(MAGIC)
         });
         match written.and_then(|()| self.dir.rename(&tmp, &self.dir, name)) {
@@ -288,17 +353,41 @@ mod tests {
 
     /// The smallest component: no imports, no exports.
     const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";
+    /// Another: the same with a custom section.
+    const OTHER: &[u8] = b"\0asm\x0d\0\x01\0\x00\x03\x01xy";
+
+    fn key(byte: u8) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new([byte; 32])
+    }
+
+    fn open(path: &Path, k: u8) -> CompileCache {
+        CompileCache::open(path, cap_std::ambient_authority())
+            .unwrap()
+            .keyed(key(k))
+    }
+
+    fn file_of(cache: &CompileCache, engine: &Engine, digest: &Digest) -> PathBuf {
+        let name = CompileCache::name(&engine_key(engine), digest, cache.key.as_ref().unwrap());
+        cache.path.join(name)
+    }
+
+    fn loads(cache: &CompileCache, engine: &Engine, digest: &Digest) -> Result<bool, String> {
+        let key = cache.key.as_ref().unwrap();
+        let engine_id = engine_key(engine);
+        let name = CompileCache::name(&engine_id, digest, key);
+        cache
+            .load(engine, &name, key.mac(digest, &engine_id))
+            .map(|c| c.is_some())
+    }
 
     #[test]
     fn a_component_is_compiled_once_then_loaded() {
         let dir = tempfile::tempdir().unwrap();
-        let cache =
-            CompileCache::open(&dir.path().join("c"), cap_std::ambient_authority()).unwrap();
+        let cache = open(&dir.path().join("c"), 1);
         let engine = engine();
         let digest = Digest::of(EMPTY);
         cache.component(&engine, &digest, EMPTY).unwrap();
-        let name = CompileCache::name(&engine, &digest);
-        assert!(cache.load(&engine, &name).unwrap().is_some());
+        assert_eq!(loads(&cache, &engine, &digest), Ok(true));
         let meta = std::fs::metadata(dir.path().join("c")).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o700);
     }
@@ -306,19 +395,25 @@ mod tests {
     #[test]
     fn a_changed_file_is_not_loaded_and_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = CompileCache::open(dir.path(), cap_std::ambient_authority()).unwrap();
+        let cache = open(dir.path(), 1);
         let engine = engine();
         let digest = Digest::of(EMPTY);
         cache.component(&engine, &digest, EMPTY).unwrap();
-        let file = dir.path().join(CompileCache::name(&engine, &digest));
+        let file = file_of(&cache, &engine, &digest);
         let good = std::fs::read(&file).unwrap();
 
-        let cases: [(&str, Vec<u8>); 5] = [
+        let cases: [(&str, Vec<u8>); 6] = [
             ("truncated", good[..good.len() - 1].to_vec()),
             ("one byte of code flipped", {
                 let mut b = good.clone();
                 let middle = (b.len() - TRAILER) / 2;
                 b[middle] ^= 1;
+                b
+            }),
+            ("one byte of the MAC flipped", {
+                let mut b = good.clone();
+                let at = b.len() - TRAILER;
+                b[at] ^= 1;
                 b
             }),
             ("no trailer", good[..good.len() - TRAILER].to_vec()),
@@ -327,12 +422,55 @@ mod tests {
         ];
         for (what, bytes) in cases {
             std::fs::write(&file, &bytes).unwrap();
-            let name = CompileCache::name(&engine, &digest);
-            assert!(cache.load(&engine, &name).is_err(), "{what} was loaded");
+            assert!(
+                loads(&cache, &engine, &digest).is_err(),
+                "{what} was loaded"
+            );
             // Compiled again, and the sound copy written back.
             cache.component(&engine, &digest, EMPTY).unwrap();
             assert_eq!(std::fs::read(&file).unwrap(), good, "{what}");
         }
+    }
+
+    #[test]
+    fn one_components_artifact_does_not_load_as_anothers() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open(dir.path(), 1);
+        let engine = engine();
+        let (empty, other) = (Digest::of(EMPTY), Digest::of(OTHER));
+        cache.component(&engine, &empty, EMPTY).unwrap();
+        cache.component(&engine, &other, OTHER).unwrap();
+        let (empty_file, other_file) = (
+            file_of(&cache, &engine, &empty),
+            file_of(&cache, &engine, &other),
+        );
+        let other_bytes = std::fs::read(&other_file).unwrap();
+        // Renamed over another's name, or copied there: refused.
+        std::fs::rename(&empty_file, &other_file).unwrap();
+        let err = loads(&cache, &engine, &other).unwrap_err();
+        assert!(err.contains("MAC does not match"), "{err}");
+        // Recompiled from the right bytes.
+        cache.component(&engine, &other, OTHER).unwrap();
+        assert_eq!(std::fs::read(&other_file).unwrap(), other_bytes);
+
+        // An artifact written under another key (a cache shared with
+        // another host, or one forged without the key) never loads.
+        let foreign = open(dir.path(), 2);
+        foreign.component(&engine, &empty, EMPTY).unwrap();
+        let foreign_file = file_of(&foreign, &engine, &empty);
+        assert_ne!(foreign_file, file_of(&cache, &engine, &empty));
+        std::fs::copy(&foreign_file, file_of(&cache, &engine, &empty)).unwrap();
+        assert!(loads(&cache, &engine, &empty).is_err());
+    }
+
+    #[test]
+    fn a_cache_without_a_key_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path(), cap_std::ambient_authority()).unwrap();
+        cache
+            .component(&engine(), &Digest::of(EMPTY), EMPTY)
+            .unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -350,13 +488,9 @@ mod tests {
 
     #[test]
     fn another_engine_configuration_has_another_name() {
-        let digest = Digest::of(EMPTY);
         let mut config = crate::runtime::config(None);
         config.epoch_interruption(false);
         let other = Engine::new(&config).unwrap();
-        assert_ne!(
-            CompileCache::name(&engine(), &digest),
-            CompileCache::name(&other, &digest)
-        );
+        assert_ne!(engine_key(&engine()), engine_key(&other));
     }
 }

@@ -11,6 +11,7 @@
 //! name is an audit record.
 
 pub mod audited;
+pub mod overlap;
 pub mod path;
 
 use crate::manifest::Access;
