@@ -23,7 +23,18 @@
 //! 7. every intent is closed by a result or aborted record of its run
 //!    before that run ends or the log is recovered (`ORPHAN_INTENT`), and
 //!    every closing record names an open intent of its run
-//!    (`UNMATCHED_RESULT`).
+//!    (`UNMATCHED_RESULT`);
+//! 8. a log with records is covered by at least one checkpoint whose
+//!    signature was checked (`UNAUTHENTICATED`): without one, whoever can
+//!    write the log could have rewritten and re-chained all of it. Only
+//!    [`Options::unauthenticated`] accepts such a log, and the report says
+//!    so.
+//!
+//! The records a host writes about its own failures — a torn tail moved
+//! aside (`audit.torn`), intents whose fate is unknown (`audit.recover`),
+//! a record written late because the log could not take it at the time
+//! (`late`) — are not failures of the log, but the report lists them
+//! ([`Report::incidents`]).
 //!
 //! A last record cut short (a crash mid-write) is not a failure: the log is
 //! accepted up to the last complete record and the report names the tail.
@@ -59,6 +70,20 @@ pub struct Options {
     pub max_gap: Option<Duration>,
     /// "Now", for the records after the last checkpoint.
     pub now: Option<SystemTime>,
+    /// Accept a log that no signed checkpoint covers: only its chain is
+    /// checked, which anyone who can write it can recompute.
+    pub unauthenticated: bool,
+}
+
+/// A record a host wrote about a failure of its own log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Its event.
+    pub event: String,
+    /// What it says, in words.
+    pub detail: String,
 }
 
 /// What a verified log contains.
@@ -82,6 +107,11 @@ pub struct Report {
     pub torn_checkpoint: Option<usize>,
     /// Intents not (yet) closed at the end of the log.
     pub open_intents: Vec<u64>,
+    /// The host's records of its own log's failures.
+    pub incidents: Vec<Incident>,
+    /// Whether no signed checkpoint covers the records (accepted only with
+    /// [`Options::unauthenticated`]).
+    pub unauthenticated: bool,
 }
 
 /// Why a log failed verification.
@@ -115,6 +145,8 @@ pub enum Reason {
     OrphanIntent,
     /// A result or aborted record names no open intent of its run.
     UnmatchedResult,
+    /// No signed checkpoint covers the records.
+    Unauthenticated,
 }
 
 impl Reason {
@@ -135,6 +167,7 @@ impl Reason {
             Reason::Stale => "STALE",
             Reason::OrphanIntent => "ORPHAN_INTENT",
             Reason::UnmatchedResult => "UNMATCHED_RESULT",
+            Reason::Unauthenticated => "UNAUTHENTICATED",
         }
     }
 }
@@ -246,8 +279,10 @@ fn check(
     while next_cp < sorted.len() && sorted[next_cp].cp.size == 0 {
         next_cp += 1;
     }
+    let mut incidents = Vec::new();
     while let Some(record) = reader.next_record()? {
         frontier.push(record.leaf);
+        incidents.extend(incident(&record));
         let size = frontier.size();
         intents
             .take(&record)
@@ -326,6 +361,28 @@ fn check(
         gaps.finish(options.now.unwrap_or_else(SystemTime::now))?;
     }
     let open_intents = intents.finish()?;
+    let signed = options.key.is_some() && !checkpoints.is_empty();
+    let unauthenticated = records > 0 && (!signed || covered == 0);
+    if unauthenticated && !options.unauthenticated {
+        return Err(Failure {
+            seq: 0,
+            file: options.checkpoints.clone(),
+            line: 0,
+            reason: Reason::Unauthenticated,
+            detail: match (options.key.is_some(), covered) {
+                (false, _) => "no verifier key was given, so no checkpoint is authenticated: \
+                    whoever can write the log could have rewritten and re-chained it \
+                    (pass --key, or --unauthenticated to check the chain alone)"
+                    .into(),
+                (true, _) => format!(
+                    "no signed checkpoint covers any of the {records} records: whoever can write \
+                     the log could have rewritten and re-chained it (checkpoints: {}; pass \
+                     --checkpoints, or --unauthenticated to check the chain alone)",
+                    checkpoints.len()
+                ),
+            },
+        });
+    }
     Ok(Report {
         records,
         root: frontier.root(),
@@ -334,11 +391,46 @@ fn check(
             .iter()
             .max_by_key(|k| k.cp.size)
             .map(|k| k.cp.clone()),
-        signed: options.key.is_some() && !checkpoints.is_empty(),
+        signed,
         witnessed: witness.is_some(),
         tail: reader.tail.clone(),
         torn_checkpoint,
         open_intents,
+        incidents,
+        unauthenticated,
+    })
+}
+
+/// What `record` tells of its own log's failures, if anything.
+fn incident(record: &Record) -> Option<Incident> {
+    let text = |key: &str| {
+        record
+            .fields
+            .get(key)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    let event = text("event").unwrap_or_default();
+    let detail = match event.as_str() {
+        "audit.torn" => format!(
+            "a record cut short ({} bytes at offset {}) was moved aside to {}",
+            text("bytes")?,
+            text("offset")?,
+            text("saved")?
+        ),
+        "audit.recover" => format!(
+            "intents {} were open when the host stopped; whether each took effect is unknown",
+            text("intents")?
+        ),
+        _ if record.fields.get("late") == Some(&serde_json::Value::Bool(true)) => format!(
+            "written late: the log could not take it when it happened{}",
+            text("error").map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
+        _ => return None,
+    };
+    Some(Incident {
+        seq: record.seq,
+        event,
+        detail,
     })
 }
 

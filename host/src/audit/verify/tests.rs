@@ -301,13 +301,21 @@ fn checkpoints_must_be_signed_by_the_key() {
         verify(&fx.options()).unwrap_err().reason,
         Reason::BadSignature
     );
-    // Without a key the signatures are not checked, and the report says so.
-    let report = verify(&Options {
+    // Without a key no signature is checked: the log is unauthenticated,
+    // refused unless that is asked for, and the report says so.
+    let e = verify(&Options {
         key: None,
         ..fx.options()
     })
+    .unwrap_err();
+    assert_eq!(e.reason, Reason::Unauthenticated);
+    let report = verify(&Options {
+        key: None,
+        unauthenticated: true,
+        ..fx.options()
+    })
     .unwrap();
-    assert!(!report.signed);
+    assert!(!report.signed && report.unauthenticated);
 }
 
 fn rewrite_checkpoints(fx: &Fixture, edit: impl FnOnce(&mut Vec<String>)) {
@@ -453,6 +461,7 @@ fn records_waiting_too_long_for_a_checkpoint_are_stale() {
     // No checkpoint at all, records long ago: stale at the first.
     let e = verify(&Options {
         checkpoints: None,
+        unauthenticated: true,
         ..opts.clone()
     })
     .unwrap_err();
@@ -463,6 +472,7 @@ fn records_waiting_too_long_for_a_checkpoint_are_stale() {
         verify(&Options {
             checkpoints: None,
             now: Some(now),
+            unauthenticated: true,
             ..opts.clone()
         })
         .is_ok()
@@ -490,6 +500,7 @@ fn an_intent_must_be_closed_before_its_run_ends() {
     };
     let opts = Options {
         checkpoints: None,
+        unauthenticated: true,
         ..fx.options()
     };
     let check = |records: &[serde_json::Value]| {
@@ -582,4 +593,41 @@ fn a_torn_last_record_is_named_not_counted() {
     })
     .unwrap_err();
     assert_eq!(e.reason, Reason::IncompleteTail);
+}
+
+#[test]
+fn a_rechained_log_without_a_covering_checkpoint_is_unauthenticated() {
+    let mut rng = Rng::new(11);
+    let fx = Fixture::new(&mut rng, 5, &[]);
+    // Forge: change a record and re-chain everything after it, then empty
+    // the checkpoints file (or delete it) so nothing contradicts the forgery.
+    let mut lines = fx.lines();
+    lines[2] = lines[2].replace("\"event\":\"", "\"event\":\"forged-");
+    rechain(&mut lines, 2);
+    std::fs::write(&fx.config.path, lines.concat()).unwrap();
+    for checkpoints in ["", "absent"] {
+        if checkpoints == "absent" {
+            std::fs::remove_file(&fx.config.checkpoints).unwrap();
+        } else {
+            std::fs::write(&fx.config.checkpoints, checkpoints).unwrap();
+        }
+        let given = fx
+            .config
+            .checkpoints
+            .exists()
+            .then(|| fx.config.checkpoints.clone());
+        let e = verify(&Options {
+            checkpoints: given.clone(),
+            ..fx.options()
+        })
+        .unwrap_err();
+        assert_eq!(e.reason, Reason::Unauthenticated, "{checkpoints:?}: {e}");
+        let report = verify(&Options {
+            checkpoints: given,
+            unauthenticated: true,
+            ..fx.options()
+        })
+        .unwrap();
+        assert!(report.unauthenticated);
+    }
 }

@@ -23,6 +23,11 @@ pub struct Args {
     /// Fail if a record waited longer than this for a checkpoint (e.g. "10m").
     #[arg(long, value_name = "DURATION")]
     max_gap: Option<humantime::Duration>,
+    /// Accept a log that no signed checkpoint covers (no key, or no
+    /// checkpoint): only its chain is checked, which whoever can write the
+    /// log can recompute. The report says UNAUTHENTICATED.
+    #[arg(long)]
+    unauthenticated: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -76,6 +81,7 @@ fn options(args: &Args) -> anyhow::Result<(Options, Vec<String>)> {
             witness,
             max_gap: args.max_gap.map(Into::into),
             now: None,
+            unauthenticated: args.unauthenticated,
         },
         notes,
     ))
@@ -83,9 +89,15 @@ fn options(args: &Args) -> anyhow::Result<(Options, Vec<String>)> {
 
 fn print_report(report: &Report, options: &Options, notes: &[String]) {
     println!(
-        "ok: {} records, chain intact, root {}",
+        "ok: {} records, chain intact, root {}{}",
         report.records,
-        hex::encode(report.root)
+        hex::encode(report.root),
+        if report.unauthenticated {
+            " — UNAUTHENTICATED: no signed checkpoint covers the records, so whoever can write \
+             the log could have rewritten it"
+        } else {
+            ""
+        }
     );
     match &report.latest {
         None if options.checkpoints.is_none() => {
@@ -132,6 +144,14 @@ fn print_report(report: &Report, options: &Options, notes: &[String]) {
         println!(
             "open intents: {:?} — no result yet: the host is running, or stopped before recording them",
             report.open_intents
+        );
+    }
+    for incident in &report.incidents {
+        println!(
+            "incident at seq {}: {}: {}",
+            incident.seq,
+            incident.event,
+            crate::doc::one_line(&incident.detail)
         );
     }
     for note in notes {
