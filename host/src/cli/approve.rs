@@ -88,7 +88,10 @@ pub fn run(args: Args) -> u8 {
         let previous = review
             .previous
             .as_ref()
-            .map(|p| p.version.to_string())
+            .map(|p| match p.highest == p.version {
+                true => p.version.to_string(),
+                false => format!("{} (approved {} before it)", p.version, p.highest),
+            })
             .unwrap_or_default();
         return fail(
             exit::REFUSED,
@@ -152,6 +155,13 @@ pub fn run(args: Args) -> u8 {
         }
     }
     let entry = review.entry(source(&path, lock_path), std::time::SystemTime::now());
+    if let Some(from) = &entry.downgraded_from {
+        eprintln!(
+            "airlock: note: a downgrade from {from}, allowed with --allow-downgrade; the lock records \
+             it (downgraded_from) and keeps {} as the highest approved version",
+            entry.high_water()
+        );
+    }
     if let Err(e) = editing.save(entry) {
         return fail(code_of(&e), e);
     }
@@ -274,7 +284,7 @@ fn print_review(r: &Review) {
                 "approved:   {} {} ({}) by {}, on {}",
                 a.name, p.version, p.digest, p.publisher, p.approved_at
             );
-            if p.version == a.version {
+            if p.version == a.version && p.digest != r.digest {
                 println!(
                     "  ! the same version as the approved one, with other bytes: a rebuild, or a \
                      re-release without a new version"

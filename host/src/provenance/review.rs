@@ -52,6 +52,9 @@ pub struct Previous {
     pub publisher: String,
     /// When it was approved.
     pub approved_at: String,
+    /// The highest version approved under this name so far (its own, or a
+    /// higher one it was a downgrade from).
+    pub highest: semver::Version,
 }
 
 impl Review {
@@ -106,6 +109,7 @@ impl Review {
             digest: e.digest,
             publisher: e.publisher.clone(),
             approved_at: e.approved_at_text(),
+            highest: e.high_water().clone(),
         });
         Ok(Review {
             origin: origin.into(),
@@ -127,11 +131,12 @@ impl Review {
             .is_some_and(|p| p.digest == self.digest)
     }
 
-    /// This version is older than the approved one.
+    /// This version is older than the highest one ever approved under
+    /// its name (the approved one, or one that approval went back from).
     pub fn is_downgrade(&self) -> bool {
         self.previous
             .as_ref()
-            .is_some_and(|p| self.manifest.action.version < p.version)
+            .is_some_and(|p| self.manifest.action.version < p.highest)
     }
 
     /// Whether it asks for anything the previous approval did not grant.
@@ -148,13 +153,22 @@ impl Review {
 
     /// The lock entry that approves this component, recording `source` as
     /// where it came from.
+    ///
+    /// A downgrade keeps the highest version approved before it and the
+    /// version it went back from, so the lock shows the override and a
+    /// later approval below that high-water mark is a downgrade too.
     pub fn entry(&self, source: impl Into<String>, now: SystemTime) -> Entry {
-        Entry::new(
+        let mut entry = Entry::new(
             &self.manifest,
             self.digest,
             source,
             self.signature.key_id(),
             now,
-        )
+        );
+        if let Some(p) = self.previous.as_ref().filter(|_| self.is_downgrade()) {
+            entry.highest = Some(p.highest.clone());
+            entry.downgraded_from = Some(p.version.clone());
+        }
+        entry
     }
 }

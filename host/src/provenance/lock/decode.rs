@@ -38,6 +38,8 @@ mod raw {
         publisher: String,
         key_id: Option<String>,
         approved_at: String,
+        highest: Option<String>,
+        downgraded_from: Option<String>,
         network: Vec<String>,
         files: Vec<File>,
         secrets: Vec<Secret>,
@@ -97,6 +99,16 @@ mod raw {
                     .map(|k| k.parse::<KeyId>())
                     .transpose()
                     .map_err(|m| err("key_id", m))?;
+                let version_of = |field: &str, text: Option<String>| {
+                    text.map(|t| {
+                        semver::Version::parse(&t).map_err(|x| {
+                            err(field, format!("`{t}` is not a semantic version: {x}"))
+                        })
+                    })
+                    .transpose()
+                };
+                let highest = version_of("highest", e.highest)?;
+                let downgraded_from = version_of("downgraded_from", e.downgraded_from)?;
                 let approved_at = humantime::parse_rfc3339(&e.approved_at).map_err(|_| {
                     err(
                         "approved_at",
@@ -159,6 +171,8 @@ mod raw {
                     publisher: e.publisher,
                     key_id,
                     approved_at,
+                    highest,
+                    downgraded_from,
                     approved: Approved {
                         network,
                         files,

@@ -27,6 +27,12 @@ impl Lock {
                 let _ = writeln!(out, "key_id = {}", quote(&key.to_string()));
             }
             let _ = writeln!(out, "approved_at = {}", quote(&e.approved_at_text()));
+            if let Some(highest) = &e.highest {
+                let _ = writeln!(out, "highest = {}", quote(&highest.to_string()));
+            }
+            if let Some(from) = &e.downgraded_from {
+                let _ = writeln!(out, "downgraded_from = {}", quote(&from.to_string()));
+            }
             list(&mut out, "network", a.network.iter().map(|o| quote(o)));
             list(
                 &mut out,

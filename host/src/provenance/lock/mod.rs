@@ -13,6 +13,8 @@
 //! publisher = "airlock-examples"
 //! key_id = "3259D7045FF3CEF5"          # absent when approved unsigned
 //! approved_at = "2026-11-23T10:00:00Z"
+//! # highest = "0.2.0"                # the highest version ever approved, when above this one
+//! # downgraded_from = "0.2.0"        # set when this approval was a --allow-downgrade
 //! network = []
 //! files = [
 //!     { mount = "reports", access = "read-write" },
@@ -69,6 +71,13 @@ pub struct Entry {
     pub key_id: Option<KeyId>,
     /// When it was approved (whole seconds).
     pub approved_at: SystemTime,
+    /// The highest version ever approved under this name, when it is above
+    /// `version` (a downgrade was allowed): later approvals are downgrades
+    /// unless they reach it.
+    pub highest: Option<semver::Version>,
+    /// The version this approval went back from, when it was a downgrade
+    /// allowed with `--allow-downgrade`: the override, on the record.
+    pub downgraded_from: Option<semver::Version>,
     /// What was approved.
     pub approved: Approved,
 }
@@ -93,8 +102,19 @@ impl Entry {
             publisher: manifest.action.publisher.clone(),
             key_id,
             approved_at: UNIX_EPOCH + Duration::from_secs(seconds),
+            highest: None,
+            downgraded_from: None,
             approved: Approved::of(manifest),
         }
+    }
+
+    /// The highest version approved under this name so far: this one, or a
+    /// higher one it was a downgrade from.
+    pub fn high_water(&self) -> &semver::Version {
+        self.highest
+            .as_ref()
+            .filter(|h| **h > self.version)
+            .unwrap_or(&self.version)
     }
 
     /// `approved_at` as RFC 3339, like `2026-11-23T10:00:00Z`.
