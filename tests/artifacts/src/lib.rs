@@ -7,3 +7,5 @@
 //! actions) or `target/test-guests/<name>.wasm` (test-only actions).
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
+
+pub mod hostile;
