@@ -21,12 +21,15 @@ use std::process::{Command, Stdio};
 
 const MANIFEST: &str = "[action]\nname = \"bomb\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n";
 
-/// A policy in `dir` that needs no signatures, with `compile` (lines of the
-/// `[compile]` table).
+/// A policy in `dir` that needs no signatures and finds action `probe` at
+/// `probe.wasm`, with `compile` (lines of the `[compile]` table).
 fn policy(dir: &Path, compile: &str) {
     std::fs::write(
         dir.join("airlock.toml"),
-        format!("[trust]\nrequire_signature = false\n\n[compile]\n{compile}\n"),
+        format!(
+            "[trust]\nrequire_signature = false\n\n[actions.probe]\npath = \"probe.wasm\"\n\n\
+             [compile]\n{compile}\n"
+        ),
     )
     .unwrap();
 }
@@ -226,21 +229,31 @@ fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
         (format!("code = {}", m.code - 1), Limit::Code),
         (format!("component = {}", m.bytes - 1), Limit::Component),
     ];
-    for (compile, limit) in variants {
+    for (i, (compile, limit)) in variants.into_iter().enumerate() {
         let h = host(&compile);
-        let err = h.load_file(&dir.join("probe.wasm")).unwrap_err();
-        let Error::Refused(Refusal::OverCeiling { exceeded, .. }) = &err else {
-            panic!("{compile}: {err}");
-        };
-        assert_eq!(exceeded.limit, limit, "{compile}: {err}");
-        assert!(
-            err.to_string()
-                .contains(&format!("raise `{}` under [compile]", limit.key())),
-            "{err}"
-        );
+        // By file, by name from the policy, and from bytes.
+        let loads = [
+            h.load_file(&dir.join("probe.wasm")).map(drop),
+            h.action("probe").map(drop),
+            h.load_bytes(&probe, "probe.wasm").map(drop),
+        ];
+        for (how, loaded) in ["load_file", "action", "load_bytes"].iter().zip(loads) {
+            let err = loaded.unwrap_err();
+            let Error::Refused(Refusal::OverCeiling { exceeded, .. }) = &err else {
+                panic!("{compile}, {how}: {err}");
+            };
+            assert_eq!(exceeded.limit, limit, "{compile}, {how}: {err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("raise `{}` under [compile]", limit.key())),
+                "{err}"
+            );
+        }
         let audit = read(h.audit_log());
-        assert!(
-            audit.contains("run.refused") && audit.contains("is refused before compiling"),
+        // Each refusal recorded (in the log all these hosts share).
+        assert_eq!(
+            audit.matches("is refused before compiling").count(),
+            3 * (i + 1),
             "{compile}: {audit}"
         );
         assert_eq!(
