@@ -156,6 +156,15 @@ pub enum Refusal {
         /// wasmtime's reason.
         reason: String,
     },
+    /// The component is beyond a ceiling of the policy's `[compile]` table,
+    /// found by parsing it; nothing of it was compiled.
+    #[error("{origin} is refused before compiling: {exceeded}")]
+    OverCeiling {
+        /// Where the component was read from.
+        origin: String,
+        /// Which ceiling, the measure and the ceiling.
+        exceeded: crate::runtime::bounds::Exceeded,
+    },
     /// The component imports something airlock does not provide.
     #[error("{origin} cannot be linked: {reason}")]
     Unlinkable {

@@ -12,6 +12,7 @@ use crate::provenance::admit::{self, Candidate};
 use crate::provenance::trust::{self, SignatureFile};
 use crate::provenance::{Digest, Lock};
 use crate::runtime::bindings::ActionPre;
+use crate::runtime::bounds;
 use crate::runtime::cache::CompileCache;
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::pool::MAX_RUNS;
@@ -333,11 +334,12 @@ impl Host {
             .path
             .as_ref()
             .ok_or_else(|| self.refuse(Refusal::NoPath(name.into()), None))?;
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::io(
+        let bytes = self.read_component(path).map_err(|e| match e {
+            Error::Io { source, .. } => Error::io(
                 format!("cannot read action `{name}` from {}", path.display()),
-                e,
-            )
+                source,
+            ),
+            e => e,
         })?;
         let signature = SignatureFile::next_to(path)?;
         let prepared = self.prepare(
@@ -354,8 +356,7 @@ impl Host {
     /// in the lock (under the name its manifest declares), with its
     /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let bytes = self.read_component(path)?;
         let signature = SignatureFile::next_to(path)?;
         self.prepare(
             &bytes,
@@ -389,6 +390,17 @@ impl Host {
             .map(|p| self.wrap(p))
     }
 
+    /// Read the component file at `path`, refused unread if it is larger
+    /// than the policy's `[compile] component` ceiling.
+    fn read_component(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        bounds::read_file(path, &self.inner.policy.compile)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
+            .map_err(|exceeded| {
+                let origin = path.display().to_string();
+                self.refuse(Refusal::OverCeiling { origin, exceeded }, None)
+            })
+    }
+
     fn wrap(&self, prepared: Arc<Prepared>) -> Action {
         Action {
             host: self.clone(),
@@ -403,7 +415,8 @@ impl Host {
     /// Check `component` against the lock and the policy, and compile it.
     ///
     /// Nothing of the component is compiled before the lock has admitted
-    /// it and its signature has been checked.
+    /// it, its signature has been checked, and parsing it has shown it
+    /// within the policy's `[compile]` ceilings.
     fn prepare(
         &self,
         component: &[u8],
@@ -455,6 +468,9 @@ impl Host {
         {
             return Ok(p.clone());
         }
+        // Compiling cannot be interrupted: what it may cost is bounded
+        // first, by parsing alone.
+        bounds::check(component, &policy.compile).map_err(|e| refuse(e.refusal(origin)))?;
         let compiled = match &self.inner.cache {
             Some(cache) => cache.component(&self.inner.engine, &digest, component),
             None => Component::new(&self.inner.engine, component),

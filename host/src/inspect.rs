@@ -5,6 +5,7 @@
 
 use crate::manifest::{Access, Manifest, section};
 use crate::provenance::Digest;
+use crate::runtime::bounds::{self, Measures};
 use serde::Serialize;
 use wasmparser::{Parser, Payload};
 
@@ -28,6 +29,9 @@ pub struct Inspection {
     pub producers: Vec<Producer>,
     /// Every custom section, at every level.
     pub custom_sections: Vec<CustomSection>,
+    /// What compiling it would cost: the measures held to the policy's
+    /// `[compile]` ceilings before it is compiled.
+    pub compile: Measures,
     /// Where the component reaches beyond its declaration, and what in the
     /// declaration is a risk, in plain words.
     pub flags: Vec<String>,
@@ -66,6 +70,7 @@ impl Inspection {
             producers,
             custom_sections,
         } = surface(component)?;
+        let compile = bounds::measure(component)?;
         let (manifest, manifest_error) = match section::extract(component) {
             Ok(text) => match Manifest::parse(&format!("manifest of {origin}"), text) {
                 Ok(m) => (Some(m), None),
@@ -90,6 +95,7 @@ impl Inspection {
             exports,
             producers,
             custom_sections,
+            compile,
             flags,
         })
     }

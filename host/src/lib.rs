@@ -52,6 +52,7 @@
 //! | what does this action get? | [`grant`] |
 //! | is this the approved component, asking for no more than was approved? | [`provenance::admit`], [`Host::action`] |
 //! | who published it? | [`provenance::trust`] |
+//! | may it be compiled (its functions, code, data, sizes)? | [`runtime::bounds`] |
 //! | may this file / secret / request be used? | [`caps`] |
 //! | how does a run begin and end, and what stops it? | [`runtime`] |
 //! | what happened, provably? | [`audit`] |

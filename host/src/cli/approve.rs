@@ -8,8 +8,11 @@ use crate::provenance::Lock;
 use crate::provenance::admit::approve_command;
 use crate::provenance::review::Review;
 use crate::provenance::trust::SignatureFile;
+use crate::runtime::{self, bounds};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wasmtime::component::Component;
 
 /// Vet an action and approve it in the lock (`airlock.lock`). Writes only
 /// with --yes, or when confirmed at a terminal.
@@ -29,6 +32,11 @@ pub struct Args {
     /// Print the review as JSON.
     #[arg(long)]
     json: bool,
+    /// Compile the component without storing it in the compile cache
+    /// (otherwise the approved component is compiled and cached here, so
+    /// that its first `airlock run` does not compile it).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -40,9 +48,14 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(exit::REFUSED, e),
     };
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => return fail(exit::USAGE, format!("cannot read {}: {e}", path.display())),
+    let origin = path.display().to_string();
+    let bytes = match bounds::read_file(&path, &policy.compile) {
+        Ok(Ok(b)) => b,
+        Ok(Err(exceeded)) => {
+            let refusal = crate::Refusal::OverCeiling { origin, exceeded };
+            return fail(exit::REFUSED, format!("cannot approve: {refusal}"));
+        }
+        Err(e) => return fail(exit::USAGE, format!("cannot read {origin}: {e}")),
     };
     let lock_path = &policy.trust.lock;
     let lock = match Lock::load(lock_path) {
@@ -53,7 +66,6 @@ pub fn run(args: Args) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let origin = path.display().to_string();
     let review = match Review::of(&bytes, &origin, signature.as_ref(), &policy, &lock) {
         Ok(r) => r,
         Err(refusal) => return fail(exit::REFUSED, format!("cannot approve: {refusal}")),
@@ -101,6 +113,12 @@ pub fn run(args: Args) -> u8 {
                 review.manifest.action.version
             ),
         );
+    }
+    // Compiled now, so that the cost is paid and seen at review, and a
+    // component wasmtime refuses is never approved.
+    match compile(&bytes, &review, args.no_cache) {
+        Ok(note) => eprintln!("airlock: {note}"),
+        Err(e) => return fail(exit::REFUSED, format!("cannot approve: {e}")),
     }
     if !args.yes {
         match confirm(&review) {
@@ -172,6 +190,40 @@ pub fn run(args: Args) -> u8 {
         lock_path.display()
     );
     exit::OK
+}
+
+/// Compile `bytes` with the engine `airlock run` uses, into the compile
+/// cache it reads (unless `no_cache`, or there is none); what was done and
+/// how long it took.
+fn compile(bytes: &[u8], review: &Review, no_cache: bool) -> Result<String, String> {
+    let engine = runtime::engine(None).map_err(|e| format!("runtime: {e:#}"))?;
+    let cache = if no_cache {
+        None
+    } else {
+        super::run::compile_cache().map_err(|e| e.to_string())?
+    };
+    let started = Instant::now();
+    let compiled = match &cache {
+        Some(cache) => cache.component(&engine, &review.digest, bytes),
+        None => Component::new(&engine, bytes),
+    };
+    let took = started.elapsed();
+    compiled.map_err(|e| {
+        crate::Refusal::InvalidComponent {
+            origin: review.origin.clone(),
+            reason: crate::doc::one_line(&format!("{e:#}")),
+        }
+        .to_string()
+    })?;
+    let took = format!("{:.2}s", took.as_secs_f64());
+    Ok(match &cache {
+        Some(cache) => format!(
+            "compiled {} in {took}; cached in {}",
+            review.origin,
+            cache.path().display()
+        ),
+        None => format!("compiled {} in {took}; not cached", review.origin),
+    })
 }
 
 /// Ask at a terminal; `None` when there is no terminal to ask at.

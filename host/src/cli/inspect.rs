@@ -1,13 +1,17 @@
 //! `airlock inspect`: what a component is and asks for, before anyone runs it.
 
-use super::{exit, fail, read_file};
+use super::{code_of, exit, fail};
+use crate::Refusal;
 use crate::inspect::Inspection;
+use crate::policy::{CompileCeilings, Policy};
+use crate::runtime::bounds;
 use std::path::PathBuf;
 
 /// Show a component's digest, embedded manifest, imports and exports,
-/// producers (language, toolchain) and custom sections, and flag risks:
-/// imports beyond its declaration, wildcard hosts, read-write mounts,
-/// exposed secrets, secrets without an audience.
+/// producers (language, toolchain), custom sections and what compiling it
+/// would cost, and flag risks: imports beyond its declaration, wildcard
+/// hosts, read-write mounts, exposed secrets, secrets without an audience.
+/// A component beyond the [compile] ceilings is shown, then refused.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The component file.
@@ -15,14 +19,29 @@ pub struct Args {
     /// Print the inspection as JSON.
     #[arg(long)]
     json: bool,
+    /// The operator policy whose [compile] ceilings the component is held
+    /// to (without one, the default ceilings).
+    #[arg(short, long, env = "AIRLOCK_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
-    let bytes = match read_file(&args.file) {
-        Ok(b) => b,
-        Err(code) => return code,
+    let ceilings = match &args.config {
+        Some(path) => match Policy::load(path) {
+            Ok(p) => p.compile,
+            Err(e) => return fail(code_of(&e), e),
+        },
+        None => CompileCeilings::default(),
     };
     let origin = args.file.display().to_string();
+    let bytes = match bounds::read_file(&args.file, &ceilings) {
+        Ok(Ok(b)) => b,
+        Ok(Err(exceeded)) => {
+            let refusal = Refusal::OverCeiling { origin, exceeded };
+            return fail(exit::REFUSED, refusal);
+        }
+        Err(e) => return fail(exit::USAGE, format!("cannot read {origin}: {e}")),
+    };
     let inspection = match Inspection::of(&bytes, &origin) {
         Ok(i) => i,
         Err(e) => return fail(exit::REFUSED, format!("{origin}: {e}")),
@@ -34,6 +53,10 @@ pub fn run(args: Args) -> u8 {
         );
     } else {
         print_text(&origin, &inspection);
+    }
+    // Shown whole, then refused as a host loading it would refuse it.
+    if let Err(exceeded) = inspection.compile.check(&ceilings) {
+        return fail(exit::REFUSED, Refusal::OverCeiling { origin, exceeded });
     }
     if inspection.manifest.is_some() {
         exit::OK
@@ -82,6 +105,19 @@ fn print_text(origin: &str, i: &Inspection) {
             );
         }
     }
+    let c = &i.compile;
+    let mut line = format!(
+        "{} core modules, {} functions, {} bytes of code",
+        c.modules, c.functions, c.code
+    );
+    if let Some(f) = &c.largest_function {
+        line += &format!(" (the longest body {} bytes)", f.bytes);
+    }
+    line += &format!(", {} bytes of data", c.data);
+    if let Some(s) = &c.largest_custom_section {
+        line += &format!(", custom sections up to {} bytes", s.bytes);
+    }
+    println!("compile:   {line}");
     if i.flags.is_empty() {
         println!("flags:     none");
     } else {

@@ -166,11 +166,11 @@ fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
     code
 }
 
-/// The compile cache `airlock run` uses ([`cache::default_dir`]). One
+/// The compile cache `airlock run` (and `approve`) uses ([`cache::default_dir`]). One
 /// named with `AIRLOCK_CACHE_DIR` must be usable; the default one is
 /// skipped with a note if it is not (a read-only home, say): the cache only
 /// saves time.
-fn compile_cache() -> Result<Option<CompileCache>, CacheError> {
+pub(super) fn compile_cache() -> Result<Option<CompileCache>, CacheError> {
     let Some(dir) = cache::default_dir() else {
         return Ok(None);
     };

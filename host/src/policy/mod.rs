@@ -29,6 +29,11 @@
 //! output = "1 MiB"
 //! http_requests = 1000                 # and the other http_* limits
 //!
+//! [compile]                            # checked before anything is compiled
+//! component = "64 MiB"                 # the defaults; see CompileCeilings
+//! functions = 100000
+//! function = "1 MiB"
+//!
 //! [network]
 //! ca_certs = ["certs/internal-ca.pem"] # trusted besides the public roots
 //! allow_private = ["10.20.0.0/16"]     # private addresses declared hosts may resolve to
@@ -76,6 +81,8 @@ pub struct Policy {
     pub secrets: BTreeMap<String, SecretSource>,
     /// The most any action may get.
     pub limits: Ceilings,
+    /// The most a component may make the compiler do.
+    pub compile: CompileCeilings,
     /// The audit log.
     pub audit: AuditConfig,
     /// Trusted publishers by name.
@@ -199,6 +206,55 @@ impl Default for Ceilings {
     }
 }
 
+/// Ceilings on a component's shape, checked by parsing it before it is
+/// compiled (`[compile]` in the policy): compiling cannot be interrupted,
+/// and its time and memory grow with the number and size of function
+/// bodies, so a component beyond these is refused unread by the compiler
+/// ([`crate::runtime::bounds`]).
+///
+/// The defaults leave room for the largest components real toolchains
+/// build — those of `componentize-py` (35–38 MB as built, a 12 MB heap
+/// snapshot in data segments) and `componentize-js`, which carry an
+/// interpreter of tens of thousands of functions — and refuse shapes an
+/// order of magnitude beyond them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileCeilings {
+    /// Size of the component file (`component`).
+    pub component: ByteSize,
+    /// Size of each core module in it, nested ones included (`module`).
+    pub module: ByteSize,
+    /// Core modules in it, in nested components too (`modules`).
+    pub modules: u64,
+    /// Functions defined by all its core modules together (`functions`).
+    pub functions: u64,
+    /// Size of one function body (`function`).
+    pub function: ByteSize,
+    /// Size of all function bodies together (`code`).
+    pub code: ByteSize,
+    /// Size of one data segment (`data_segment`).
+    pub data_segment: ByteSize,
+    /// Size of all data segments together (`data`).
+    pub data: ByteSize,
+    /// Size of one custom section, at any level (`custom_section`).
+    pub custom_section: ByteSize,
+}
+
+impl Default for CompileCeilings {
+    fn default() -> Self {
+        CompileCeilings {
+            component: ByteSize::mib(64),
+            module: ByteSize::mib(64),
+            modules: 1000,
+            functions: 100_000,
+            function: ByteSize::mib(1),
+            code: ByteSize::mib(32),
+            data_segment: ByteSize::mib(32),
+            data: ByteSize::mib(48),
+            custom_section: ByteSize::mib(32),
+        }
+    }
+}
+
 /// Where the audit log is written and how durably.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
@@ -308,6 +364,7 @@ impl Policy {
             mounts: BTreeMap::new(),
             secrets: BTreeMap::new(),
             limits: Ceilings::default(),
+            compile: CompileCeilings::default(),
             audit: AuditConfig::at(audit_log),
             publishers: BTreeMap::new(),
             trust: Trust {

@@ -12,6 +12,8 @@ pub struct Policy {
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
+    compile: Compile,
+    #[serde(default)]
     audit: Audit,
     #[serde(default)]
     publishers: BTreeMap<String, Publisher>,
@@ -72,6 +74,20 @@ struct Limits {
     http_connect_timeout: Option<Span>,
     http_first_byte_timeout: Option<Span>,
     http_timeout: Option<Span>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Compile {
+    component: Option<ByteSize>,
+    module: Option<ByteSize>,
+    modules: Option<u64>,
+    functions: Option<u64>,
+    function: Option<ByteSize>,
+    code: Option<ByteSize>,
+    data_segment: Option<ByteSize>,
+    data: Option<ByteSize>,
+    custom_section: Option<ByteSize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -228,6 +244,7 @@ impl Policy {
             ));
         }
 
+        let compile = self.compile.validate(&err)?;
         let network = self.network.validate(&err, &resolve)?;
 
         let a = self.audit;
@@ -283,10 +300,41 @@ impl Policy {
             mounts,
             secrets,
             limits,
+            compile,
             audit,
             publishers,
             trust,
             network,
+        })
+    }
+}
+
+impl Compile {
+    fn validate(
+        self,
+        err: &dyn Fn(String, String) -> DocError,
+    ) -> Result<CompileCeilings, DocError> {
+        let d = CompileCeilings::default();
+        let size = |key: &str, v: Option<ByteSize>, default: ByteSize| match v {
+            Some(ByteSize(0)) => Err(err(
+                format!("compile.{key}"),
+                "must be more than 0: a ceiling of 0 admits no component".into(),
+            )),
+            v => Ok(v.unwrap_or(default)),
+        };
+        let count = |key: &str, v: Option<u64>, default: u64| {
+            size(key, v.map(ByteSize), ByteSize(default)).map(|b| b.0)
+        };
+        Ok(CompileCeilings {
+            component: size("component", self.component, d.component)?,
+            module: size("module", self.module, d.module)?,
+            modules: count("modules", self.modules, d.modules)?,
+            functions: count("functions", self.functions, d.functions)?,
+            function: size("function", self.function, d.function)?,
+            code: size("code", self.code, d.code)?,
+            data_segment: size("data_segment", self.data_segment, d.data_segment)?,
+            data: size("data", self.data, d.data)?,
+            custom_section: size("custom_section", self.custom_section, d.custom_section)?,
         })
     }
 }

@@ -219,10 +219,57 @@ fn errors_name_the_field() {
             "unknown field `proxy`",
         ),
         ("[limits]\nhttp_timeout = \"0s\"\n", "limits", "more than 0"),
+        (
+            "[compile]\nfunctions = 0\n",
+            "compile.functions",
+            "more than 0",
+        ),
+        (
+            "[compile]\nfunction = \"0 B\"\n",
+            "compile.function",
+            "more than 0",
+        ),
+        (
+            "[compile]\nfunction = \"1 MB MiB\"\n",
+            "compile.function",
+            "not a size unit",
+        ),
+        ("[compile]\nfunctions = -1\n", "compile.functions", ""),
+        (
+            "[compile]\nfunction_count = 10\n",
+            "compile.function_count",
+            "unknown field `function_count`",
+        ),
     ];
     for (text, path, message) in cases {
         let e = Policy::parse("airlock.toml", text, Path::new(".")).unwrap_err();
         assert_eq!(e.path, *path, "{text}\n=> {e}");
         assert!(e.message.contains(message), "{text}\n=> {e}");
     }
+}
+
+#[test]
+fn the_compile_table_parses_each_ceiling_and_defaults_the_rest() {
+    let text = r#"
+[compile]
+component = "8 MiB"
+functions = 5000
+function = "256 KiB"
+custom_section = 4096
+"#;
+    let p = Policy::parse("airlock.toml", text, Path::new(".")).unwrap();
+    let d = CompileCeilings::default();
+    assert_eq!(
+        p.compile,
+        CompileCeilings {
+            component: ByteSize::mib(8),
+            functions: 5000,
+            function: ByteSize::kib(256),
+            custom_section: ByteSize(4096),
+            ..d.clone()
+        }
+    );
+    let empty = Policy::parse("airlock.toml", "", Path::new(".")).unwrap();
+    assert_eq!(empty.compile, d);
+    assert_eq!(Policy::empty("a.jsonl").compile, d);
 }

@@ -15,6 +15,7 @@ use crate::grant::Grant;
 use crate::inspect::Inspection;
 use crate::manifest::{Manifest, section};
 use crate::policy::Policy;
+use crate::runtime::bounds;
 use serde::Serialize;
 use std::time::SystemTime;
 
@@ -61,9 +62,10 @@ impl Review {
     /// Examine `component` (read from `origin`, with its signature file if
     /// any) under `policy`, against the approvals in `lock`.
     ///
-    /// Refuses a component without a valid manifest, and one whose
-    /// signature is bad, untrusted, or missing where the policy requires one:
-    /// those can never be approved.
+    /// Refuses a component beyond the policy's `[compile]` ceilings, one
+    /// without a valid manifest, and one whose signature is bad, untrusted,
+    /// or missing where the policy requires one: those can never be
+    /// approved.
     pub fn of(
         component: &[u8],
         origin: &str,
@@ -71,6 +73,9 @@ impl Review {
         policy: &Policy,
         lock: &Lock,
     ) -> Result<Review, Refusal> {
+        // Beyond a ceiling, it could never be compiled: refused before
+        // anything else is read out of it.
+        bounds::check(component, &policy.compile).map_err(|e| e.refusal(origin))?;
         let digest = Digest::of(component);
         let text = section::extract(component).map_err(|error| Refusal::ManifestSection {
             origin: origin.into(),

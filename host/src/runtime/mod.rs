@@ -5,9 +5,12 @@
 //! [`ActionPre`](bindings::ActionPre). Each invocation then gets a fresh
 //! `Store` and instance ([`invoke`]), from a [`pool`] of slots sized for
 //! that, so no memory, global or handle survives from one run to the next.
+//! Before anything is compiled, [`bounds`] holds the component to the
+//! policy's ceilings on what compiling it may cost.
 
 pub(crate) mod beside;
 pub mod bindings;
+pub mod bounds;
 pub mod cache;
 pub mod invoke;
 pub mod limits;

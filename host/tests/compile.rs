@@ -1,0 +1,276 @@
+//! What compiling a component may cost: components beyond the policy's
+//! `[compile]` ceilings are refused by parsing, before anything is
+//! compiled, at review (`inspect`, `approve`) and when a host loads them;
+//! and `approve` compiles (and caches) what it approves.
+//!
+//! The hostile components are generated here, at the sizes the tests ask
+//! for ([`airlock_test_artifacts::hostile`]).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use airlock::runtime::bounds::{self, Limit};
+use airlock::runtime::cache::CompileCache;
+use airlock::{Error, Host, Policy, Refusal};
+use airlock_test_artifacts::hostile::{self, CoreModule, Part};
+use airlock_test_artifacts::{PLUGINS, PROBE, TEST_GUESTS};
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const MANIFEST: &str = "[action]\nname = \"bomb\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n";
+
+/// A policy in `dir` that needs no signatures and finds action `probe` at
+/// `probe.wasm`, with `compile` (lines of the `[compile]` table).
+fn policy(dir: &Path, compile: &str) {
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!(
+            "[trust]\nrequire_signature = false\n\n[actions.probe]\npath = \"probe.wasm\"\n\n\
+             [compile]\n{compile}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `airlock ARGS` in `dir`, its compile cache in `dir/cache`.
+fn airlock_cached(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(AIRLOCK)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("AIRLOCK_CACHE_DIR", dir.join("cache"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// The files in the compile cache.
+fn cached(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("cache")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn every_repo_component_is_within_the_default_ceilings() {
+    let defaults = airlock::policy::CompileCeilings::default();
+    for (name, path) in PLUGINS.iter().chain(TEST_GUESTS) {
+        let bytes = std::fs::read(path).unwrap();
+        let m = bounds::check(&bytes, &defaults).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Far below every ceiling: the defaults leave room for toolchains
+        // whose components are a hundred times larger.
+        assert!(m.functions * 10 < defaults.functions, "{name}: {m:?}");
+        assert!(m.bytes * 10 < defaults.component.0, "{name}: {m:?}");
+    }
+}
+
+/// The shapes of the adversarial campaign, each with a manifest, through
+/// `airlock approve` and `airlock inspect` under the default ceilings:
+/// refused with the ceiling's key, nothing compiled, nothing written.
+#[test]
+fn approve_and_inspect_refuse_the_campaign_shapes_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    policy(dir, "");
+    let cases: &[(&str, Vec<Part>, &str)] = &[
+        (
+            "many functions",
+            vec![Part::Module(CoreModule::functions(600_000, 5))],
+            "the number of functions its core modules define is 600000, over the ceiling of \
+             100000: raise `functions` under [compile]",
+        ),
+        (
+            "one huge function",
+            vec![Part::Module(CoreModule::one_function(7_000_000))],
+            "the size of function body 0 of core module 0 is 7000000 bytes, over the ceiling \
+             of 1 MiB: raise `function` under [compile]",
+        ),
+        (
+            "a huge function in a nested component",
+            vec![
+                Part::Module(CoreModule::functions(3, 100)),
+                Part::Nested(vec![Part::Module(CoreModule::one_function((1 << 20) + 1))]),
+            ],
+            "the size of function body 0 of core module 1 is 1048577 bytes, over the ceiling \
+             of 1 MiB",
+        ),
+        (
+            "a huge data segment",
+            vec![Part::Module(CoreModule::data(&[(32 << 20) + 1]))],
+            "data segment 0 of core module 0 is 33554433 bytes, over the ceiling of 32 MiB: \
+             raise `data_segment`",
+        ),
+        (
+            "a huge custom section",
+            vec![Part::Custom("junk".into(), (32 << 20) + 1)],
+            "custom section `junk` of the component is 33554433 bytes, over the ceiling of \
+             32 MiB: raise `custom_section`",
+        ),
+        (
+            "a component larger than the ceiling",
+            vec![Part::Custom("junk".into(), 70 << 20)],
+            "its size is 734",
+        ),
+    ];
+    for (what, parts, message) in cases {
+        std::fs::write(
+            dir.join("bomb.wasm"),
+            hostile::component(parts, Some(MANIFEST)),
+        )
+        .unwrap();
+        let (code, _, e) = airlock_cached(dir, &["approve", "bomb.wasm", "--yes"]);
+        assert_eq!(code, Some(3), "{what}: {e}");
+        assert_eq!(e.lines().count(), 1, "{what}: {e}");
+        assert!(
+            e.contains("cannot approve: bomb.wasm is refused before compiling: ")
+                && e.contains(message),
+            "{what}: {e}"
+        );
+        assert!(!dir.join("airlock.lock").exists(), "{what}");
+        assert_eq!(cached(dir), 0, "{what}: something was compiled");
+
+        let (code, _, e) = airlock_cached(dir, &["inspect", "bomb.wasm"]);
+        assert_eq!(code, Some(3), "{what}: {e}");
+        assert!(
+            e.contains("bomb.wasm is refused before compiling: ") && e.contains(message),
+            "{what}: {e}"
+        );
+    }
+}
+
+/// Just within a ceiling the policy tightened, `approve` compiles the
+/// component into the cache and says how long it took; one function more
+/// is refused and the lock stays as it was.
+#[test]
+fn approve_compiles_within_the_ceilings_and_refuses_just_beyond() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    policy(dir, "functions = 50\nfunction = \"4 KiB\"");
+    let within = hostile::wrapping(CoreModule::functions(50, 4096), Some(MANIFEST));
+    std::fs::write(dir.join("bomb.wasm"), &within).unwrap();
+    let (code, _, e) = airlock_cached(dir, &["approve", "bomb.wasm", "--yes"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(e.contains("airlock: compiled bomb.wasm in "), "{e}");
+    assert!(e.contains("; cached in "), "{e}");
+    assert_eq!(cached(dir), 1, "{e}");
+    let lock = read(dir.join("airlock.lock"));
+    assert!(lock.contains("bomb"), "{lock}");
+
+    let variants = [
+        (
+            "one function more",
+            CoreModule::functions(51, 4096),
+            "the number of functions its core modules define is 51, over the ceiling of 50",
+        ),
+        (
+            "one byte more in one body",
+            CoreModule::functions(1, 4097),
+            "the size of function body 0 of core module 0 is 4097 bytes, over the ceiling of \
+             4 KiB",
+        ),
+    ];
+    for (what, module, message) in variants {
+        let manifest = MANIFEST.replace("1.0.0", "1.1.0");
+        let beyond = hostile::wrapping(module, Some(&manifest));
+        std::fs::write(dir.join("bomb.wasm"), &beyond).unwrap();
+        let (code, _, e) = airlock_cached(dir, &["approve", "bomb.wasm", "--yes"]);
+        assert_eq!(code, Some(3), "{what}: {e}");
+        assert!(e.contains(message), "{what}: {e}");
+        assert_eq!(read(dir.join("airlock.lock")), lock, "{what}");
+        assert_eq!(cached(dir), 1, "{what}");
+    }
+
+    // --no-cache compiles without storing.
+    let other = MANIFEST.replace("1.0.0", "1.2.0");
+    let within = hostile::wrapping(CoreModule::functions(2, 10), Some(&other));
+    std::fs::write(dir.join("bomb.wasm"), &within).unwrap();
+    let (code, _, e) = airlock_cached(dir, &["approve", "bomb.wasm", "--yes", "--no-cache"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(e.contains("; not cached"), "{e}");
+    assert_eq!(cached(dir), 1, "{e}");
+}
+
+/// An approved component the policy now holds to a lower ceiling: a host
+/// refuses to load it before compiling anything, and records the refusal.
+/// At the ceiling, the same component loads.
+#[test]
+fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let probe = std::fs::read(PROBE).unwrap();
+    let probe = airlock::manifest::section::embed(
+        &probe,
+        "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("probe.wasm"), &probe).unwrap();
+    policy(dir, "");
+    let (code, _, e) = airlock_cached(dir, &["approve", "probe.wasm", "--yes", "--no-cache"]);
+    assert_eq!(code, Some(0), "{e}");
+
+    let m = bounds::measure(&probe).unwrap();
+    let host = |compile: &str| {
+        policy(dir, compile);
+        let policy = Policy::load(&dir.join("airlock.toml")).unwrap();
+        let cache =
+            CompileCache::open(&dir.join("host-cache"), cap_std::ambient_authority()).unwrap();
+        Host::builder(policy)
+            .instance_pool(false)
+            .compile_cache(cache)
+            .build()
+            .unwrap()
+    };
+    let biggest = m.largest_function.as_ref().unwrap().bytes;
+    let variants = [
+        (format!("functions = {}", m.functions - 1), Limit::Functions),
+        (format!("function = {}", biggest - 1), Limit::Function),
+        (format!("code = {}", m.code - 1), Limit::Code),
+        (format!("component = {}", m.bytes - 1), Limit::Component),
+    ];
+    for (i, (compile, limit)) in variants.into_iter().enumerate() {
+        let h = host(&compile);
+        // By file, by name from the policy, and from bytes.
+        let loads = [
+            h.load_file(&dir.join("probe.wasm")).map(drop),
+            h.action("probe").map(drop),
+            h.load_bytes(&probe, "probe.wasm").map(drop),
+        ];
+        for (how, loaded) in ["load_file", "action", "load_bytes"].iter().zip(loads) {
+            let err = loaded.unwrap_err();
+            let Error::Refused(Refusal::OverCeiling { exceeded, .. }) = &err else {
+                panic!("{compile}, {how}: {err}");
+            };
+            assert_eq!(exceeded.limit, limit, "{compile}, {how}: {err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("raise `{}` under [compile]", limit.key())),
+                "{err}"
+            );
+        }
+        let audit = read(h.audit_log());
+        // Each refusal recorded (in the log all these hosts share).
+        assert_eq!(
+            audit.matches("is refused before compiling").count(),
+            3 * (i + 1),
+            "{compile}: {audit}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.join("host-cache")).unwrap().count(),
+            0,
+            "{compile}: compiled"
+        );
+    }
+
+    // At each ceiling, it loads (and is compiled into the cache).
+    let h = host(&format!(
+        "functions = {}\nfunction = {biggest}\ncode = {}\ncomponent = {}",
+        m.functions, m.code, m.bytes
+    ));
+    h.load_file(&dir.join("probe.wasm")).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.join("host-cache")).unwrap().count(),
+        1
+    );
+}
