@@ -87,6 +87,7 @@ pub mod verify;
 pub(crate) mod testrng;
 
 pub use faults::{Fault, Faults};
+pub(crate) use keys::load_or_create as signing_key;
 pub use keys::write_pair as write_key_pair;
 pub use log::{AuditError, AuditLog, GENESIS};
 pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase, Scrub};

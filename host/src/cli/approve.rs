@@ -116,7 +116,7 @@ pub fn run(args: Args) -> u8 {
     }
     // Compiled now, so that the cost is paid and seen at review, and a
     // component wasmtime refuses is never approved.
-    match compile(&bytes, &review, args.no_cache) {
+    match compile(&bytes, &review, &policy, args.no_cache) {
         Ok(note) => eprintln!("airlock: {note}"),
         Err(e) => return fail(exit::REFUSED, format!("cannot approve: {e}")),
     }
@@ -195,12 +195,27 @@ pub fn run(args: Args) -> u8 {
 /// Compile `bytes` with the engine `airlock run` uses, into the compile
 /// cache it reads (unless `no_cache`, or there is none); what was done and
 /// how long it took.
-fn compile(bytes: &[u8], review: &Review, no_cache: bool) -> Result<String, String> {
+fn compile(
+    bytes: &[u8],
+    review: &Review,
+    policy: &Policy,
+    no_cache: bool,
+) -> Result<String, String> {
     let engine = runtime::engine(None).map_err(|e| format!("runtime: {e:#}"))?;
     let cache = if no_cache {
         None
     } else {
-        super::run::compile_cache().map_err(|e| e.to_string())?
+        // Bound by the key of the hosts that run it, so they load it.
+        match super::run::compile_cache().map_err(|e| e.to_string())? {
+            Some(cache) => match cache.keyed_for(&policy.audit) {
+                Ok(cache) => Some(cache),
+                Err(e) => {
+                    eprintln!("airlock: note: compiling without caching: {e}");
+                    None
+                }
+            },
+            None => None,
+        }
     };
     let started = Instant::now();
     let compiled = match &cache {

@@ -208,6 +208,23 @@ impl CompileCache {
         })
     }
 
+    /// Bind artifacts with the key of hosts that write the log `audit`
+    /// configures (derived from its checkpoint signing key, which is
+    /// created beside the log if there is none yet, as a host would).
+    pub(crate) fn keyed_for(
+        self,
+        audit: &crate::policy::AuditConfig,
+    ) -> Result<CompileCache, crate::audit::AuditError> {
+        let paths = crate::audit::paths::Paths::new(&audit.path);
+        if let Some(dir) = audit.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                crate::audit::AuditError(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let key = crate::audit::signing_key(audit.key.as_deref(), &paths)?;
+        Ok(self.keyed(key.derive(KEY_CONTEXT)))
+    }
+
     /// Bind artifacts with `secret` (a host derives it from its audit log's
     /// key, [`KEY_CONTEXT`]); without a key nothing is loaded or stored.
     pub(crate) fn keyed(mut self, secret: zeroize::Zeroizing<[u8; 32]>) -> CompileCache {
