@@ -196,7 +196,7 @@ fn a_full_filesystem_stops_the_host_and_nothing_happens_unrecorded() {
         return;
     }
     setup(dir.path(), "fs/airlock-audit.jsonl");
-    std::fs::create_dir(dir.path().join("fs")).unwrap();
+    std::fs::create_dir_all(dir.path().join("fs")).unwrap();
     std::fs::create_dir(dir.path().join("copy")).unwrap();
     std::fs::write(dir.path().join("many.json"), writes("f", 300)).unwrap();
     let script = r#"
@@ -255,6 +255,37 @@ fn a_full_filesystem_stops_the_host_and_nothing_happens_unrecorded() {
     );
     assert!(
         read("verify.out").starts_with("ok: "),
+        "{}",
+        read("verify.out")
+    );
+    // The run the full volume stopped left its start and no end; the next
+    // host to open the log said so, and verify lists it.
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first_start = records.iter().find(|r| r["event"] == "run.start").unwrap();
+    let ended = |run: &serde_json::Value| {
+        records
+            .iter()
+            .any(|r| r["event"] == "run.end" && r["run"] == *run)
+    };
+    assert!(!ended(&first_start["run"]));
+    let recover = records
+        .iter()
+        .find(|r| r["event"] == "audit.recover")
+        .expect("a record of the run left without its end");
+    assert!(
+        recover["runs"]
+            .as_array()
+            .unwrap()
+            .contains(&first_start["seq"]),
+        "{recover}"
+    );
+    assert!(
+        read("verify.out").contains("incident at seq")
+            && read("verify.out").contains("without an end"),
         "{}",
         read("verify.out")
     );

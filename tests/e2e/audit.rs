@@ -234,6 +234,30 @@ async fn a_failing_log_refuses_the_call_and_new_runs_until_it_recovers() {
                 "{ctx}: {:?}",
                 report.open_intents
             );
+            // Every run that started has its end on the record, the failed
+            // one's written once the log took writes again, and verify
+            // lists a record written late.
+            let records = setup.records();
+            for start in records.iter().filter(|r| r["event"] == "run.start") {
+                let end = records
+                    .iter()
+                    .find(|r| r["event"] == "run.end" && r["run"] == start["run"])
+                    .unwrap_or_else(|| panic!("{ctx}: run {} has no end", start["run"]));
+                if end["outcome"] == "host-error" {
+                    assert!(
+                        end["error"].as_str().unwrap().contains("audit unavailable"),
+                        "{ctx}: {end}"
+                    );
+                }
+                if end["late"] == true {
+                    let seq = end["seq"].as_u64().unwrap();
+                    assert!(
+                        report.incidents.iter().any(|i| i.seq == seq),
+                        "{ctx}: {:?}",
+                        report.incidents
+                    );
+                }
+            }
         }
     }
 }

@@ -244,15 +244,25 @@ impl AuditLog {
                     ),
             )?;
         }
-        let open: Vec<u64> = log.lock()?.at.open.keys().copied().collect();
-        if !open.is_empty() {
+        let (open, runs): (Vec<u64>, Vec<u64>) = {
+            let w = log.lock()?;
+            (
+                w.at.open.keys().copied().collect(),
+                w.at.runs.keys().copied().collect(),
+            )
+        };
+        if !open.is_empty() || !runs.is_empty() {
             log.append(
                 None,
-                Event::new("audit.recover").field("intents", open).field(
-                    "reason",
-                    "the host stopped before recording what became of these intents; \
-                         whether each took effect is unknown",
-                ),
+                Event::new("audit.recover")
+                    .field("intents", open)
+                    .field("runs", runs)
+                    .field(
+                        "reason",
+                        "the host stopped before recording what became of these intents, and \
+                         the end of these runs (by their run.start's seq); whether each intent \
+                         took effect, and how each run ended, is unknown",
+                    ),
             )?;
         }
         log.checkpoint()?;

@@ -83,9 +83,11 @@ fn records_sharing_a_canonical_field_chain_as_any_other() {
         .unwrap();
         log.append(None, Event::new("between")).unwrap();
     }
+    // One run id throughout: one end closes it.
+    log.append(Some(&run()), Event::new("run.end")).unwrap();
     log.checkpoint().unwrap();
     let report = check(&c, Some(&log)).unwrap();
-    assert_eq!(report.records, 10);
+    assert_eq!(report.records, 11);
     assert_eq!(report.root, log.root().unwrap());
     // Reopened without the state file, the log is hashed from its bytes.
     let root = log.root().unwrap();
@@ -100,7 +102,7 @@ fn appends_chain_and_tree_survive_reopen() {
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
     assert_eq!(
-        log.append(Some(&run()), Event::new("run.start").allow())
+        log.append(Some(&run()), Event::new("run.note").allow())
             .unwrap(),
         0
     );
@@ -513,4 +515,50 @@ fn a_failing_anchor_command_fails_closed() {
     log.append(None, Event::new("e")).unwrap();
     let e = log.checkpoint().unwrap_err();
     assert!(e.0.contains("nope"), "{e}");
+}
+
+#[test]
+fn runs_left_without_an_end_are_named_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let log = AuditLog::open(&c).unwrap();
+    let ended = RunInfo {
+        run: "ended".into(),
+        ..run()
+    };
+    let left = RunInfo {
+        run: "left".into(),
+        ..run()
+    };
+    log.append(Some(&left), Event::new("run.start").allow())
+        .unwrap();
+    log.append(Some(&ended), Event::new("run.start").allow())
+        .unwrap();
+    log.append(Some(&ended), Event::new("run.end")).unwrap();
+    log.checkpoint().unwrap();
+    drop(log);
+    for state in ["kept", "removed"] {
+        if state == "removed" {
+            // Without the state file the log itself is read: the same.
+            let _ = std::fs::remove_file(Paths::new(&c.path).state());
+        }
+        let log = AuditLog::open(&c).unwrap();
+        log.checkpoint().unwrap();
+        let report = check(&c, Some(&log)).unwrap();
+        assert!(
+            report.open_runs.is_empty(),
+            "{state}: {:?}",
+            report.open_runs
+        );
+        drop(log);
+    }
+    let text = std::fs::read_to_string(&c.path).unwrap();
+    let recovers: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["event"] == "audit.recover")
+        .collect();
+    // Named once: the second open found nothing open.
+    assert_eq!(recovers.len(), 1, "{recovers:?}");
+    assert_eq!(recovers[0]["runs"], serde_json::json!([0]));
 }

@@ -89,6 +89,9 @@ pub struct Saved {
     pub frontier: Vec<String>,
     /// Open intents by seq.
     pub open: BTreeMap<u64, OpenIntent>,
+    /// Runs started but not ended: their `run.start`'s seq, and run id.
+    #[serde(default)]
+    pub runs: BTreeMap<u64, String>,
 }
 
 /// What the writer needs to go on: the chain head, the tree, open intents.
@@ -102,6 +105,8 @@ pub struct Resume {
     pub frontier: Frontier,
     /// Intents without a result.
     pub open: BTreeMap<u64, OpenIntent>,
+    /// Runs without an end: their `run.start`'s seq, and run id.
+    pub runs: BTreeMap<u64, String>,
     /// First record of the active segment.
     pub active_first: u64,
     /// Length of the active segment up to its last complete record.
@@ -119,6 +124,7 @@ impl Resume {
             last: hex::encode(self.prev),
             frontier: self.frontier.nodes().iter().map(hex::encode).collect(),
             open: self.open.clone(),
+            runs: self.runs.clone(),
         }
     }
 
@@ -134,6 +140,7 @@ impl Resume {
             prev: unhex(&s.last)?,
             frontier: Frontier::from_parts(s.size, nodes)?,
             open: s.open.clone(),
+            runs: s.runs.clone(),
             active_first: s.active_first,
             len: s.offset,
         })
@@ -160,13 +167,23 @@ impl Resume {
         Ok(())
     }
 
-    /// Record `seq`'s effect on the open intents.
+    /// Record `seq`'s effect on the open intents and runs.
     pub fn track(&mut self, seq: u64, effect: &mut Effect) {
         if let Some(open) = effect.opens.take() {
             self.open.insert(seq, open);
         }
         for i in &effect.closes {
             self.open.remove(i);
+        }
+        match effect.run.take() {
+            Some(RunStep::Start(run)) => {
+                self.runs.insert(seq, run);
+            }
+            Some(RunStep::End(run)) => self.runs.retain(|_, r| *r != run),
+            None => {}
+        }
+        for i in &effect.ends {
+            self.runs.remove(i);
         }
     }
 }
@@ -177,6 +194,16 @@ impl Resume {
 pub struct Effect {
     opens: Option<OpenIntent>,
     closes: SmallVec<[u64; 1]>,
+    /// A run's start or end.
+    run: Option<RunStep>,
+    /// Runs (by their start's seq) a recovery record closes.
+    ends: SmallVec<[u64; 1]>,
+}
+
+#[derive(Debug)]
+enum RunStep {
+    Start(String),
+    End(String),
 }
 
 impl Effect {
@@ -207,6 +234,15 @@ impl Effect {
             effect
                 .closes
                 .extend(closed.iter().filter_map(Value::as_u64));
+        }
+        let run = || run.or_else(|| text("run")).map(str::to_owned);
+        effect.run = match text("event") {
+            Some("run.start") => run().map(RunStep::Start),
+            Some("run.end") => run().map(RunStep::End),
+            _ => None,
+        };
+        if let Some(ended) = field("runs").and_then(Value::as_array) {
+            effect.ends.extend(ended.iter().filter_map(Value::as_u64));
         }
         effect
     }

@@ -107,6 +107,10 @@ pub struct Report {
     pub torn_checkpoint: Option<usize>,
     /// Intents not (yet) closed at the end of the log.
     pub open_intents: Vec<u64>,
+    /// Runs started but not ended at the end of the log (their
+    /// `run.start`'s seq): still running, or their host stopped before it
+    /// could record their end and no host has opened the log since.
+    pub open_runs: Vec<u64>,
     /// The host's records of its own log's failures.
     pub incidents: Vec<Incident>,
     /// Whether no signed checkpoint covers the records (accepted only with
@@ -280,9 +284,11 @@ fn check(
         next_cp += 1;
     }
     let mut incidents = Vec::new();
+    let mut runs = std::collections::BTreeMap::<u64, String>::new();
     while let Some(record) = reader.next_record()? {
         frontier.push(record.leaf);
         incidents.extend(incident(&record));
+        track_run(&mut runs, &record);
         let size = frontier.size();
         intents
             .take(&record)
@@ -396,9 +402,38 @@ fn check(
         tail: reader.tail.clone(),
         torn_checkpoint,
         open_intents,
+        open_runs: runs.into_keys().collect(),
         incidents,
         unauthenticated,
     })
+}
+
+/// Follow which runs are open: a `run.start` opens one, its `run.end`
+/// closes it, and an `audit.recover` closes those it names.
+fn track_run(runs: &mut std::collections::BTreeMap<u64, String>, record: &Record) {
+    let text = |k: &str| record.fields.get(k).and_then(serde_json::Value::as_str);
+    match text("event") {
+        Some("run.start") => {
+            runs.insert(record.seq, text("run").unwrap_or_default().to_owned());
+        }
+        Some("run.end") => {
+            let run = text("run").unwrap_or_default();
+            runs.retain(|_, r| r != run);
+        }
+        Some("audit.recover") => {
+            for seq in record
+                .fields
+                .get("runs")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_u64)
+            {
+                runs.remove(&seq);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// What `record` tells of its own log's failures, if anything.
@@ -418,8 +453,10 @@ fn incident(record: &Record) -> Option<Incident> {
             text("saved")?
         ),
         "audit.recover" => format!(
-            "intents {} were open when the host stopped; whether each took effect is unknown",
-            text("intents")?
+            "the host stopped with intents {} open (whether each took effect is unknown) and \
+             runs {} (by their run.start's seq) without an end",
+            text("intents")?,
+            text("runs").unwrap_or_else(|| "[]".into())
         ),
         _ if record.fields.get("late") == Some(&serde_json::Value::Bool(true)) => format!(
             "written late: the log could not take it when it happened{}",

@@ -146,6 +146,13 @@ fn print_report(report: &Report, options: &Options, notes: &[String]) {
             report.open_intents
         );
     }
+    if !report.open_runs.is_empty() {
+        println!(
+            "open runs: {:?} (their run.start's seq) — no end yet: the host is running, or stopped \
+             before recording it",
+            report.open_runs
+        );
+    }
     for incident in &report.incidents {
         println!(
             "incident at seq {}: {}: {}",
