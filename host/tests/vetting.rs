@@ -115,12 +115,32 @@ fn the_upgrade_story() {
         "{e}"
     );
     assert_eq!(read(&lock), v2_lock);
-    expect(
+    let (_, e) = expect(
         dir,
         0,
         &["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"],
     );
-    assert!(read(&lock).contains("version = \"1.0.0\""));
+    let v1_again = read(&lock);
+    assert!(v1_again.contains("version = \"1.0.0\""));
+    // The override is on the record, and the high-water mark is kept.
+    assert!(
+        v1_again.contains("highest = \"1.1.0\"")
+            && v1_again.contains("downgraded_from = \"1.1.0\""),
+        "{v1_again}"
+    );
+    assert!(e.contains("a downgrade from 1.1.0"), "{e}");
+    // The very same bytes again: already approved, and not "other bytes".
+    let (review, e) = expect(dir, 0, &["approve", "probe-1.0.0.wasm", "--yes"]);
+    assert!(e.contains("already approved"), "{e}");
+    assert!(!review.contains("with other bytes"), "{review}");
+    assert_eq!(read(&lock), v1_again);
+    // Back up to the high-water mark is no downgrade, and clears it.
+    expect(dir, 0, &["approve", "probe-1.1.0.wasm", "--yes"]);
+    let v2_again = read(&lock);
+    assert!(
+        v2_again.contains("version = \"1.1.0\"") && !v2_again.contains("highest"),
+        "{v2_again}"
+    );
 }
 
 #[test]
