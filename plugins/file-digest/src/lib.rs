@@ -48,7 +48,11 @@ fn run(input: Input) -> Result<Output, String> {
     for path in paths {
         let full = Path::new(SOURCE).join(&path);
         let (sha256, bytes) = digest(&full).map_err(|e| format!("cannot read {path}: {e}"))?;
-        files.push(FileDigest { path, sha256, bytes });
+        files.push(FileDigest {
+            path,
+            sha256,
+            bytes,
+        });
     }
     let report: String = files
         .iter()

@@ -22,7 +22,10 @@ fn run(input: Input) -> Result<Output, String> {
         .chars()
         .filter(|c| "aeiouAEIOU".contains(*c))
         .count();
-    airlock_sdk::log::info(&format!("greeting a name of {} characters", input.name.chars().count()));
+    airlock_sdk::log::info(&format!(
+        "greeting a name of {} characters",
+        input.name.chars().count()
+    ));
     Ok(Output {
         greeting: format!("Hello, {}!", input.name),
         vowels,

@@ -53,7 +53,10 @@ fn run(input: Input) -> Result<Output, String> {
             body.chars().take(200).collect::<String>()
         ));
     }
-    airlock_sdk::log::info(&format!("posted {} bytes to Slack", message.to_string().len()));
+    airlock_sdk::log::info(&format!(
+        "posted {} bytes to Slack",
+        message.to_string().len()
+    ));
     Ok(Output {
         status: response.status(),
     })

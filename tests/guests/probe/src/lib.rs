@@ -11,20 +11,49 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Deserialize, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 enum Op {
-    Read { path: String },
-    Write { path: String, data: String },
-    Remove { path: String },
-    Rename { from: String, to: String },
-    Mkdir { path: String },
-    List { path: String },
-    Secret { name: String },
-    SecretLength { name: String },
-    Print { stdout: String, stderr: String },
-    Log { message: String },
-    Alloc { mib: u64 },
+    Read {
+        path: String,
+    },
+    Write {
+        path: String,
+        data: String,
+    },
+    Remove {
+        path: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Mkdir {
+        path: String,
+    },
+    List {
+        path: String,
+    },
+    Secret {
+        name: String,
+    },
+    SecretLength {
+        name: String,
+    },
+    Print {
+        stdout: String,
+        stderr: String,
+    },
+    Log {
+        message: String,
+    },
+    Alloc {
+        mib: u64,
+    },
     Spin,
-    Sleep { ms: u64 },
-    Output { bytes: usize },
+    Sleep {
+        ms: u64,
+    },
+    Output {
+        bytes: usize,
+    },
     Env,
     Counter,
     Http {
@@ -44,16 +73,33 @@ enum Op {
     /// Run `ops`, then look through everything they returned for a value
     /// given only by its SHA-256 and length — so the value itself is never
     /// in the probe unless something handed it over.
-    Scan { sha256: String, len: usize, ops: Vec<Op> },
-    Tcp { addr: String },
-    Dns { host: String },
+    Scan {
+        sha256: String,
+        len: usize,
+        ops: Vec<Op>,
+    },
+    Tcp {
+        addr: String,
+    },
+    Dns {
+        host: String,
+    },
     /// Read exposed secret `name`, then run `ops` with `{{value}}`,
     /// `{{upper}}`, `{{lower}}`, `{{hex}}` and `{{pct}}` (every byte
     /// percent-encoded) in their strings replaced by those forms of it.
-    WithSecret { name: String, ops: Vec<Op> },
-    Panic { message: String },
-    Fail { message: String },
-    Many { ops: Vec<Op> },
+    WithSecret {
+        name: String,
+        ops: Vec<Op>,
+    },
+    Panic {
+        message: String,
+    },
+    Fail {
+        message: String,
+    },
+    Many {
+        ops: Vec<Op>,
+    },
 }
 
 /// Survives between calls only if the instance does.
@@ -141,12 +187,15 @@ fn apply(op: Op) -> Result<Value, String> {
             json!({ "found": holds(received.as_bytes(), &sha256, len), "results": results })
         }
         Op::Tcp { addr } => io(std::net::TcpStream::connect(addr).map(|_| Value::Null)),
-        Op::Dns { host } => io(std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 80)).map(|a| a.count())),
+        Op::Dns { host } => {
+            io(std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 80)).map(|a| a.count()))
+        }
         Op::WithSecret { name, ops } => {
             let value = airlock_sdk::secrets::get(&name).map_err(|e| e.to_string())?;
             let pct: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
             let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
-            let text = serde_json::to_string(&ops).map_err(|e| e.to_string())?
+            let text = serde_json::to_string(&ops)
+                .map_err(|e| e.to_string())?
                 .replace("{{value}}", &value)
                 .replace("{{upper}}", &value.to_uppercase())
                 .replace("{{lower}}", &value.to_lowercase())
@@ -209,7 +258,11 @@ fn holds(bytes: &[u8], sha256: &str, len: usize) -> bool {
         && bytes.len() >= len
         && bytes.windows(len).any(|w| {
             let digest = Sha256::digest(w);
-            digest.iter().map(|b| format!("{b:02x}")).collect::<String>() == sha256
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                == sha256
         })
 }
 
