@@ -150,6 +150,226 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Class> {
     })
 }
 
+/// The IPv4 address an IPv6 address carries and reaches: IPv4-mapped
+/// (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`).
+pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
+    }
+}
+
+/// Cloud metadata services: instance credentials live behind these.
+const METADATA: &[&str] = &[
+    // AWS, Azure, Google Cloud, OpenStack, DigitalOcean, Oracle (IMDS).
+    "169.254.169.254",
+    // AWS ECS task metadata and credentials.
+    "169.254.170.2",
+    // AWS IMDS over IPv6.
+    "fd00:ec2::254",
+    // Alibaba Cloud.
+    "100.100.100.200",
+    // Oracle Cloud's second endpoint.
+    "192.0.0.192",
+];
+
+/// Whether `ip` is a cloud metadata service's address, written directly
+/// or carried in an IPv6 address that reaches it.
+pub fn is_metadata(ip: IpAddr) -> bool {
+    let ip = carried(ip);
+    METADATA
+        .iter()
+        .any(|m| m.parse::<IpAddr>().is_ok_and(|m| m == ip))
+}
+
+/// `ip`, or the IPv4 address it carries.
+fn carried(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// What in a granted address or block deserves a second look at approval,
+/// and what the operator's policy may forbid (`forbid` under `[network]`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Sensitive {
+    /// A cloud metadata service ([`is_metadata`]).
+    Metadata,
+    /// `127.0.0.0/8`, `::1`: services of the host itself.
+    Loopback,
+    /// `169.254.0.0/16`, `fe80::/10`.
+    LinkLocal,
+    /// A block with a shorter prefix than the policy's `min_prefix_v4` or
+    /// `min_prefix_v6`.
+    Wide,
+}
+
+impl Sensitive {
+    /// Every kind, as the policy's `forbid` names them.
+    pub const ALL: [Sensitive; 4] = [
+        Sensitive::Metadata,
+        Sensitive::Loopback,
+        Sensitive::LinkLocal,
+        Sensitive::Wide,
+    ];
+
+    /// The name the policy's `forbid` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitive::Metadata => "metadata",
+            Sensitive::Loopback => "loopback",
+            Sensitive::LinkLocal => "link-local",
+            Sensitive::Wide => "wide",
+        }
+    }
+
+    /// The kind a `forbid` entry names.
+    pub fn parse(name: &str) -> Option<Sensitive> {
+        Sensitive::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the address `ip` is of this kind (never [`Sensitive::Wide`]).
+    pub fn holds(self, ip: IpAddr) -> bool {
+        match self {
+            Sensitive::Metadata => is_metadata(ip),
+            Sensitive::Loopback => classify(ip) == Some(Class::Loopback),
+            Sensitive::LinkLocal => classify(ip) == Some(Class::LinkLocal),
+            Sensitive::Wide => false,
+        }
+    }
+
+    /// The blocks of this kind (none for [`Sensitive::Wide`]).
+    fn blocks(self) -> Vec<IpBlock> {
+        let texts: &[&str] = match self {
+            Sensitive::Metadata => METADATA,
+            Sensitive::Loopback => &["127.0.0.0/8", "::1"],
+            Sensitive::LinkLocal => &["169.254.0.0/16", "fe80::/10"],
+            Sensitive::Wide => &[],
+        };
+        texts
+            .iter()
+            .flat_map(|t| with_images(raw_block(t)))
+            .collect()
+    }
+}
+
+impl fmt::Display for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The shortest prefix a granted block may have before it counts as
+/// [`Sensitive::Wide`]: the policy's `min_prefix_v4` and `min_prefix_v6`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MinPrefix {
+    /// For IPv4 blocks.
+    pub v4: u8,
+    /// For IPv6 blocks.
+    pub v6: u8,
+}
+
+impl Default for MinPrefix {
+    /// `/24` for IPv4 (256 addresses), `/64` for IPv6 (one subnet).
+    fn default() -> MinPrefix {
+        MinPrefix { v4: 24, v6: 64 }
+    }
+}
+
+/// Why a granted block is sensitive: each kind once, with what it reaches.
+pub fn sensitivities(block: &IpBlock, min: MinPrefix) -> Vec<(Sensitive, String)> {
+    let mut found = Vec::new();
+    for kind in [
+        Sensitive::Metadata,
+        Sensitive::Loopback,
+        Sensitive::LinkLocal,
+    ] {
+        if let Some(hit) = kind.blocks().into_iter().find(|b| b.overlaps(block)) {
+            let what = match kind {
+                Sensitive::Metadata => "a cloud metadata service",
+                Sensitive::Loopback => "loopback, the host's own services",
+                Sensitive::LinkLocal => "link-local addresses",
+                Sensitive::Wide => "",
+            };
+            found.push((kind, format!("reaches {what} ({hit})")));
+        }
+    }
+    let (least, key) = if block.network.is_ipv4() {
+        (min.v4, "min_prefix_v4")
+    } else {
+        (min.v6, "min_prefix_v6")
+    };
+    if block.prefix < least {
+        found.push((
+            Sensitive::Wide,
+            format!("is a /{} block, wider than /{least} ({key})", block.prefix),
+        ));
+    }
+    found
+}
+
+/// The unspecified addresses in every form that reaches them: `0.0.0.0/8`
+/// and `::`, and the IPv6 forms carrying `0.0.0.0/8`.
+fn unspecified_blocks() -> Vec<IpBlock> {
+    let mut all = with_images(raw_block("0.0.0.0/8"));
+    all.push(raw_block("::"));
+    all
+}
+
+/// Refuse a block that holds an unspecified address: many systems take a
+/// connection to `0.0.0.0` or `::` for one to the host itself, so a grant
+/// of it would reach services listening on loopback.
+pub fn refuse_unspecified(block: IpBlock) -> Result<IpBlock, String> {
+    let Some(hit) = unspecified_blocks()
+        .into_iter()
+        .find(|u| u.overlaps(&block))
+    else {
+        return Ok(block);
+    };
+    Err(if block.is_single() {
+        format!(
+            "{block} is an unspecified address ({hit}): a connection to it reaches this host itself, \
+             so it can never be granted; name the address of the service"
+        )
+    } else {
+        format!(
+            "{block} holds unspecified addresses ({hit}), which reach this host itself and can never \
+             be granted; name a narrower block that leaves them out"
+        )
+    })
+}
+
+/// A block written in this module, known to be valid.
+fn raw_block(text: &str) -> IpBlock {
+    let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
+    let network: IpAddr = addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let prefix = prefix.parse().unwrap_or(max_prefix(network));
+    IpBlock { network, prefix }
+}
+
+/// An IPv4 block and the IPv6 blocks that reach it: IPv4-mapped, NAT64
+/// and 6to4. An IPv6 block is returned alone.
+fn with_images(block: IpBlock) -> Vec<IpBlock> {
+    let IpAddr::V4(v4) = block.network else {
+        return vec![block];
+    };
+    let bits = u128::from(u32::from(v4));
+    let image = |prefix: u128, at: u32, len: u8| IpBlock {
+        network: IpAddr::V6(Ipv6Addr::from(prefix | (bits << at))),
+        prefix: len + block.prefix,
+    };
+    vec![
+        block,
+        image(0xffff << 32, 0, 96),
+        image(0x0064_ff9b << 96, 0, 96),
+        image(0x2002 << 112, 80, 16),
+    ]
+}
+
 /// A block of addresses, `10.0.0.0/8` or `2001:db8::/32`; a single address
 /// is a block of full length.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -168,7 +388,8 @@ impl IpBlock {
         }
     }
 
-    /// `network/prefix`, refusing host bits and the whole address space.
+    /// `network/prefix`, refusing host bits, the whole address space and
+    /// any block that holds an unspecified address ([`refuse_unspecified`]).
     pub fn new(network: IpAddr, prefix: u8) -> Result<IpBlock, String> {
         let max = max_prefix(network);
         if prefix > max {
@@ -188,7 +409,7 @@ impl IpBlock {
                 mask(network, prefix)
             ));
         }
-        Ok(block)
+        refuse_unspecified(block)
     }
 
     /// Whether `ip` is in the block. IPv4-mapped IPv6 addresses are
@@ -196,6 +417,14 @@ impl IpBlock {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+
+    /// Whether the two blocks share an address, comparing IPv6 forms as
+    /// written (an IPv4-mapped block does not overlap its IPv4 block).
+    pub fn overlaps(&self, other: &IpBlock) -> bool {
+        let shorter = self.prefix.min(other.prefix);
+        self.network.is_ipv4() == other.network.is_ipv4()
+            && mask(self.network, shorter) == mask(other.network, shorter)
     }
 
     /// Whether the block is a single address.
@@ -240,7 +469,8 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
 impl FromStr for IpBlock {
     type Err = String;
 
-    /// `10.0.0.0/8`, `fd00::/8`, or a single address.
+    /// `10.0.0.0/8`, `fd00::/8`, or a single address; never one that holds
+    /// an unspecified address.
     fn from_str(s: &str) -> Result<IpBlock, String> {
         let bad = || {
             format!(
@@ -254,7 +484,7 @@ impl FromStr for IpBlock {
         };
         let network: IpAddr = addr.parse().map_err(|_| bad())?;
         match prefix {
-            None => Ok(IpBlock::single(network)),
+            None => refuse_unspecified(IpBlock::single(network)),
             Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
                 IpBlock::new(network, p.parse().map_err(|_| bad())?)
             }

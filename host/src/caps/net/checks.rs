@@ -2,7 +2,7 @@
 //! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
 //! in host names (before DNS) and in requests (step 7).
 
-use super::addr::{self, IpBlock};
+use super::addr::{self, Class, IpBlock};
 use super::grant::{Destination, Host};
 use super::record::Report;
 use super::transfer::Outgoing;
@@ -12,9 +12,33 @@ use wasmtime_wasi_http::Error as HttpError;
 
 impl RunNet {
     /// Step 4: a blocked address refuses the request unless granted.
+    /// An unspecified address is never reached, whatever grants it (a
+    /// resolver may answer `0.0.0.0` for a name it blocks); an address of
+    /// a kind the policy forbids is not reached even when granted.
     pub(super) fn check_address(&self, dest: &Destination, addr: SocketAddr) -> Result<(), Stop> {
         let ip = addr.ip();
-        let Some(class) = addr::classify(ip) else {
+        let what = match &dest.host {
+            Host::Ip(_) => format!("{ip} is"),
+            Host::Name(name) => format!("{name} resolves to {ip},"),
+        };
+        let class = addr::classify(ip);
+        if class == Some(Class::Unspecified) {
+            return Err(Stop::deny(
+                format!(
+                    "{what} an unspecified address, which reaches this host itself: airlock never connects to one"
+                ),
+                HttpError::DestinationIpProhibited,
+            ));
+        }
+        if let Some(kind) = self.config.forbid.iter().find(|k| k.holds(ip)) {
+            return Err(Stop::deny(
+                format!(
+                    "{what} a {kind} address, which the policy forbids (forbid = [\"{kind}\"] under [network]); no grant reaches it"
+                ),
+                HttpError::DestinationIpProhibited,
+            ));
+        }
+        let Some(class) = class else {
             return Ok(());
         };
         let granted = self
@@ -29,10 +53,6 @@ impl RunNet {
             scheme: dest.scheme,
             host: Host::Ip(ip.to_canonical()),
             port: addr.port(),
-        };
-        let what = match &dest.host {
-            Host::Ip(_) => format!("{ip} is"),
-            Host::Name(name) => format!("{name} resolves to {ip},"),
         };
         Err(Stop::deny(
             format!(
