@@ -9,6 +9,7 @@ mod files;
 mod isolation;
 mod limits;
 mod network;
+mod network_refusals;
 mod network_secrets;
 mod pinning;
 mod plugins;
