@@ -3,6 +3,7 @@
 //! its custom sections, and risk flags — where its imports exceed its
 //! declaration, and what in its declaration deserves a second look.
 
+use crate::caps::net::addr::Sensitive;
 use crate::caps::net::grant::Origin;
 use crate::manifest::{Access, Manifest, section};
 use crate::policy::NetworkPolicy;
@@ -210,7 +211,12 @@ pub fn risks_under(manifest: &Manifest, network: &NetworkPolicy) -> Vec<String> 
     for origin in caps.network.iter().filter_map(|o| Origin::parse(o).ok()) {
         for (kind, why) in origin.sensitivities(network.min_prefix) {
             let verdict = if network.forbid.contains(&kind) {
-                format!("; the policy forbids {kind} addresses, so it will not be granted")
+                let noun = if kind == Sensitive::Wide {
+                    "blocks"
+                } else {
+                    "addresses"
+                };
+                format!("; the policy forbids {kind} {noun}, so it will not be granted")
             } else {
                 String::new()
             };

@@ -335,9 +335,17 @@ async fn requests_wasi_http_refuses_before_the_checks_are_recorded() {
         raw("http", json!([["host", "evil.test"]]), None),
         // Control: a plain request goes through.
         raw("http", json!([]), Some("hi")),
+        // Refused by the setters, while the request is being built.
+        json!({"op": "raw-http", "scheme": "http", "authority": "api test"}),
+        json!({"op": "raw-http", "scheme": "ht tp", "authority": authority}),
+        json!({"op": "raw-http", "scheme": "http", "authority": authority, "path": "/a b"}),
+        json!({"op": "raw-http", "scheme": "http", "authority": authority, "method": "GE T"}),
+        // Percent-encoded: refused wherever it is refused first.
+        json!({"op": "raw-http", "scheme": "http", "authority": format!("%61pi.test:{port}")}),
     ];
     let (out, _) = run(&setup, &ops).await;
     assert_eq!(out[5]["status"], 200, "{out:?}");
+    assert_eq!(out.len(), 11);
     for r in &out[..5] {
         assert!(r["err"].is_string(), "{out:?}");
     }
@@ -349,7 +357,7 @@ async fn requests_wasi_http_refuses_before_the_checks_are_recorded() {
         .iter()
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(records.len(), 5, "{records:?}");
+    assert_eq!(records.len(), 10, "{records:?}");
     assert!(
         reasons[0].contains("the scheme `ftp` is not http or https"),
         "{reasons:?}"
@@ -369,4 +377,19 @@ async fn requests_wasi_http_refuses_before_the_checks_are_recorded() {
         reasons[4].contains("`host` header (`evil.test`)"),
         "{reasons:?}"
     );
+    for (i, (step, what)) in [
+        ("authority", "its host `api test` is not valid"),
+        ("scheme", "its scheme `ht tp` is not valid"),
+        ("path", "its path `/a b` is not valid"),
+        ("method", "its method `GE T` is not valid"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(out[6 + i]["step"], step, "{out:?}");
+        assert!(reasons[5 + i].contains(what), "{reasons:?}");
+    }
+    assert!(out[10]["err"].is_string(), "{out:?}");
+    assert!(reasons[9].contains("%61pi.test"), "{reasons:?}");
+    assert_eq!(server.received().len(), 1);
 }
