@@ -61,7 +61,8 @@ pub struct CustomSection {
 
 impl Inspection {
     /// Inspect `component`; `origin` names it in messages. Blocks are
-    /// flagged as wide by the default [`MinPrefix`].
+    /// flagged as wide by the default
+    /// [`MinPrefix`](crate::caps::net::addr::MinPrefix).
     pub fn of(component: &[u8], origin: &str) -> Result<Inspection, String> {
         Inspection::under(component, origin, &NetworkPolicy::default())
     }

@@ -240,7 +240,7 @@ impl WasiHttpHooks for NetHooks {
 
     /// Every header the action sets reaches [`NetHooks::send_request`],
     /// where a hop-by-hop one refuses the request with a record
-    /// ([`headers`]); responses lose theirs in [`transfer::deliver`].
+    /// ([`headers`]); responses lose theirs before the action sees them.
     fn is_forbidden_header(&mut self, _name: &http::HeaderName) -> bool {
         false
     }
