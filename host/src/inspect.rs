@@ -3,8 +3,8 @@
 //! its custom sections, and risk flags — where its imports exceed its
 //! declaration, and what in its declaration deserves a second look.
 
-use crate::caps::net::addr::Sensitive;
 use crate::caps::net::grant::Origin;
+use crate::caps::net::sensitive::Sensitive;
 use crate::manifest::{Access, Manifest, section};
 use crate::policy::NetworkPolicy;
 use crate::provenance::Digest;
@@ -62,7 +62,7 @@ pub struct CustomSection {
 impl Inspection {
     /// Inspect `component`; `origin` names it in messages. Blocks are
     /// flagged as wide by the default
-    /// [`MinPrefix`](crate::caps::net::addr::MinPrefix).
+    /// [`MinPrefix`](crate::caps::net::sensitive::MinPrefix).
     pub fn of(component: &[u8], origin: &str) -> Result<Inspection, String> {
         Inspection::under(component, origin, &NetworkPolicy::default())
     }

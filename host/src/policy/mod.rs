@@ -52,9 +52,10 @@
 //!
 //! Like the manifest, the policy is decoded strictly and validated once.
 
-use crate::caps::net::addr::{IpBlock, MinPrefix, Sensitive};
+use crate::caps::net::addr::IpBlock;
 use crate::caps::net::grant::normalize_name;
 use crate::caps::net::resolve::HostAddr;
+use crate::caps::net::sensitive::{MinPrefix, Sensitive};
 use crate::doc::{self, DocError};
 use crate::manifest::{self, Access};
 use crate::provenance::minisign::PublicKey;

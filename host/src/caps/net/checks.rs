@@ -2,9 +2,10 @@
 //! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
 //! in host names (before DNS) and in requests (step 7).
 
-use super::addr::{self, Class, IpBlock, Sensitive};
+use super::addr::{self, Class, IpBlock};
 use super::grant::{Destination, Host};
 use super::record::Report;
+use super::sensitive::Sensitive;
 use super::transfer::Outgoing;
 use super::{RunNet, RunSecret, Stop};
 use std::net::{IpAddr, SocketAddr};

@@ -2,9 +2,10 @@
 //! `[network]`: the roots TLS trusts, the name overrides, and the blocked
 //! addresses the operator allows, and the kinds of address it forbids.
 
-use super::addr::{IpBlock, Sensitive};
+use super::addr::IpBlock;
 use super::client::Tls;
 use super::resolve::Resolver;
+use super::sensitive::Sensitive;
 use crate::policy::NetworkPolicy;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -67,7 +68,7 @@ impl NetConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::caps::net::addr::{MinPrefix, Sensitive};
+    use crate::caps::net::sensitive::{MinPrefix, Sensitive};
     use crate::policy::Policy;
     use std::path::Path;
 

@@ -20,7 +20,8 @@
 
 pub use super::destination::{Destination, Host};
 
-use super::addr::{IpBlock, MinPrefix, Sensitive, refuse_unspecified, sensitivities};
+use super::addr::{IpBlock, refuse_unspecified};
+use super::sensitive::{MinPrefix, Sensitive, sensitivities};
 use std::fmt;
 use std::net::IpAddr;
 

@@ -54,6 +54,7 @@ pub mod headers;
 pub mod placeholder;
 pub mod record;
 pub mod resolve;
+pub mod sensitive;
 mod sockets;
 mod transfer;
 
