@@ -235,11 +235,12 @@ impl Grant {
 
         let mut network = Vec::new();
         for text in &manifest.capabilities.network {
-            let Ok(origin) = Origin::parse(text) else {
-                narrowed.push(format!(
-                    "network origin {text} is not granted: it does not parse"
-                ));
-                continue;
+            let origin = match Origin::parse(text) {
+                Ok(origin) => origin,
+                Err(e) => {
+                    narrowed.push(format!("network origin {text} is not granted: {e}"));
+                    continue;
+                }
             };
             let forbidden = origin
                 .sensitivities(policy.network.min_prefix)

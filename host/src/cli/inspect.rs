@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 /// Show a component's digest, embedded manifest, imports and exports,
 /// producers (language, toolchain) and custom sections, and flag risks:
-/// imports beyond its declaration, wildcard hosts, read-write mounts,
-/// exposed secrets, secrets without an audience.
+/// imports beyond its declaration, wildcard hosts, granted addresses that
+/// reach cloud metadata, loopback or link-local, wide address blocks,
+/// read-write mounts, exposed secrets, secrets without an audience.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The component file.

@@ -1,8 +1,8 @@
 //! `wasi:http/outgoing-handler` as airlock links it: wasmtime-wasi-http's
 //! own `handle`, wrapped so that a request it refuses before
 //! [`NetHooks::send_request`](super::NetHooks) is called is recorded too —
-//! a `Content-Length` that is not a number, one that promises a body the
-//! request does not have, a method or URL it cannot build. The refusal the
+//! a `Content-Length` that promises a body the request does not have, a
+//! method or URL it cannot build. The refusal the
 //! action sees is wasi-http's; the `net.request` deny record says what
 //! was refused and why.
 //!
