@@ -219,7 +219,17 @@ async fn ports_are_accepted_only_as_written_canonically() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hop_by_hop_headers_are_refused_and_recorded() {
-    let server = Server::http(|_| Reply::ok("ok"));
+    // The response carries hop-by-hop headers the action never sees.
+    let server = Server::http(|_| {
+        let mut reply = Reply::ok("ok");
+        reply.headers = vec![
+            ("keep-alive".into(), "timeout=5".into()),
+            ("proxy-authenticate".into(), "Basic".into()),
+            ("trailer".into(), "x-sig".into()),
+            ("x-kept".into(), "1".into()),
+        ];
+        reply
+    });
     let port = server.port();
     let mut setup = Setup::new();
     setup.policy(&api_test("allow_private = [\"127.0.0.1\"]"));
@@ -283,6 +293,16 @@ async fn hop_by_hop_headers_are_refused_and_recorded() {
         assert_eq!(r["kind"], "Denied", "{out:?}");
     }
     assert_eq!(out[refused.len()]["status"], 200, "{out:?}");
+    let seen: Vec<&str> = out[refused.len()]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap())
+        .collect();
+    assert!(seen.contains(&"x-kept"), "{seen:?}");
+    for hop in ["keep-alive", "proxy-authenticate", "trailer", "connection"] {
+        assert!(!seen.contains(&hop), "{hop} reached the action: {seen:?}");
+    }
     let got = server.received();
     assert_eq!(got.len(), 1, "no refused request reached the server");
     assert_eq!(

@@ -98,8 +98,8 @@ pub fn check_length(declared: Option<u64>, written: usize) -> Result<(), String>
     }
 }
 
-/// Take the hop-by-hop headers out of a response, and the headers its
-/// `Connection` names.
+/// Take the hop-by-hop headers out of a response, the headers its
+/// `Connection` names, and `Host`, which a response has no use for.
 pub fn strip(headers: &mut HeaderMap) {
     for name in connection_names(headers) {
         headers.remove(name.as_str());
@@ -107,6 +107,7 @@ pub fn strip(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
+    headers.remove(HOST);
 }
 
 /// The header names a `Connection` header lists, lower case.
@@ -229,6 +230,7 @@ mod tests {
             ("transfer-encoding", "chunked"),
             ("upgrade", "h2c"),
             ("proxy-authenticate", "Basic"),
+            ("host", "api.example.com"),
             ("content-type", "text/plain"),
         ]);
         strip(&mut m);
