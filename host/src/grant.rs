@@ -3,6 +3,7 @@
 //! This module is pure: it decides, it does not open or read anything. The
 //! capability modules in [`crate::caps`] enforce what it decides.
 
+use crate::caps::net::grant::Origin;
 use crate::manifest::{Access, Manifest};
 use crate::policy::{Policy, SecretSource};
 use crate::units::{ByteSize, Span};
@@ -234,10 +235,32 @@ impl Grant {
             asked.http_requests.is_some_and(|r| r > ceil.http_requests),
         );
 
+        let mut network = Vec::new();
+        for text in &manifest.capabilities.network {
+            let origin = match Origin::parse(text) {
+                Ok(origin) => origin,
+                Err(e) => {
+                    narrowed.push(format!("network origin {text} is not granted: {e}"));
+                    continue;
+                }
+            };
+            let forbidden = origin
+                .sensitivities(policy.network.min_prefix)
+                .into_iter()
+                .find(|(kind, _)| policy.network.forbid.contains(kind));
+            match forbidden {
+                Some((kind, why)) => narrowed.push(format!(
+                    "network origin {origin} is not granted: it {why}, which the policy forbids \
+                     (forbid = [\"{kind}\"] under [network])"
+                )),
+                None => network.push(text.clone()),
+            }
+        }
+
         Grant {
             mounts,
             secrets,
-            network: manifest.capabilities.network.clone(),
+            network,
             limits: Limits {
                 memory,
                 timeout,
@@ -355,6 +378,67 @@ http_requests = 10
             "{notes}"
         );
         assert_eq!(g.narrowed.len(), 5, "{notes}");
+    }
+
+    #[test]
+    fn origins_of_kinds_the_policy_forbids_are_not_granted() {
+        let m = manifest(
+            r#"
+[capabilities]
+network = [
+  "https://api.example.com",
+  "http://169.254.169.254",
+  "http://[::ffff:169.254.169.254]:8080",
+  "http://127.0.0.1:8080",
+  "http://10.0.0.0/8",
+  "http://10.1.2.0/24",
+]
+"#,
+        );
+        let all = Grant::new(&m, &policy(""));
+        assert_eq!(all.network, m.capabilities.network);
+        assert!(all.narrowed.is_empty(), "{:?}", all.narrowed);
+
+        let g = Grant::new(
+            &m,
+            &policy("[network]\nforbid = [\"metadata\", \"wide\"]\nmin_prefix_v4 = 16\n"),
+        );
+        assert_eq!(
+            g.network,
+            [
+                "https://api.example.com",
+                "http://127.0.0.1:8080",
+                "http://10.1.2.0/24"
+            ]
+        );
+        assert_eq!(g.narrowed.len(), 3, "{:?}", g.narrowed);
+        assert!(
+            g.narrowed[0].contains(
+                "network origin http://169.254.169.254 is not granted: it reaches a cloud metadata service (169.254.169.254), \
+                 which the policy forbids (forbid = [\"metadata\"] under [network])"
+            ),
+            "{}",
+            g.narrowed[0]
+        );
+        assert!(g.narrowed[1].contains("http://169.254.169.254:8080"));
+        assert!(
+            g.narrowed[2].contains("/8 block, wider than /16"),
+            "{}",
+            g.narrowed[2]
+        );
+
+        let g = Grant::new(
+            &m,
+            &policy("[network]\nforbid = [\"loopback\", \"link-local\"]\n"),
+        );
+        assert_eq!(
+            g.network,
+            [
+                "https://api.example.com",
+                "http://10.0.0.0/8",
+                "http://10.1.2.0/24"
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! its custom sections, and risk flags — where its imports exceed its
 //! declaration, and what in its declaration deserves a second look.
 
+use crate::caps::net::grant::Origin;
+use crate::caps::net::sensitive::Sensitive;
 use crate::manifest::{Access, Manifest, section};
+use crate::policy::NetworkPolicy;
 use crate::provenance::Digest;
 use crate::runtime::bounds::{self, Measures};
 use serde::Serialize;
@@ -61,8 +64,20 @@ pub struct CustomSection {
 }
 
 impl Inspection {
-    /// Inspect `component`; `origin` names it in messages.
+    /// Inspect `component`; `origin` names it in messages. Blocks are
+    /// flagged as wide by the default
+    /// [`MinPrefix`](crate::caps::net::sensitive::MinPrefix).
     pub fn of(component: &[u8], origin: &str) -> Result<Inspection, String> {
+        Inspection::under(component, origin, &NetworkPolicy::default())
+    }
+
+    /// Inspect `component`, flagging network grants by the thresholds of
+    /// the policy's `[network]`, and those the policy forbids.
+    pub fn under(
+        component: &[u8],
+        origin: &str,
+        network: &NetworkPolicy,
+    ) -> Result<Inspection, String> {
         let digest = Digest::of(component);
         let Surface {
             imports,
@@ -81,7 +96,7 @@ impl Inspection {
         let mut flags = Vec::new();
         if let Some(m) = &manifest {
             flags = beyond_declaration(m, &imports);
-            flags.extend(risks(m));
+            flags.extend(risks_under(m, network));
         }
         if !exports.iter().any(|e| e == "run") {
             flags.push("exports no `run` function: airlock cannot invoke it".into());
@@ -182,14 +197,38 @@ fn surface(component: &[u8]) -> Result<Surface, String> {
     Ok(s)
 }
 
-/// What in a declaration deserves a second look before it is approved.
+/// What in a declaration deserves a second look before it is approved,
+/// with the default thresholds of a policy's `[network]`.
 pub fn risks(manifest: &Manifest) -> Vec<String> {
+    risks_under(manifest, &NetworkPolicy::default())
+}
+
+/// What in a declaration deserves a second look before it is approved,
+/// under the policy's `[network]`: granted addresses and blocks that reach
+/// cloud metadata services, loopback or link-local addresses, blocks wider
+/// than its `min_prefix_v4`/`min_prefix_v6`, and which of those it forbids.
+pub fn risks_under(manifest: &Manifest, network: &NetworkPolicy) -> Vec<String> {
     let caps = &manifest.capabilities;
     let mut flags = Vec::new();
     for origin in caps.network.iter().filter(|o| o.contains('*')) {
         flags.push(format!(
             "wildcard host {origin}: any matching host may be reached, including ones set up later"
         ));
+    }
+    for origin in caps.network.iter().filter_map(|o| Origin::parse(o).ok()) {
+        for (kind, why) in origin.sensitivities(network.min_prefix) {
+            let verdict = if network.forbid.contains(&kind) {
+                let noun = if kind == Sensitive::Wide {
+                    "blocks"
+                } else {
+                    "addresses"
+                };
+                format!("; the policy forbids {kind} {noun}, so it will not be granted")
+            } else {
+                String::new()
+            };
+            flags.push(format!("network origin {origin} {why}{verdict}"));
+        }
     }
     for (mount, access) in &caps.files {
         if *access == Access::ReadWrite {

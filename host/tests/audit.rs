@@ -260,13 +260,13 @@ fn a_full_filesystem_stops_the_host_and_nothing_happens_unrecorded() {
     );
     // The run the full volume stopped left its start and no end; the next
     // host to open the log said so, and verify lists it.
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+    let records: Vec<Value> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let first_start = records.iter().find(|r| r["event"] == "run.start").unwrap();
-    let ended = |run: &serde_json::Value| {
+    let ended = |run: &Value| {
         records
             .iter()
             .any(|r| r["event"] == "run.end" && r["run"] == *run)

@@ -10,6 +10,7 @@ mod isolation;
 mod leaks;
 mod limits;
 mod network;
+mod network_refusals;
 mod network_secrets;
 mod own_files;
 mod pinning;

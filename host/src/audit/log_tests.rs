@@ -553,9 +553,9 @@ fn runs_left_without_an_end_are_named_on_reopen() {
         drop(log);
     }
     let text = std::fs::read_to_string(&c.path).unwrap();
-    let recovers: Vec<serde_json::Value> = text
+    let recovers: Vec<Value> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|r| r["event"] == "audit.recover")
         .collect();
     // Named once: the second open found nothing open.

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 /// Show a component's digest, embedded manifest, imports and exports,
 /// producers (language, toolchain), custom sections and what compiling it
 /// would cost, and flag risks: imports beyond its declaration, wildcard
-/// hosts, read-write mounts, exposed secrets, secrets without an audience.
-/// A component beyond the [compile] ceilings is shown, then refused.
+/// hosts, granted addresses that reach cloud metadata, loopback or
+/// link-local, wide address blocks, read-write mounts, exposed secrets,
+/// secrets without an audience. A component beyond the [compile] ceilings
+/// is shown, then refused.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The component file.

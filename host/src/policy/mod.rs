@@ -37,6 +37,10 @@
 //! [network]
 //! ca_certs = ["certs/internal-ca.pem"] # trusted besides the public roots
 //! allow_private = ["10.20.0.0/16"]     # private addresses declared hosts may resolve to
+//! forbid = ["metadata", "loopback"]    # never reached, whatever is granted; also
+//!                                      # "link-local" and "wide" (blocks wider than:)
+//! min_prefix_v4 = 24                   # the default; shorter blocks are "wide"
+//! min_prefix_v6 = 64                   # the default
 //!
 //! [network.hosts]                      # like a hosts file, checked before DNS
 //! "api.internal.example" = ["10.20.0.7"]
@@ -56,12 +60,13 @@
 use crate::caps::net::addr::IpBlock;
 use crate::caps::net::grant::normalize_name;
 use crate::caps::net::resolve::HostAddr;
+use crate::caps::net::sensitive::{MinPrefix, Sensitive};
 use crate::doc::{self, DocError};
 use crate::manifest::{self, Access};
 use crate::provenance::minisign::PublicKey;
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,6 +112,13 @@ pub struct NetworkPolicy {
     /// any action's declared host may resolve to — the operator naming the
     /// internal ranges actions may reach.
     pub allow_private: Vec<IpBlock>,
+    /// Kinds of address no action reaches, whatever its grant or
+    /// `allow_private` says: granted blocks of these kinds are left out of
+    /// every grant, and a request whose host resolves to one is refused.
+    pub forbid: BTreeSet<Sensitive>,
+    /// A granted block shorter than this is [`Sensitive::Wide`]: flagged at
+    /// approval, and refused when `forbid` lists `wide`.
+    pub min_prefix: MinPrefix,
 }
 
 /// Where an action comes from.

@@ -99,6 +99,10 @@ struct Network {
     hosts: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     allow_private: Vec<String>,
+    #[serde(default)]
+    forbid: Vec<String>,
+    min_prefix_v4: Option<u8>,
+    min_prefix_v6: Option<u8>,
 }
 
 #[derive(Default, Deserialize)]
@@ -373,10 +377,40 @@ impl Network {
                     .map_err(|m| err(format!("network.allow_private[{i}]"), m))
             })
             .collect::<Result<_, _>>()?;
+        let mut forbid = BTreeSet::new();
+        for (i, name) in self.forbid.iter().enumerate() {
+            let kind = Sensitive::parse(name).ok_or_else(|| {
+                let kinds: Vec<&str> = Sensitive::ALL.iter().map(|k| k.as_str()).collect();
+                err(
+                    format!("network.forbid[{i}]"),
+                    format!(
+                        "`{}` is not a kind of address: use {}",
+                        name.escape_debug(),
+                        kinds.join(", ")
+                    ),
+                )
+            })?;
+            forbid.insert(kind);
+        }
+        let defaults = MinPrefix::default();
+        let prefix = |key: &str, value: Option<u8>, default: u8, max: u8| match value {
+            None => Ok(default),
+            Some(p) if (1..=max).contains(&p) => Ok(p),
+            Some(p) => Err(err(
+                format!("network.{key}"),
+                format!("/{p} is not a prefix length: use one from 1 to {max}"),
+            )),
+        };
+        let min_prefix = MinPrefix {
+            v4: prefix("min_prefix_v4", self.min_prefix_v4, defaults.v4, 32)?,
+            v6: prefix("min_prefix_v6", self.min_prefix_v6, defaults.v6, 128)?,
+        };
         Ok(NetworkPolicy {
             ca_certs: self.ca_certs.into_iter().map(resolve).collect(),
             hosts,
             allow_private,
+            forbid,
+            min_prefix,
         })
     }
 }

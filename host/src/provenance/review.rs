@@ -98,7 +98,7 @@ impl Review {
             origin: origin.into(),
             problem,
         })?;
-        let flags = Inspection::of(component, origin)
+        let flags = Inspection::under(component, origin, &policy.network)
             .map(|i| i.flags)
             .map_err(|reason| Refusal::InvalidComponent {
                 origin: origin.into(),

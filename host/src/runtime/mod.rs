@@ -21,7 +21,7 @@ pub use pool::config;
 
 use crate::caps::fs::audited::AuditedFs;
 use crate::caps::log::LogCap;
-use crate::caps::net::DeniedSockets;
+use crate::caps::net::{DeniedSockets, link_outgoing_handler};
 use crate::caps::secrets::SecretsCap;
 use state::RunState;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -44,7 +44,8 @@ pub fn engine(pool: Option<crate::units::ByteSize>) -> wasmtime::Result<Engine> 
 /// wasmtime-wasi and wasmtime-wasi-http provide WASI; airlock's capability
 /// modules then replace the parts whose every use must be decided and
 /// recorded: filesystem preopens and operations, socket creation and name
-/// lookup. `secrets` and `log` are airlock's own interfaces.
+/// lookup, and the outgoing handler (wrapped, to record what wasi-http
+/// refuses before airlock's hook). `secrets` and `log` are airlock's own interfaces.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     use wasmtime_wasi::p2::bindings::{filesystem, sockets};
     let mut l = Linker::new(engine);
@@ -52,6 +53,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
 
     l.allow_shadowing(true);
+    link_outgoing_handler(&mut l, RunState::outgoing_view)?;
     filesystem::preopens::add_to_linker::<_, AuditedFs>(&mut l, RunState::fs_view)?;
     filesystem::types::add_to_linker::<_, AuditedFs>(&mut l, RunState::fs_view)?;
     sockets::tcp_create_socket::add_to_linker::<_, DeniedSockets>(&mut l, RunState::sockets_view)?;

@@ -6,7 +6,7 @@ use crate::audit::Recorder;
 use crate::caps::fs::FsState;
 use crate::caps::fs::audited::FsView;
 use crate::caps::log::{LogState, LogView};
-use crate::caps::net::{NetHooks, SocketsView};
+use crate::caps::net::{NetHooks, OutgoingView, SocketsView};
 use crate::caps::secrets::{Redactor, Secrets, SecretsView};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
@@ -61,6 +61,10 @@ impl RunState {
             redactor: &self.redactor,
             recorder: &self.recorder,
         }
+    }
+
+    pub(crate) fn outgoing_view(&mut self) -> OutgoingView<'_> {
+        OutgoingView::new(&mut self.http, &mut self.table, &mut self.net)
     }
 
     pub(crate) fn sockets_view(&mut self) -> SocketsView<'_> {

@@ -3,6 +3,10 @@
 //! multicast, unspecified, and the other special-purpose blocks — in IPv4,
 //! in IPv6, and in the IPv6 forms that carry an IPv4 address.
 //!
+//! Unspecified addresses (`0.0.0.0/8`, `::`, and the IPv6 forms carrying
+//! `0.0.0.0/8`) are more than blocked: no block that holds one can be
+//! written at all ([`refuse_unspecified`]).
+//!
 //! This module is pure: it classifies addresses and matches them against
 //! blocks. [`super`] refuses a request when any address its host name
 //! resolves to is in a blocked class, unless that address is granted
@@ -150,6 +154,76 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Class> {
     })
 }
 
+/// The IPv4 address an IPv6 address carries and reaches: IPv4-mapped
+/// (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`).
+pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
+    }
+}
+
+/// The unspecified addresses in every form that reaches them: `0.0.0.0/8`
+/// and `::`, and the IPv6 forms carrying `0.0.0.0/8`.
+fn unspecified_blocks() -> Vec<IpBlock> {
+    let mut all = with_images(raw_block("0.0.0.0/8"));
+    all.push(raw_block("::"));
+    all
+}
+
+/// Refuse a block that holds an unspecified address: many systems take a
+/// connection to `0.0.0.0` or `::` for one to the host itself, so a grant
+/// of it would reach services listening on loopback.
+pub fn refuse_unspecified(block: IpBlock) -> Result<IpBlock, String> {
+    let Some(hit) = unspecified_blocks()
+        .into_iter()
+        .find(|u| u.overlaps(&block))
+    else {
+        return Ok(block);
+    };
+    Err(if block.is_single() {
+        format!(
+            "{block} is an unspecified address ({hit}): a connection to it reaches this host itself, \
+             so it can never be granted; name the address of the service"
+        )
+    } else {
+        format!(
+            "{block} holds unspecified addresses ({hit}), which reach this host itself and can never \
+             be granted; name a narrower block that leaves them out"
+        )
+    })
+}
+
+/// A block written in this module, known to be valid.
+pub(super) fn raw_block(text: &str) -> IpBlock {
+    let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
+    let network: IpAddr = addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let prefix = prefix.parse().unwrap_or(max_prefix(network));
+    IpBlock { network, prefix }
+}
+
+/// An IPv4 block and the IPv6 blocks that reach it: IPv4-mapped, NAT64
+/// and 6to4. An IPv6 block is returned alone.
+pub(super) fn with_images(block: IpBlock) -> Vec<IpBlock> {
+    let IpAddr::V4(v4) = block.network else {
+        return vec![block];
+    };
+    let bits = u128::from(u32::from(v4));
+    let image = |prefix: u128, at: u32, len: u8| IpBlock {
+        network: IpAddr::V6(Ipv6Addr::from(prefix | (bits << at))),
+        prefix: len + block.prefix,
+    };
+    vec![
+        block,
+        image(0xffff << 32, 0, 96),
+        image(0x0064_ff9b << 96, 0, 96),
+        image(0x2002 << 112, 80, 16),
+    ]
+}
+
 /// A block of addresses, `10.0.0.0/8` or `2001:db8::/32`; a single address
 /// is a block of full length.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -168,7 +242,8 @@ impl IpBlock {
         }
     }
 
-    /// `network/prefix`, refusing host bits and the whole address space.
+    /// `network/prefix`, refusing host bits, the whole address space and
+    /// any block that holds an unspecified address ([`refuse_unspecified`]).
     pub fn new(network: IpAddr, prefix: u8) -> Result<IpBlock, String> {
         let max = max_prefix(network);
         if prefix > max {
@@ -188,7 +263,7 @@ impl IpBlock {
                 mask(network, prefix)
             ));
         }
-        Ok(block)
+        refuse_unspecified(block)
     }
 
     /// Whether `ip` is in the block. IPv4-mapped IPv6 addresses are
@@ -196,6 +271,14 @@ impl IpBlock {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+
+    /// Whether the two blocks share an address, comparing IPv6 forms as
+    /// written (an IPv4-mapped block does not overlap its IPv4 block).
+    pub fn overlaps(&self, other: &IpBlock) -> bool {
+        let shorter = self.prefix.min(other.prefix);
+        self.network.is_ipv4() == other.network.is_ipv4()
+            && mask(self.network, shorter) == mask(other.network, shorter)
     }
 
     /// Whether the block is a single address.
@@ -240,7 +323,8 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
 impl FromStr for IpBlock {
     type Err = String;
 
-    /// `10.0.0.0/8`, `fd00::/8`, or a single address.
+    /// `10.0.0.0/8`, `fd00::/8`, or a single address; never one that holds
+    /// an unspecified address.
     fn from_str(s: &str) -> Result<IpBlock, String> {
         let bad = || {
             format!(
@@ -254,7 +338,7 @@ impl FromStr for IpBlock {
         };
         let network: IpAddr = addr.parse().map_err(|_| bad())?;
         match prefix {
-            None => Ok(IpBlock::single(network)),
+            None => refuse_unspecified(IpBlock::single(network)),
             Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
                 IpBlock::new(network, p.parse().map_err(|_| bad())?)
             }

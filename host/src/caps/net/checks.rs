@@ -2,19 +2,50 @@
 //! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
 //! in host names (before DNS) and in requests (step 7).
 
-use super::addr::{self, IpBlock};
+use super::addr::{self, Class, IpBlock};
 use super::grant::{Destination, Host};
 use super::record::Report;
+use super::sensitive::Sensitive;
 use super::transfer::Outgoing;
 use super::{RunNet, RunSecret, Stop};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use wasmtime_wasi_http::Error as HttpError;
+
+/// Why `ip` is never reached, whatever grants it: it is unspecified, or of
+/// a kind the policy's `forbid` names.
+fn never_reached(ip: IpAddr, forbid: &[Sensitive]) -> Option<String> {
+    if addr::classify(ip) == Some(Class::Unspecified) {
+        return Some(
+            "an unspecified address, which reaches this host itself: airlock never connects to one"
+                .into(),
+        );
+    }
+    forbid.iter().find(|k| k.holds(ip)).map(|kind| {
+        format!(
+            "a {kind} address, which the policy forbids (forbid = [\"{kind}\"] under [network]); no grant reaches it"
+        )
+    })
+}
 
 impl RunNet {
     /// Step 4: a blocked address refuses the request unless granted.
+    /// An unspecified address is never reached, whatever grants it (a
+    /// resolver may answer `0.0.0.0` for a name it blocks); an address of
+    /// a kind the policy forbids is not reached even when granted.
     pub(super) fn check_address(&self, dest: &Destination, addr: SocketAddr) -> Result<(), Stop> {
         let ip = addr.ip();
-        let Some(class) = addr::classify(ip) else {
+        let what = match &dest.host {
+            Host::Ip(_) => format!("{ip} is"),
+            Host::Name(name) => format!("{name} resolves to {ip},"),
+        };
+        if let Some(why) = never_reached(ip, &self.config.forbid) {
+            return Err(Stop::deny(
+                format!("{what} {why}"),
+                HttpError::DestinationIpProhibited,
+            ));
+        }
+        let class = addr::classify(ip);
+        let Some(class) = class else {
             return Ok(());
         };
         let granted = self
@@ -29,10 +60,6 @@ impl RunNet {
             scheme: dest.scheme,
             host: Host::Ip(ip.to_canonical()),
             port: addr.port(),
-        };
-        let what = match &dest.host {
-            Host::Ip(_) => format!("{ip} is"),
-            Host::Name(name) => format!("{name} resolves to {ip},"),
         };
         Err(Stop::deny(
             format!(
@@ -157,5 +184,56 @@ impl RunNet {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_and_forbidden_addresses_are_never_reached() {
+        use Sensitive::*;
+        let all = [Metadata, Loopback, LinkLocal, Wide];
+        let cases: &[(&str, &[Sensitive], Option<&str>)] = &[
+            // Whatever the policy says, in every form that reaches one.
+            ("0.0.0.0", &[], Some("unspecified")),
+            ("0.1.2.3", &[], Some("unspecified")),
+            ("::", &[], Some("unspecified")),
+            ("::ffff:0.0.0.0", &[], Some("unspecified")),
+            ("64:ff9b::", &[], Some("unspecified")),
+            ("2002::1", &[], Some("unspecified")),
+            // Forbidden kinds, with their IPv6 forms.
+            ("169.254.169.254", &[Metadata], Some("a metadata address")),
+            (
+                "::ffff:169.254.169.254",
+                &[Metadata],
+                Some("a metadata address"),
+            ),
+            (
+                "64:ff9b::a9fe:a9fe",
+                &[Metadata],
+                Some("a metadata address"),
+            ),
+            ("fd00:ec2::254", &[Metadata], Some("a metadata address")),
+            ("100.100.100.200", &[Metadata], Some("a metadata address")),
+            ("169.254.1.1", &[Metadata], None),
+            ("169.254.1.1", &[LinkLocal], Some("a link-local address")),
+            ("fe80::1", &[LinkLocal], Some("a link-local address")),
+            ("127.0.0.1", &[Loopback], Some("forbid = [\"loopback\"]")),
+            ("::1", &[Loopback], Some("a loopback address")),
+            ("::ffff:127.0.0.1", &[Loopback], Some("a loopback address")),
+            ("127.0.0.1", &[Metadata, LinkLocal, Wide], None),
+            ("10.0.0.1", &all, None),
+            ("8.8.8.8", &all, None),
+        ];
+        for (ip, forbid, want) in cases {
+            let got = never_reached(ip.parse().unwrap(), forbid);
+            match (want, &got) {
+                (None, None) => {}
+                (Some(want), Some(got)) if got.contains(want) => {}
+                _ => panic!("{ip} {forbid:?}: {got:?}"),
+            }
+        }
     }
 }

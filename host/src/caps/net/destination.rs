@@ -59,7 +59,14 @@ impl Destination {
         }
         let (host, port) = split_port(authority)?;
         let port = match port {
-            None | Some("") => scheme.default_port(),
+            None => scheme.default_port(),
+            Some("") => {
+                return Err(format!(
+                    "`{shown}` ends in `:` without a port: write the port, or leave out the `:` for {}'s {}",
+                    scheme.as_str(),
+                    scheme.default_port()
+                ));
+            }
             Some(p) => parse_port(p, scheme)?,
         };
         let host = match parse_ip_literal(host) {
@@ -107,6 +114,16 @@ mod tests {
             ("0x7f000001", "four decimal numbers"),
             ("", "empty"),
             ("example.com:0", "not a port"),
+            ("example.com:", "without a port"),
+            ("[::1]:", "without a port"),
+            ("example.com:0443", "without leading zeros, like 443"),
+            ("example.com:00080", "without leading zeros, like 80"),
+            ("[::1]:08080", "without leading zeros, like 8080"),
+            ("127.0.0.1:000", "without leading zeros"),
+            ("example.com:+443", "not a port"),
+            ("example.com:443 ", "not a port"),
+            ("example.com:65536", "not a port"),
+            ("example.com:99999999999999999999", "not a port"),
         ];
         for (authority, message) in cases {
             let e = Destination::parse("https", authority).expect_err(authority);
@@ -116,6 +133,10 @@ mod tests {
         assert_eq!(d.to_string(), "http://api.example.com:8080");
         assert_eq!(d.authority(), "api.example.com:8080");
         assert_eq!(d.as_grant(), "http://api.example.com:8080");
+        // An explicit default port is canonical enough.
+        let d = Destination::parse("https", "example.com:443").unwrap();
+        assert_eq!(d.port, 443);
+        assert_eq!(d.authority(), "example.com");
         let d = Destination::parse("https", "[::1]").unwrap();
         assert_eq!(d.authority(), "[::1]");
         assert_eq!(d.as_grant(), "https://[::1]");

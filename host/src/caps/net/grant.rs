@@ -20,7 +20,8 @@
 
 pub use super::destination::{Destination, Host};
 
-use super::addr::IpBlock;
+use super::addr::{IpBlock, refuse_unspecified};
+use super::sensitive::{MinPrefix, Sensitive, sensitivities};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -158,6 +159,17 @@ impl Origin {
             }
     }
 
+    /// What in this grant deserves a second look, and what a policy may
+    /// forbid: the metadata, loopback or link-local addresses its block
+    /// reaches, and whether the block is wider than `min`. A grant by name
+    /// has none here; where a name resolves is checked at each request.
+    pub fn sensitivities(&self, min: MinPrefix) -> Vec<(Sensitive, String)> {
+        match &self.host {
+            HostPattern::Block(block) => sensitivities(block, min),
+            HostPattern::Name(_) | HostPattern::Subdomains(_) => Vec::new(),
+        }
+    }
+
     /// Whether this grant names the address `ip` explicitly (as an IP
     /// literal or a block) for `scheme` and `port`: such an address may be
     /// reached even when it is in a blocked class.
@@ -231,9 +243,23 @@ pub(super) fn split_port(authority: &str) -> Result<(&str, Option<&str>), String
     }
 }
 
+/// A port as a URL writes it canonically: decimal digits without a sign or
+/// leading zeros, 1 to 65535. `:0443` or `:+443` is refused rather than
+/// read as 443, so a grant, a request and its record agree on one spelling.
 pub(super) fn parse_port(port: &str, scheme: Scheme) -> Result<u16, String> {
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    if digits && port.len() > 1 && port.starts_with('0') {
+        let trimmed = port.trim_start_matches('0');
+        return Err(format!(
+            "`{port}` is not a port: write it without leading zeros{}",
+            match trimmed.parse::<u16>() {
+                Ok(p) if p > 0 => format!(", like {p}"),
+                _ => ", from 1 to 65535".to_owned(),
+            }
+        ));
+    }
     match port.parse::<u16>() {
-        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
+        Ok(p) if p > 0 && digits => Ok(p),
         _ => Err(format!(
             "`{}` is not a port: write one from 1 to 65535, or leave it out for {}'s {}",
             port.escape_debug(),
@@ -309,7 +335,9 @@ fn parse_host_pattern(host: &str, scheme: Scheme) -> Result<HostPattern, String>
         ));
     }
     match parse_ip_literal(host) {
-        Some(ip) => Ok(HostPattern::Block(IpBlock::single(ip?))),
+        Some(ip) => Ok(HostPattern::Block(refuse_unspecified(IpBlock::single(
+            ip?,
+        ))?)),
         None => Ok(HostPattern::Name(normalize_name(host)?)),
     }
 }
@@ -557,6 +585,46 @@ mod tests {
             ("https://10.0.0.1/8", "\"10.0.0.0/8\""),
             ("https://10.0.0.0/33", "from 1 to 32"),
             ("https://0.0.0.0/0", "every address"),
+            // Unspecified addresses reach the host itself: never granted,
+            // in any spelling or block that holds one.
+            ("http://0.0.0.0", "unspecified address"),
+            ("http://0.0.0.0:8080", "unspecified address"),
+            ("http://0.1.2.3:8080", "unspecified address"),
+            ("http://0.0.0.0/8", "holds unspecified addresses"),
+            ("http://0.0.0.0/4:8080", "holds unspecified addresses"),
+            ("http://0.0.0.0/32", "unspecified address"),
+            ("http://[::]", "unspecified address"),
+            ("http://[::]:8080", "unspecified address"),
+            ("http://[0:0:0:0:0:0:0:0]:8080", "unspecified address"),
+            ("http://[::0.0.0.0]", "unspecified address"),
+            ("http://[::]/64", "holds unspecified addresses"),
+            ("http://[::]/1", "holds unspecified addresses"),
+            ("http://[::ffff:0.0.0.0]:8080", "unspecified address"),
+            ("http://[::ffff:0:0]/96", "holds unspecified addresses"),
+            ("http://[::ffff:0.0.0.0]/104", "holds unspecified addresses"),
+            ("http://[64:ff9b::]:8080", "unspecified address"),
+            ("http://[64:ff9b::]/96", "holds unspecified addresses"),
+            ("http://[2002::]:8080", "unspecified address"),
+            ("http://[2000::]/3", "holds unspecified addresses"),
+            // Ports: one canonical spelling, decimal without leading zeros.
+            (
+                "https://example.com:0443",
+                "without leading zeros, like 443",
+            ),
+            (
+                "https://example.com:00080",
+                "without leading zeros, like 80",
+            ),
+            ("https://example.com:00", "without leading zeros, from 1"),
+            ("https://example.com:-443", "not a port"),
+            ("https://example.com: 443", "space"),
+            ("https://example.com:4_43", "not a port"),
+            ("https://example.com:0x1bb", "not a port"),
+            ("https://example.com:443:443", "put it in brackets"),
+            ("http://[::1]:0080", "without leading zeros"),
+            ("http://[::1]:", "not a port"),
+            ("https://10.0.0.0/8:08443", "without leading zeros"),
+            ("https://10.0.0.0/8:", "not a port"),
             ("https://example.com/8", "no path"),
             ("https://a\\b.com", "no path"),
         ];
@@ -565,6 +633,74 @@ mod tests {
             assert!(e.contains(message), "{text} => {e}");
             assert!(!e.contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn addresses_next_to_unspecified_ones_are_still_granted() {
+        for text in [
+            "http://1.0.0.0/8",
+            "http://[::1]:8080",
+            "http://[::ffff:1.0.0.0]",
+            "http://[64:ff9b::100:0]/104",
+            "http://[2002:100::]/24",
+            "http://[::2]",
+        ] {
+            Origin::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn sensitive_grants_say_what_they_reach() {
+        use Sensitive::*;
+        let min = MinPrefix::default();
+        let cases: &[(&str, &[Sensitive])] = &[
+            ("https://example.com", &[]),
+            ("https://*.example.com", &[]),
+            ("https://93.184.216.34", &[]),
+            ("http://169.254.169.254", &[Metadata, LinkLocal]),
+            ("http://169.254.170.2", &[Metadata, LinkLocal]),
+            ("http://169.254.0.0/16", &[Metadata, LinkLocal, Wide]),
+            ("http://169.254.1.0/24", &[LinkLocal]),
+            ("http://[fd00:ec2::254]", &[Metadata]),
+            ("http://[fd00:ec2::]/64", &[Metadata]),
+            ("http://100.100.100.200", &[Metadata]),
+            ("http://100.64.0.0/10", &[Metadata, Wide]),
+            ("http://192.0.0.192", &[Metadata]),
+            ("http://[::ffff:169.254.169.254]", &[Metadata, LinkLocal]),
+            ("http://[64:ff9b::a9fe:a9fe]", &[Metadata, LinkLocal]),
+            ("http://[2002:a9fe:a9fe::]/48", &[Metadata, LinkLocal, Wide]),
+            ("http://127.0.0.1:8080", &[Loopback]),
+            ("http://127.0.0.0/8", &[Loopback, Wide]),
+            ("http://[::1]:8080", &[Loopback]),
+            ("http://[::ffff:127.0.0.1]:8080", &[Loopback]),
+            ("http://[64:ff9b::7f00:1]", &[Loopback]),
+            ("http://[2002:7f00:1::]/64", &[Loopback]),
+            ("http://[fe80::1]", &[LinkLocal]),
+            ("http://[fe80::]/10", &[LinkLocal, Wide]),
+            ("http://10.0.0.0/8", &[Wide]),
+            ("http://10.0.0.0/23", &[Wide]),
+            ("http://10.0.0.0/24", &[]),
+            ("http://[fd12::]/48", &[Wide]),
+            ("http://[fd12::]/64", &[]),
+            ("http://[64:ff9b::7f00:0]/104", &[Loopback]),
+        ];
+        for (text, want) in cases {
+            let origin = Origin::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let got: Vec<Sensitive> = origin
+                .sensitivities(min)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            assert_eq!(&got, want, "{text}");
+        }
+        let narrow = MinPrefix { v4: 8, v6: 32 };
+        let block = Origin::parse("http://10.0.0.0/8").unwrap();
+        assert!(block.sensitivities(narrow).is_empty());
+        let (_, why) = &block.sensitivities(min)[0];
+        assert!(
+            why.contains("/8 block, wider than /24 (min_prefix_v4)"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -6,16 +6,22 @@
 //!
 //! 1. At most `http_requests` requests per run.
 //! 2. The URL's scheme, host and port against the grant ([`grant`]) —
-//!    before any DNS. A user in the URL, a percent-encoded host or an IPv4
-//!    address in an unusual form is refused rather than guessed at; so is a
-//!    host name that carries a secret's value (DNS would leak it).
+//!    before any DNS. A user in the URL, a percent-encoded host, a port
+//!    written with leading zeros or an IPv4 address in an unusual form is
+//!    refused rather than guessed at; so is a hop-by-hop header, or a
+//!    `Host` or `Content-Length` that disagrees with the request
+//!    ([`headers`]), and a host name that carries a secret's value
+//!    (DNS would leak it).
 //! 3. The host is resolved once ([`resolve`]; the policy's
 //!    `[network.hosts]` first).
-//! 4. Every resolved address is checked: one in a blocked class ([`addr`]:
-//!    loopback, private, link-local, …) refuses the request unless the
-//!    manifest grants that address or block explicitly, or the policy's
+//! 4. Every resolved address is checked: an unspecified one (`0.0.0.0`,
+//!    `::`) or one of a kind the policy's `forbid` names refuses the
+//!    request whatever is granted; one in a blocked class ([`addr`]:
+//!    loopback, private, link-local, …) refuses it unless the manifest
+//!    grants that address or block explicitly, or the policy's
 //!    `allow_private` names it.
-//! 5. The request body is read, up to `http_request_body`.
+//! 5. The request body is read, up to `http_request_body`, and held to the
+//!    `Content-Length` the action declared.
 //! 6. Secret placeholders ([`placeholder`]) are filled only when the
 //!    destination is in that secret's `send_to`; otherwise the request is
 //!    refused, never sent with the placeholder.
@@ -44,13 +50,18 @@ pub mod client;
 mod config;
 pub mod destination;
 pub mod grant;
+mod handler;
+pub mod headers;
 pub mod placeholder;
 pub mod record;
 pub mod resolve;
+pub mod sensitive;
 mod sockets;
 mod transfer;
 
 pub use config::{NetConfig, NetSetupError};
+pub use handler::OutgoingView;
+pub(crate) use handler::link as link_outgoing_handler;
 pub use sockets::{DeniedSockets, SocketsView};
 
 use crate::audit::{AuditError, Intent, Recorder};
@@ -229,6 +240,23 @@ impl WasiHttpHooks for NetHooks {
         false
     }
 
+    /// Every header the action sets reaches [`NetHooks::send_request`],
+    /// where a hop-by-hop one refuses the request with a record
+    /// ([`headers`]); responses lose theirs before the action sees them.
+    fn is_forbidden_header(&mut self, _name: &http::HeaderName) -> bool {
+        false
+    }
+
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        Arc::new(|_| false)
+    }
+
+    /// Every scheme reaches [`NetHooks::send_request`], which refuses all
+    /// but http and https with a record.
+    fn is_supported_scheme(&mut self, _scheme: &http::uri::Scheme) -> bool {
+        true
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -400,6 +428,8 @@ impl RunNet {
             ));
         }
 
+        let declared = headers::check(&parts.headers, &dest)
+            .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
         self.scan_host(&dest)?;
 
         let (addrs, source) = tokio::time::timeout(
@@ -427,7 +457,7 @@ impl RunNet {
             self.check_address(&dest, *addr)?;
         }
 
-        let body = transfer::read_body(body, limits.http_request_body).await?;
+        let body = transfer::read_body(body, limits.http_request_body, declared).await?;
         let mut out = transfer::Outgoing::new(&parts, body);
         self.fill(&dest, &mut out, report)?;
         self.scan(&dest, &out, report)?;

@@ -10,6 +10,7 @@
 //! make an address reachable: a blocked address stays blocked unless it is
 //! granted.
 
+use super::addr::{IpBlock, refuse_unspecified};
 use super::grant::Host;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,17 +39,34 @@ impl HostAddr {
 impl FromStr for HostAddr {
     type Err = String;
 
-    /// `10.0.0.5`, `::1`, `127.0.0.1:8443` or `[::1]:8443`.
+    /// `10.0.0.5`, `::1`, `127.0.0.1:8443` or `[::1]:8443`; never an
+    /// unspecified address (`0.0.0.0`, `::`, …), which reaches the host
+    /// itself, nor a port written with leading zeros.
     fn from_str(s: &str) -> Result<HostAddr, String> {
-        if let Ok(ip) = s.parse::<IpAddr>() {
-            return Ok(HostAddr::Ip(ip));
+        let addr = match s.parse::<IpAddr>() {
+            Ok(ip) => HostAddr::Ip(ip),
+            Err(_) => s.parse::<SocketAddr>().map(HostAddr::Socket).map_err(|_| {
+                format!(
+                    "`{}` is not an address: write \"10.0.0.5\", or with a port \"127.0.0.1:8443\" or \"[::1]:8443\"",
+                    s.escape_debug()
+                )
+            })?,
+        };
+        if let HostAddr::Socket(socket) = addr {
+            let port = s.rsplit(':').next().unwrap_or("");
+            if socket.port() == 0 || port.starts_with('0') {
+                return Err(format!(
+                    "`{}`: `{port}` is not a port: write one from 1 to 65535 without leading zeros",
+                    s.escape_debug()
+                ));
+            }
         }
-        s.parse::<SocketAddr>().map(HostAddr::Socket).map_err(|_| {
-            format!(
-                "`{}` is not an address: write \"10.0.0.5\", or with a port \"127.0.0.1:8443\" or \"[::1]:8443\"",
-                s.escape_debug()
-            )
-        })
+        let ip = match addr {
+            HostAddr::Ip(ip) => ip,
+            HostAddr::Socket(socket) => socket.ip(),
+        };
+        refuse_unspecified(IpBlock::single(ip))?;
+        Ok(addr)
     }
 }
 
@@ -188,7 +206,25 @@ mod tests {
             "[::1]:8443".parse(),
             Ok(HostAddr::Socket("[::1]:8443".parse().unwrap()))
         );
-        let e = "api.test".parse::<HostAddr>().unwrap_err();
-        assert!(e.contains("not an address"), "{e}");
+        let bad: &[(&str, &str)] = &[
+            ("api.test", "not an address"),
+            ("0.0.0.0", "unspecified"),
+            ("0.0.0.0:8080", "unspecified"),
+            ("0.1.2.3", "unspecified"),
+            ("::", "unspecified"),
+            ("[::]:8080", "unspecified"),
+            ("::ffff:0.0.0.0", "unspecified"),
+            ("[::ffff:0.0.0.0]:80", "unspecified"),
+            ("64:ff9b::", "unspecified"),
+            ("127.0.0.1:0443", "leading zeros"),
+            ("[::1]:00080", "leading zeros"),
+            ("127.0.0.1:0", "from 1 to 65535"),
+            ("127.0.0.1:+80", "not an address"),
+            ("127.0.0.1:", "not an address"),
+        ];
+        for (text, message) in bad {
+            let e = text.parse::<HostAddr>().unwrap_err();
+            assert!(e.contains(message), "{text} => {e}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::client::Reply;
 use super::grant::Destination;
+use super::headers;
 use super::placeholder::{self, Found};
 use super::record::Report;
 use super::{RunSecret, Stop};
@@ -19,15 +20,22 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-/// Read the action's request body, refusing it beyond `limit`.
-pub(super) async fn read_body(mut body: WasiBody, limit: ByteSize) -> Result<Vec<u8>, Stop> {
+/// Read the action's request body, refusing it beyond `limit`, and unless
+/// it is as long as the `Content-Length` the action `declared`
+/// (wasi-http aborts a body that ends short of its declared length).
+pub(super) async fn read_body(
+    mut body: WasiBody,
+    limit: ByteSize,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, Stop> {
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            Stop::fail(
+        let frame = frame.map_err(|e| match headers::check_length(declared, out.len()) {
+            Err(why) => Stop::deny(why, HttpError::HttpRequestDenied),
+            Ok(()) => Stop::fail(
                 format!("the action's request body failed: {e}"),
                 HttpError::HttpProtocolError,
-            )
+            ),
         })?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers are not sent
@@ -40,6 +48,8 @@ pub(super) async fn read_body(mut body: WasiBody, limit: ByteSize) -> Result<Vec
         }
         out.extend_from_slice(&data);
     }
+    headers::check_length(declared, out.len())
+        .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
     Ok(out)
 }
 
@@ -191,7 +201,7 @@ pub(super) fn deliver(
             report.redacted.push(name.clone());
         }
     }
-    head.headers.remove(TRANSFER_ENCODING);
+    headers::strip(&mut head.headers);
     head.headers.remove(CONTENT_LENGTH);
     if !cut {
         head.headers

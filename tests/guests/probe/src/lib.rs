@@ -70,6 +70,21 @@ enum Op {
         #[serde(default)]
         follow: u8,
     },
+    /// A request built with the raw `wasi:http` calls, so a test can send
+    /// what the SDK would refuse to build; each step's refusal is reported.
+    RawHttp {
+        scheme: String,
+        authority: String,
+        #[serde(default = "root")]
+        path: String,
+        #[serde(default = "get")]
+        method: String,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// No body at all when absent.
+        #[serde(default)]
+        body: Option<String>,
+    },
     /// Run `ops`, then look through everything they returned for a value
     /// given only by its SHA-256 and length — so the value itself is never
     /// in the probe unless something handed it over.
@@ -181,6 +196,14 @@ fn apply(op: Op) -> Result<Value, String> {
             max,
             follow,
         } => send(&url, &method, &headers, body, max, follow),
+        Op::RawHttp {
+            scheme,
+            authority,
+            path,
+            method,
+            headers,
+            body,
+        } => raw_http(&scheme, &authority, &path, &method, &headers, body),
         Op::Scan { sha256, len, ops } => {
             let results = Value::Array(ops.into_iter().map(apply).collect::<Result<_, _>>()?);
             let received = results.to_string();
@@ -212,6 +235,81 @@ fn apply(op: Op) -> Result<Value, String> {
 
 fn get() -> String {
     "GET".into()
+}
+
+fn root() -> String {
+    "/".into()
+}
+
+/// A request through the raw `wasi:http` calls: `{"status": …}`, or the
+/// step that was refused (`header`, `scheme`, `authority`, `path`,
+/// `method`, `handle`, `body`, `response`) and its error.
+fn raw_http(
+    scheme: &str,
+    authority: &str,
+    path: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+) -> Value {
+    use airlock_sdk::bindings::wasi::http::outgoing_handler;
+    use airlock_sdk::bindings::wasi::http::types::{
+        Fields, Method, OutgoingBody, OutgoingRequest, Scheme,
+    };
+    let refused = |step: &str, err: String| json!({ "step": step, "err": err });
+    let fields = Fields::new();
+    for (name, value) in headers {
+        if let Err(e) = fields.append(name, value.as_bytes()) {
+            return refused("header", format!("{e:?}"));
+        }
+    }
+    let request = OutgoingRequest::new(fields);
+    let scheme = match scheme {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        other => Scheme::Other(other.to_owned()),
+    };
+    let method = match method {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        other => Method::Other(other.to_owned()),
+    };
+    if request.set_method(&method).is_err() {
+        return refused("method", String::new());
+    }
+    if request.set_scheme(Some(&scheme)).is_err() {
+        return refused("scheme", String::new());
+    }
+    if request.set_authority(Some(authority)).is_err() {
+        return refused("authority", String::new());
+    }
+    if request.set_path_with_query(Some(path)).is_err() {
+        return refused("path", String::new());
+    }
+    let outgoing = match body {
+        Some(_) => request.body().ok(),
+        None => None,
+    };
+    let future = match outgoing_handler::handle(request, None) {
+        Ok(future) => future,
+        Err(code) => return refused("handle", format!("{code:?}")),
+    };
+    let mut finished = Ok(());
+    if let (Some(outgoing), Some(text)) = (outgoing, body) {
+        if let Ok(stream) = outgoing.write() {
+            let _ = stream.blocking_write_and_flush(text.as_bytes());
+        }
+        finished = OutgoingBody::finish(outgoing, None);
+    }
+    future.subscribe().block();
+    match future.get() {
+        Some(Ok(Ok(response))) => json!({ "status": response.status() }),
+        Some(Ok(Err(code))) => refused("response", format!("{code:?}")),
+        _ => match finished {
+            Err(code) => refused("body", format!("{code:?}")),
+            Ok(()) => refused("response", "no response".into()),
+        },
+    }
 }
 
 /// A request through `airlock_sdk::http`, reporting status, headers and
