@@ -5,6 +5,7 @@
 
 mod approval;
 mod audit;
+mod file_kinds;
 mod files;
 mod isolation;
 mod limits;
