@@ -331,12 +331,7 @@ impl Host {
             .path
             .as_ref()
             .ok_or_else(|| self.refuse(Refusal::NoPath(name.into()), None))?;
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::io(
-                format!("cannot read action `{name}` from {}", path.display()),
-                e,
-            )
-        })?;
+        let bytes = read_component(path, &format!(" (fix [actions.{name}] path in the policy)"))?;
         let signature = SignatureFile::next_to(path)?;
         let prepared = self.prepare(
             &bytes,
@@ -352,8 +347,7 @@ impl Host {
     /// in the lock (under the name its manifest declares), with its
     /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let bytes = read_component(path, "")?;
         let signature = SignatureFile::next_to(path)?;
         self.prepare(
             &bytes,
@@ -504,4 +498,20 @@ impl Host {
             Err(e) => Error::Audit(e),
         }
     }
+}
+
+/// The bytes of the component file at `path`. One that cannot be read —
+/// missing, a directory, a device, too large — is the operator's to fix,
+/// like a policy that cannot be read; `hint` says how.
+fn read_component(path: &Path, hint: &str) -> Result<Vec<u8>, Error> {
+    crate::opfile::read_operator_file(path, crate::opfile::COMPONENT_MAX, "component").map_err(
+        |e| {
+            crate::doc::DocError::new(
+                &path.display().to_string(),
+                "",
+                format!("cannot be read: {e}{hint}"),
+            )
+            .into()
+        },
+    )
 }

@@ -530,3 +530,27 @@ fn a_cache_directory_others_can_write_is_refused() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_component_that_cannot_be_read_is_a_usage_error() {
+    let dir = setup(&pin("hello", HELLO));
+    std::fs::create_dir(dir.path().join("dir.wasm")).unwrap();
+    for arg in ["dir.wasm", "./", "/dev/zero", "missing.wasm"] {
+        let out = airlock(dir.path(), &["run", arg]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {stderr}");
+        let errors = stderr.lines().filter(|l| l.starts_with("airlock: error:"));
+        assert_eq!(errors.count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot be read"), "{arg}: {stderr}");
+    }
+    // Named in the policy, the same.
+    let policy = pin("gone", "dir.wasm");
+    std::fs::write(dir.path().join("airlock.toml"), policy).unwrap();
+    let out = airlock(dir.path(), &["run", "gone"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is a directory") && stderr.contains("[actions.gone] path"),
+        "{stderr}"
+    );
+}

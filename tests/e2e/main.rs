@@ -11,6 +11,7 @@ mod isolation;
 mod limits;
 mod network;
 mod network_secrets;
+mod operator_files;
 mod pinning;
 mod plugins;
 mod secrets;

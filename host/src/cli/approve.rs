@@ -4,6 +4,7 @@
 
 use super::{code_of, exit, fail};
 use crate::Policy;
+use crate::opfile;
 use crate::provenance::Lock;
 use crate::provenance::admit::approve_command;
 use crate::provenance::review::Review;
@@ -40,7 +41,7 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(exit::REFUSED, e),
     };
-    let bytes = match std::fs::read(&path) {
+    let bytes = match opfile::read_operator_file(&path, opfile::COMPONENT_MAX, "component") {
         Ok(b) => b,
         Err(e) => return fail(exit::USAGE, format!("cannot read {}: {e}", path.display())),
     };

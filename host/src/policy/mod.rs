@@ -266,15 +266,16 @@ impl Policy {
     pub fn load(path: &Path) -> Result<Policy, crate::Error> {
         // A policy that cannot be read is the operator's to fix, like one
         // that does not parse (exit 2 on the command line, not a host fault).
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DocError::new(
-                &path.display().to_string(),
-                "",
-                format!(
-                    "cannot be read: {e} (name the policy with --config PATH or AIRLOCK_CONFIG)"
-                ),
-            )
-        })?;
+        let text = crate::opfile::read_operator_text(path, crate::opfile::POLICY_MAX, "policy")
+            .map_err(|e| {
+                DocError::new(
+                    &path.display().to_string(),
+                    "",
+                    format!(
+                        "cannot be read: {e} (name the policy with --config PATH or AIRLOCK_CONFIG)"
+                    ),
+                )
+            })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() {
             PathBuf::from(".")
