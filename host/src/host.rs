@@ -265,6 +265,7 @@ impl Action {
         Runner {
             engine: &inner.engine,
             mounts: &inner.mounts,
+            max_input: inner.policy.limits.input,
             net: &inner.net,
             audit: &inner.audit,
             checkpointer: &inner.checkpointer,

@@ -76,6 +76,19 @@ pub fn read_operator_text(path: &Path, cap: ByteSize, what: &str) -> io::Result<
     })
 }
 
+/// At most `cap` bytes from `reader`, or an error naming the cap: reads no
+/// more than `cap` + 1 bytes.
+pub fn read_capped(reader: impl Read, cap: ByteSize, what: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(cap.0.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap.0 {
+        return Err(too_large(cap, what));
+    }
+    Ok(bytes)
+}
+
 fn nonblocking() -> i32 {
     let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     i32::try_from(flags.bits()).unwrap_or(0)
@@ -176,5 +189,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = read_opened(File::open(dir.path()).unwrap(), ByteSize(16), "lock").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IsADirectory);
+    }
+
+    #[test]
+    fn a_stream_is_read_to_its_cap_and_one_byte_more() {
+        let mut source = io::repeat(b'x').take(1 << 20);
+        let e = read_capped(&mut source, ByteSize(10), "input").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::FileTooLarge);
+        assert_eq!(source.limit(), (1 << 20) - 11, "read cap + 1 bytes only");
+        assert_eq!(
+            read_capped(&b"0123456789"[..], ByteSize(10), "input").unwrap(),
+            b"0123456789"
+        );
     }
 }

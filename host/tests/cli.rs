@@ -554,3 +554,64 @@ fn a_component_that_cannot_be_read_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_input_over_the_limit_is_refused_without_reading_it_all() {
+    let mut policy = pin("hello", HELLO);
+    policy.push_str("[limits]\ninput = \"1 KiB\"\n");
+    let dir = setup(&policy);
+    let fits = format!("{:<1024}", r#"{"name": "x"}"#);
+    std::fs::write(dir.path().join("fits.json"), &fits).unwrap();
+    std::fs::write(dir.path().join("over.json"), format!("{fits} ")).unwrap();
+    let out = airlock(dir.path(), &["run", "hello", "--input", "@fits.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = airlock(dir.path(), &["run", "hello", "--input", "@over.json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the input from over.json is larger than 1 KiB")
+            && stderr.contains("[limits] input"),
+        "{stderr}"
+    );
+    let out = airlock(
+        dir.path(),
+        &["run", "hello", "--input", &format!("{fits} ")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    // From stdin: airlock stops after the limit and one byte, so a writer
+    // with far more to give finds the pipe closed.
+    let mut child = Command::new(AIRLOCK)
+        .args(["run", "hello", "--input", "@-"])
+        .current_dir(dir.path())
+        .env_remove("AIRLOCK_CONFIG")
+        .env("AIRLOCK_CACHE_DIR", "off")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1 << 16];
+        let mut sent = 0usize;
+        while sent < 1 << 28 {
+            if std::io::Write::write_all(&mut stdin, &chunk).is_err() {
+                return sent;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the input from stdin is larger than 1 KiB"),
+        "{stderr}"
+    );
+    assert!(
+        writer.join().unwrap() < 1 << 28,
+        "stdin was read to the end"
+    );
+}

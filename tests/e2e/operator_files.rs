@@ -1,6 +1,7 @@
 //! The operator's files — policy, lock, secret files, CA files — are read
 //! only from regular files and only up to a cap: a device grows no memory,
-//! a FIFO holds nothing, and the error names the file.
+//! a FIFO holds nothing, and the error names the file. A run's input is
+//! capped by the policy.
 
 use airlock_tests::{Setup, output};
 use serde_json::json;
@@ -139,4 +140,36 @@ async fn secret_files_that_are_devices_fifos_or_too_large_are_unavailable() {
         "{out}"
     );
     assert_eq!(out[3], json!({"ok": 64 << 10}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_input_over_the_policys_limit_is_refused_before_the_run() {
+    let mut setup = Setup::new();
+    setup.policy("[limits]\ninput = \"64 B\"");
+    setup.probe("", "");
+    let host = setup.host();
+    // The probe refuses unknown fields: pad with whitespace, which JSON
+    // allows.
+    let fits = format!("{:<64}", r#"{"op": "counter"}"#);
+    assert_eq!(fits.len(), 64);
+    let outcome = host.invoke("probe", &fits).await.unwrap();
+    assert_eq!(output(&outcome), json!({"ok": 1}));
+    let runs = setup.events("run.start").len();
+
+    let over = format!("{fits} ");
+    let e = host.invoke("probe", &over).await.unwrap_err();
+    assert!(
+        matches!(e, airlock::Error::InputTooLarge { max } if max.0 == 64),
+        "{e}"
+    );
+    assert!(e.to_string().contains("[limits] input"), "{e}");
+    assert_eq!(setup.events("run.start").len(), runs, "nothing ran");
+
+    // The default is 1 MiB.
+    let mut setup = Setup::new();
+    setup.probe("", "");
+    let host = setup.host();
+    let big = format!("{}{}", r#"{"op": "counter"}"#, " ".repeat(1 << 20));
+    let e = host.invoke("probe", &big).await.unwrap_err();
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
 }

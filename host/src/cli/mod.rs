@@ -214,6 +214,7 @@ fn code_of(e: &crate::Error) -> u8 {
     match e {
         crate::Error::Document(_)
         | crate::Error::Input(_)
+        | crate::Error::InputTooLarge { .. }
         | crate::Error::Mount(_)
         | crate::Error::Network(_) => exit::USAGE,
         crate::Error::Refused(_) => exit::REFUSED,

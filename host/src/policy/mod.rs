@@ -27,6 +27,7 @@
 //! memory = "256 MiB"
 //! timeout = "60s"
 //! output = "1 MiB"
+//! input = "1 MiB"                      # the largest input accepted
 //! http_requests = 1000                 # and the other http_* limits
 //!
 //! [network]
@@ -155,6 +156,8 @@ pub struct Ceilings {
     pub timeout: Duration,
     /// Size of a run's output (or error message).
     pub output: ByteSize,
+    /// Size of a run's input; a larger one is refused before the run.
+    pub input: ByteSize,
     /// Bytes of stdout and of stderr kept per run; the rest is counted.
     pub stdio: ByteSize,
     /// Log records kept per run; the rest is counted.
@@ -180,6 +183,7 @@ impl Default for Ceilings {
             memory: ByteSize::mib(256),
             timeout: Duration::from_secs(60),
             output: ByteSize::mib(1),
+            input: ByteSize::mib(1),
             stdio: ByteSize::kib(64),
             log_records: 1000,
             http_requests: 1000,
