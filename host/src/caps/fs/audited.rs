@@ -340,7 +340,11 @@ impl HostDescriptor for FsView<'_> {
             // opened is checked again, before anything is done through it.
             let opened = opened.rep();
             let stat = HostDescriptor::stat(&mut self.inner, Resource::new_borrow(opened)).await;
-            if let Some(reason) = stat.ok().and_then(|s| unopenable(&s, writing, &target)) {
+            let refused = match stat {
+                Ok(stat) => unopenable(&stat, writing, &target),
+                Err(_) => Some(format!("{} cannot be checked once open", target.shown())),
+            };
+            if let Some(reason) = refused {
                 HostDescriptor::drop(&mut self.inner, Resource::new_own(opened))
                     .map_err(FsError::trap)?;
                 let event = self.about(event(), &target).deny(reason);
@@ -352,10 +356,14 @@ impl HostDescriptor for FsView<'_> {
                 return Err(types::ErrorCode::NotPermitted.into());
             }
             if truncate {
-                outcome =
+                let truncated =
                     HostDescriptor::set_size(&mut self.inner, Resource::new_borrow(opened), 0)
-                        .await
-                        .map(|()| Resource::new_own(opened));
+                        .await;
+                if let Err(e) = truncated {
+                    HostDescriptor::drop(&mut self.inner, Resource::new_own(opened))
+                        .map_err(FsError::trap)?;
+                    outcome = Err(e);
+                }
             }
         }
         let opened = match intent {
