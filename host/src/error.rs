@@ -20,6 +20,15 @@ pub enum Error {
     /// The input is not a JSON document.
     #[error("the input is not JSON: {0}")]
     Input(String),
+    /// The input is larger than the policy's `[limits] input`.
+    #[error(
+        "the input is larger than {max}, the most the policy accepts: send less, or raise \
+         [limits] input in the policy"
+    )]
+    InputTooLarge {
+        /// The policy's limit.
+        max: crate::units::ByteSize,
+    },
     /// The action was refused before it ran.
     #[error("refused: {0}")]
     Refused(#[from] Refusal),

@@ -268,6 +268,7 @@ impl Action {
         Runner {
             engine: &inner.engine,
             mounts: &inner.mounts,
+            max_input: inner.policy.limits.input,
             net: &inner.net,
             audit: &inner.audit,
             checkpointer: &inner.checkpointer,
@@ -334,13 +335,8 @@ impl Host {
             .path
             .as_ref()
             .ok_or_else(|| self.refuse(Refusal::NoPath(name.into()), None))?;
-        let bytes = self.read_component(path).map_err(|e| match e {
-            Error::Io { source, .. } => Error::io(
-                format!("cannot read action `{name}` from {}", path.display()),
-                source,
-            ),
-            e => e,
-        })?;
+        let bytes =
+            self.read_component(path, &format!(" (fix [actions.{name}] path in the policy)"))?;
         let signature = SignatureFile::next_to(path)?;
         let prepared = self.prepare(
             &bytes,
@@ -356,7 +352,7 @@ impl Host {
     /// in the lock (under the name its manifest declares), with its
     /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
-        let bytes = self.read_component(path)?;
+        let bytes = self.read_component(path, "")?;
         let signature = SignatureFile::next_to(path)?;
         self.prepare(
             &bytes,
@@ -390,11 +386,19 @@ impl Host {
             .map(|p| self.wrap(p))
     }
 
-    /// Read the component file at `path`, refused unread if it is larger
-    /// than the policy's `[compile] component` ceiling.
-    fn read_component(&self, path: &Path) -> Result<Vec<u8>, Error> {
+    /// Read the component file at `path` (a regular file, as operator files
+    /// are read), refused unread if it is larger than the policy's
+    /// `[compile] component` ceiling; `hint` says how to fix a path that
+    /// cannot be read.
+    fn read_component(&self, path: &Path, hint: &str) -> Result<Vec<u8>, Error> {
         bounds::read_file(path, &self.inner.policy.compile)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
+            .map_err(|e| {
+                Error::from(crate::doc::DocError::new(
+                    &path.display().to_string(),
+                    "",
+                    format!("cannot be read: {e}{hint}"),
+                ))
+            })?
             .map_err(|exceeded| {
                 let origin = path.display().to_string();
                 self.refuse(Refusal::OverCeiling { origin, exceeded }, None)

@@ -80,6 +80,7 @@ pub mod grant;
 mod host;
 pub mod inspect;
 pub mod manifest;
+mod opfile;
 mod outcome;
 pub mod policy;
 pub mod provenance;

@@ -583,3 +583,88 @@ fn no_secret_value_reaches_stdout_or_stderr() {
         }
     }
 }
+
+#[test]
+fn a_component_that_cannot_be_read_is_a_usage_error() {
+    let dir = setup(&pin("hello", HELLO));
+    std::fs::create_dir(dir.path().join("dir.wasm")).unwrap();
+    for arg in ["dir.wasm", "./", "/dev/zero", "missing.wasm"] {
+        let out = airlock(dir.path(), &["run", arg]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {stderr}");
+        let errors = stderr.lines().filter(|l| l.starts_with("airlock: error:"));
+        assert_eq!(errors.count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot be read"), "{arg}: {stderr}");
+    }
+    // Named in the policy, the same.
+    let policy = pin("gone", "dir.wasm");
+    std::fs::write(dir.path().join("airlock.toml"), policy).unwrap();
+    let out = airlock(dir.path(), &["run", "gone"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is a directory") && stderr.contains("[actions.gone] path"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_input_over_the_limit_is_refused_without_reading_it_all() {
+    let mut policy = pin("hello", HELLO);
+    policy.push_str("[limits]\ninput = \"1 KiB\"\n");
+    let dir = setup(&policy);
+    let fits = format!("{:<1024}", r#"{"name": "x"}"#);
+    std::fs::write(dir.path().join("fits.json"), &fits).unwrap();
+    std::fs::write(dir.path().join("over.json"), format!("{fits} ")).unwrap();
+    let out = airlock(dir.path(), &["run", "hello", "--input", "@fits.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = airlock(dir.path(), &["run", "hello", "--input", "@over.json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the input from over.json is larger than 1 KiB")
+            && stderr.contains("[limits] input"),
+        "{stderr}"
+    );
+    let out = airlock(
+        dir.path(),
+        &["run", "hello", "--input", &format!("{fits} ")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    // From stdin: airlock stops after the limit and one byte, so a writer
+    // with far more to give finds the pipe closed.
+    let mut child = Command::new(AIRLOCK)
+        .args(["run", "hello", "--input", "@-"])
+        .current_dir(dir.path())
+        .env_remove("AIRLOCK_CONFIG")
+        .env("AIRLOCK_CACHE_DIR", "off")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1 << 16];
+        let mut sent = 0usize;
+        while sent < 1 << 28 {
+            if std::io::Write::write_all(&mut stdin, &chunk).is_err() {
+                return sent;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the input from stdin is larger than 1 KiB"),
+        "{stderr}"
+    );
+    assert!(
+        writer.join().unwrap() < 1 << 28,
+        "stdin was read to the end"
+    );
+}

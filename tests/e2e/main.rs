@@ -5,6 +5,7 @@
 
 mod approval;
 mod audit;
+mod file_kinds;
 mod files;
 mod isolation;
 mod leaks;
@@ -12,6 +13,7 @@ mod limits;
 mod network;
 mod network_refusals;
 mod network_secrets;
+mod operator_files;
 mod own_files;
 mod pinning;
 mod plugins;

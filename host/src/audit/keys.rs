@@ -32,12 +32,14 @@ pub fn load_or_create(configured: Option<&Path>, paths: &Paths) -> Result<Signin
 }
 
 fn read(path: &Path) -> Result<SigningKey, AuditError> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        AuditError(format!(
-            "cannot read the checkpoint key {}: {e}",
-            path.display()
-        ))
-    })?);
+    let text = zeroize::Zeroizing::new(
+        crate::opfile::read_operator_text(path, crate::opfile::KEY_MAX, "key").map_err(|e| {
+            AuditError(format!(
+                "cannot read the checkpoint key {}: {e}",
+                path.display()
+            ))
+        })?,
+    );
     SigningKey::parse(&text).map_err(|e| AuditError(format!("{}: {e}", path.display())))
 }
 

@@ -209,7 +209,7 @@ impl Event {
 }
 
 /// What takes known secret values out of a record's text (the run's
-/// redactor): every record of a run passes through it ([`Event::seal`]).
+/// redactor): every record of a run passes through it before it is written.
 pub trait Scrub: Send + Sync {
     /// `text` with every value this knows replaced.
     fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str>;

@@ -3,6 +3,7 @@
 use super::{code_of, exit, fail};
 use crate::Policy;
 use crate::manifest::{Manifest, section};
+use crate::opfile;
 use crate::provenance::approval::{self, Approved, Change};
 use crate::provenance::{Digest, Lock};
 use serde::Serialize;
@@ -141,8 +142,8 @@ pub fn run(args: Args) -> u8 {
 
 fn component_side(path: &Path) -> Result<Side, (u8, String)> {
     let origin = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| (exit::USAGE, format!("cannot read {origin}: {e}")))?;
+    let bytes = opfile::read_operator_file(path, opfile::COMPONENT_MAX, "component")
+        .map_err(|e| (exit::USAGE, format!("cannot read {origin}: {e}")))?;
     let text = section::extract(&bytes).map_err(|e| (exit::REFUSED, format!("{origin}: {e}")))?;
     let manifest = Manifest::parse(&format!("manifest of {origin}"), text)
         .map_err(|e| (exit::REFUSED, e.to_string()))?;

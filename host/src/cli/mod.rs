@@ -205,7 +205,7 @@ fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
 /// The bytes of a file the command was given, or the usage error that
 /// names it (already printed) as the exit code.
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, u8> {
-    std::fs::read(path)
+    crate::opfile::read_operator_file(path, crate::opfile::COMPONENT_MAX, "component")
         .map_err(|e| fail(exit::USAGE, format!("cannot read {}: {e}", path.display())))
 }
 
@@ -214,6 +214,7 @@ fn code_of(e: &crate::Error) -> u8 {
     match e {
         crate::Error::Document(_)
         | crate::Error::Input(_)
+        | crate::Error::InputTooLarge { .. }
         | crate::Error::Mount(_)
         | crate::Error::Overlap(_)
         | crate::Error::Network(_) => exit::USAGE,

@@ -3,6 +3,7 @@
 
 use super::{exit, fail};
 use crate::manifest::{Manifest, section};
+use crate::opfile;
 use crate::provenance::Digest;
 use std::path::PathBuf;
 
@@ -21,7 +22,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> u8 {
     let read = |path: &PathBuf| {
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        opfile::read_operator_file(path, opfile::COMPONENT_MAX, "component or manifest")
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
     let (component, manifest_bytes) = match (read(&args.input), read(&args.manifest)) {
         (Ok(c), Ok(m)) => (c, m),

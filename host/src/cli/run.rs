@@ -1,10 +1,11 @@
 //! `airlock run`: run one vetted action and print its JSON output.
 
 use super::{code_of, exit, fail};
+use crate::opfile;
 use crate::runtime::Prelink;
 use crate::runtime::cache::{self, CacheError, CompileCache};
+use crate::units::ByteSize;
 use crate::{Failure, Host, Outcome, Policy};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Run one action: by name (from the policy) or by component file; either
@@ -34,13 +35,13 @@ pub struct Args {
 /// Run `args`; the host takes its engine and linker from `prelink` if the
 /// caller started them.
 pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
-    let input = match read_input(&args.input) {
-        Ok(input) => input,
-        Err(e) => return fail(exit::USAGE, e),
-    };
     let policy = match Policy::load(&args.config) {
         Ok(p) => p,
         Err(e) => return fail(code_of(&e), e),
+    };
+    let input = match read_input(&args.input, policy.limits.input) {
+        Ok(input) => input,
+        Err(e) => return fail(exit::USAGE, e),
     };
     // One run: no instance pool to reserve, no checkpoint thread (the run
     // is sealed below, before it is reported).
@@ -99,19 +100,32 @@ pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
     code
 }
 
-fn read_input(arg: &str) -> Result<String, String> {
-    match arg.strip_prefix('@') {
-        Some("-") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| format!("cannot read the input from stdin: {e}"))?;
-            Ok(s)
-        }
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the input from {path}: {e}")),
-        None => Ok(arg.to_owned()),
+/// The input `arg` gives: inline, `@FILE` or `@-` (stdin), of at most `max`
+/// bytes. Reads no more than one byte past `max`.
+fn read_input(arg: &str, max: ByteSize) -> Result<String, String> {
+    let (bytes, from) = match arg.strip_prefix('@') {
+        Some("-") => (
+            opfile::read_capped(std::io::stdin().lock(), max, "input"),
+            "stdin".to_owned(),
+        ),
+        // Not only regular files: `--input @<(command)` is a pipe.
+        Some(path) => (
+            std::fs::File::open(path).and_then(|f| opfile::read_capped(f, max, "input")),
+            path.to_owned(),
+        ),
+        None => (Ok(arg.as_bytes().to_vec()), "--input".to_owned()),
+    };
+    let bytes = bytes.map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => format!(
+            "the input from {from} is larger than {max}, the most the policy accepts: \
+             send less, or raise [limits] input in the policy"
+        ),
+        _ => format!("cannot read the input from {from}: {e}"),
+    })?;
+    if bytes.len() as u64 > max.0 {
+        return Err(crate::Error::InputTooLarge { max }.to_string());
     }
+    String::from_utf8(bytes).map_err(|_| format!("the input from {from} is not UTF-8 text"))
 }
 
 fn exit_code(result: &Result<String, Failure>) -> u8 {

@@ -1,6 +1,7 @@
 //! `airlock sign`: sign a component in the minisign format.
 
 use super::{exit, fail, read_file};
+use crate::opfile;
 use crate::provenance::atomic;
 use crate::provenance::minisign::SecretKey;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let key_text = match std::fs::read_to_string(&args.secret_key) {
+    let key_text = match opfile::read_operator_text(&args.secret_key, opfile::KEY_MAX, "key") {
         Ok(t) => zeroize::Zeroizing::new(t),
         Err(e) => {
             return fail(

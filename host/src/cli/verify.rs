@@ -4,6 +4,7 @@
 use super::{code_of, exit, fail, read_file};
 use crate::Policy;
 use crate::manifest::{Manifest, section};
+use crate::opfile;
 use crate::provenance::minisign::{PublicKey, Signature};
 use crate::provenance::trust::{self, SignatureFile, SignatureStatus};
 use std::path::PathBuf;
@@ -39,13 +40,13 @@ pub fn run(args: Args) -> u8 {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.minisig", args.file.display())));
     let sig_origin = sig_path.display().to_string();
-    let sig_text = match std::fs::read(&sig_path) {
+    let sig_text = match opfile::read_operator_file(&sig_path, opfile::SIGNATURE_MAX, "signature") {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => return fail(exit::ACTION_ERROR, format!("cannot read {sig_origin}: {e}")),
     };
 
     let key = match (&args.public_key_file, &args.public_key) {
-        (Some(file), _) => match std::fs::read_to_string(file) {
+        (Some(file), _) => match opfile::read_operator_text(file, opfile::KEY_MAX, "key") {
             Ok(text) => {
                 Some(PublicKey::from_text(&text).map_err(|e| format!("{}: {e}", file.display())))
             }

@@ -27,6 +27,7 @@
 //! memory = "256 MiB"
 //! timeout = "60s"
 //! output = "1 MiB"
+//! input = "1 MiB"                      # the largest input accepted
 //! http_requests = 1000                 # and the other http_* limits
 //!
 //! [compile]                            # checked before anything is compiled
@@ -177,6 +178,8 @@ pub struct Ceilings {
     pub timeout: Duration,
     /// Size of a run's output (or error message).
     pub output: ByteSize,
+    /// Size of a run's input; a larger one is refused before the run.
+    pub input: ByteSize,
     /// Bytes of stdout and of stderr kept per run; the rest is counted.
     pub stdio: ByteSize,
     /// Log records kept per run; the rest is counted.
@@ -205,6 +208,7 @@ impl Default for Ceilings {
             memory: ByteSize::mib(256),
             timeout: Duration::from_secs(60),
             output: ByteSize::mib(1),
+            input: ByteSize::mib(1),
             stdio: ByteSize::kib(64),
             log_records: 1000,
             refusals: 100,
@@ -341,15 +345,16 @@ impl Policy {
     pub fn load(path: &Path) -> Result<Policy, crate::Error> {
         // A policy that cannot be read is the operator's to fix, like one
         // that does not parse (exit 2 on the command line, not a host fault).
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DocError::new(
-                &path.display().to_string(),
-                "",
-                format!(
-                    "cannot be read: {e} (name the policy with --config PATH or AIRLOCK_CONFIG)"
-                ),
-            )
-        })?;
+        let text = crate::opfile::read_operator_text(path, crate::opfile::POLICY_MAX, "policy")
+            .map_err(|e| {
+                DocError::new(
+                    &path.display().to_string(),
+                    "",
+                    format!(
+                        "cannot be read: {e} (name the policy with --config PATH or AIRLOCK_CONFIG)"
+                    ),
+                )
+            })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() {
             PathBuf::from(".")

@@ -65,6 +65,7 @@ struct Limits {
     memory: Option<ByteSize>,
     timeout: Option<Span>,
     output: Option<ByteSize>,
+    input: Option<ByteSize>,
     stdio: Option<ByteSize>,
     log_records: Option<u32>,
     refusals: Option<u32>,
@@ -216,6 +217,7 @@ impl Policy {
             memory: l.memory.unwrap_or(defaults.memory),
             timeout: l.timeout.map(|s| s.0).unwrap_or(defaults.timeout),
             output: l.output.unwrap_or(defaults.output),
+            input: l.input.unwrap_or(defaults.input),
             stdio: l.stdio.unwrap_or(defaults.stdio),
             log_records: l.log_records.unwrap_or(defaults.log_records),
             refusals: l.refusals.unwrap_or(defaults.refusals),
@@ -236,6 +238,12 @@ impl Policy {
             return Err(err(
                 "limits".into(),
                 "memory and timeout must be more than 0".into(),
+            ));
+        }
+        if limits.input.0 == 0 {
+            return Err(err(
+                "limits.input".into(),
+                "must be more than 0 (the smallest input, `{}`, is 2 bytes)".into(),
             ));
         }
         if limits.http_connect_timeout.is_zero()

@@ -273,3 +273,15 @@ custom_section = 4096
     assert_eq!(empty.compile, d);
     assert_eq!(Policy::empty("a.jsonl").compile, d);
 }
+
+#[test]
+fn the_input_limit_defaults_to_one_mib_and_must_be_more_than_zero() {
+    let parse = |text: &str| Policy::parse("airlock.toml", text, Path::new("/"));
+    assert_eq!(parse("").unwrap().limits.input, ByteSize::mib(1));
+    assert_eq!(
+        parse("[limits]\ninput = \"4 KiB\"").unwrap().limits.input,
+        ByteSize::kib(4)
+    );
+    let e = parse("[limits]\ninput = 0").unwrap_err().to_string();
+    assert!(e.contains("limits.input: must be more than 0"), "{e}");
+}

@@ -39,16 +39,18 @@ impl SignatureFile {
         let mut path = component.as_os_str().to_owned();
         path.push(".minisig");
         let path = std::path::PathBuf::from(path);
-        match std::fs::read(&path) {
+        match crate::opfile::read_operator_file(&path, crate::opfile::SIGNATURE_MAX, "signature") {
             Ok(bytes) => Ok(Some(SignatureFile {
                 origin: path.display().to_string(),
                 text: String::from_utf8_lossy(&bytes).into_owned(),
             })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(crate::Error::io(
-                format!("cannot read {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(crate::doc::DocError::new(
+                &path.display().to_string(),
+                "",
+                format!("cannot be read: {e}"),
+            )
+            .into()),
         }
     }
 }

@@ -170,15 +170,12 @@ pub fn read_file(
     path: &std::path::Path,
     ceilings: &CompileCeilings,
 ) -> std::io::Result<Result<Vec<u8>, Exceeded>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if let Err(e) = check_size(len, ceilings) {
+    if let Err(e) = check_size(std::fs::metadata(path)?.len(), ceilings) {
         return Ok(Err(e));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(ceilings.component.0.saturating_add(1))
-        .read_to_end(&mut bytes)?;
+    // A regular file only, read without blocking and no further than the
+    // ceiling (it may have grown since it was measured).
+    let bytes = crate::opfile::read_operator_file(path, ceilings.component, "component")?;
     Ok(check_size(bytes.len() as u64, ceilings).map(|()| bytes))
 }
 

@@ -113,6 +113,8 @@ pub struct Runner<'a> {
     pub engine: &'a Engine,
     /// The host's opened mounts.
     pub mounts: &'a Mounts,
+    /// The largest input accepted.
+    pub max_input: ByteSize,
     /// How the host reaches the network.
     pub net: &'a Arc<NetConfig>,
     /// The host's audit log.
@@ -125,6 +127,11 @@ pub struct Runner<'a> {
 impl Runner<'_> {
     /// Run `action` once on `input`.
     pub async fn invoke(&self, action: &Prepared, input: &str) -> Result<Outcome, Error> {
+        if input.len() as u64 > self.max_input.0 {
+            return Err(Error::InputTooLarge {
+                max: self.max_input,
+            });
+        }
         serde_json::from_str::<IgnoredAny>(input)
             .map_err(|e| Error::Input(crate::doc::one_line(&e.to_string())))?;
         let limits = &action.grant.limits;

@@ -122,6 +122,80 @@ impl FsView<'_> {
     }
 }
 
+impl FsView<'_> {
+    /// Record the outcome of a call that only looks at a name, if it was
+    /// refused — so an attempt to look outside a mount is on the record —
+    /// then hand it back.
+    fn record_refusal<T>(
+        &mut self,
+        event: Event,
+        target: &Location,
+        outcome: FsResult<T>,
+    ) -> FsResult<T> {
+        match &outcome {
+            Err(e) if e.downcast_ref().is_some_and(|&code| is_refusal(code)) => {
+                self.record(event, target, outcome)
+            }
+            _ => outcome,
+        }
+    }
+
+    /// Record airlock's own refusal of `event` on `target`, for `reason`,
+    /// and return the error the guest gets (or the trap if the record
+    /// cannot be written).
+    fn refuse(&mut self, event: Event, target: &Location, reason: String) -> FsResult<FsError> {
+        let event = self.about(event, target).deny(reason);
+        self.recorder.record(event).map_err(audit_trap)?;
+        Ok(types::ErrorCode::NotPermitted.into())
+    }
+}
+
+/// Why what `stat` describes, at `target`, is not opened — for writing if
+/// `writing` — or `None` if it may be.
+///
+/// Only regular files and directories are opened (a symlink is followed
+/// or refused by the sandbox before this). And a regular file with more
+/// than one link is not opened for writing: another of its names may be
+/// outside the mount, or in a mount this run may only read.
+fn unopenable(stat: &types::DescriptorStat, writing: bool, target: &Location) -> Option<String> {
+    use types::DescriptorType as T;
+    let shown = target.shown();
+    let kind = match stat.type_ {
+        T::RegularFile if writing && stat.link_count > 1 => {
+            return Some(format!(
+                "{shown} has {} hard links: a file with other names, which may be outside \
+                 mount `{}`, is not opened for writing; give it one name (copy it)",
+                stat.link_count, target.mount
+            ));
+        }
+        T::RegularFile | T::Directory | T::SymbolicLink => return None,
+        T::CharacterDevice => "a character device",
+        T::BlockDevice => "a block device",
+        // wasmtime-wasi reports FIFOs and sockets as `unknown`.
+        T::Fifo | T::Socket | T::Unknown => "a FIFO, a socket or another special file",
+    };
+    Some(format!(
+        "{shown} is {kind}: actions open only regular files and directories in a mount"
+    ))
+}
+
+/// `oflags` and `flags` with a truncation taken out, and whether there was
+/// one. The descriptor is opened with the access the truncation would have
+/// given it (writing, and reading unless writing was asked for).
+fn deferred_truncation(
+    oflags: types::OpenFlags,
+    flags: types::DescriptorFlags,
+) -> (types::OpenFlags, types::DescriptorFlags, bool) {
+    if !oflags.contains(types::OpenFlags::TRUNCATE) {
+        return (oflags, flags, false);
+    }
+    let mut added = types::DescriptorFlags::WRITE;
+    if !flags.contains(types::DescriptorFlags::WRITE) {
+        added |= types::DescriptorFlags::READ;
+    }
+    (oflags & !types::OpenFlags::TRUNCATE, flags | added, true)
+}
+
 /// Whether opening with these flags can change the file.
 fn opens_for_writing(oflags: types::OpenFlags, flags: types::DescriptorFlags) -> bool {
     flags.contains(types::DescriptorFlags::WRITE)
@@ -237,12 +311,61 @@ impl HostDescriptor for FsView<'_> {
         let target = self.location(&fd).join(&path);
         let mode = open_mode(oflags, flags);
         let event = || Event::new("file.open").field("mode", mode.clone());
-        let intent = match opens_for_writing(oflags, flags) {
+        let writing = opens_for_writing(oflags, flags);
+        // What the name is now decides whether it is opened at all: opening
+        // a device acts on it, and opening a FIFO waits for its other end.
+        let now = HostDescriptor::stat_at(
+            &mut self.inner,
+            Resource::new_borrow(fd.rep()),
+            path_flags,
+            path.clone(),
+        )
+        .await;
+        if let Ok(stat) = &now
+            && let Some(reason) = unopenable(stat, writing, &target)
+        {
+            return Err(self.refuse(event(), &target, reason)?);
+        }
+        let intent = match writing {
             true => Some(self.intend(event(), &target)?),
             false => None,
         };
-        let outcome =
+        // A truncation waits until the opened file is checked, so that a
+        // name swapped for a hard link meanwhile is refused unchanged.
+        let (oflags, flags, truncate) = deferred_truncation(oflags, flags);
+        let mut outcome =
             HostDescriptor::open_at(&mut self.inner, fd, path_flags, path, oflags, flags).await;
+        if let Ok(opened) = &outcome {
+            // The name may have changed since it was looked at: what was
+            // opened is checked again, before anything is done through it.
+            let opened = opened.rep();
+            let stat = HostDescriptor::stat(&mut self.inner, Resource::new_borrow(opened)).await;
+            let refused = match stat {
+                Ok(stat) => unopenable(&stat, writing, &target),
+                Err(_) => Some(format!("{} cannot be checked once open", target.shown())),
+            };
+            if let Some(reason) = refused {
+                HostDescriptor::drop(&mut self.inner, Resource::new_own(opened))
+                    .map_err(FsError::trap)?;
+                let event = self.about(event(), &target).deny(reason);
+                match intent {
+                    Some(intent) => self.recorder.result(intent, event).map(drop),
+                    None => self.recorder.record(event).map(drop),
+                }
+                .map_err(audit_trap)?;
+                return Err(types::ErrorCode::NotPermitted.into());
+            }
+            if truncate {
+                let truncated =
+                    HostDescriptor::set_size(&mut self.inner, Resource::new_borrow(opened), 0)
+                        .await;
+                if let Err(e) = truncated {
+                    HostDescriptor::drop(&mut self.inner, Resource::new_own(opened))
+                        .map_err(FsError::trap)?;
+                    outcome = Err(e);
+                }
+            }
+        }
         let opened = match intent {
             Some(intent) => self.close(intent, event(), &target, outcome)?,
             None => self.record(event(), &target, outcome)?,
@@ -318,20 +441,19 @@ impl HostDescriptor for FsView<'_> {
         new_descriptor: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
+        // Never made: a hard link is one file under two names, and a write
+        // through either changes both — across mounts, and past a `read`
+        // grant. Opening for writing refuses files with more than one link.
+        let _ = old_path_flags;
         let from = self.location(&fd).join(&old_path);
         let to = self.location(&new_descriptor).join(&new_path);
         let event = Event::new("file.link").guest_text("to", &self.redactor.redact(&to.shown()));
-        let intent = self.intend(event.clone(), &from)?;
-        let outcome = HostDescriptor::link_at(
-            &mut self.inner,
-            fd,
-            old_path_flags,
-            old_path,
-            new_descriptor,
-            new_path,
-        )
-        .await;
-        self.close(intent, event, &from, outcome)
+        let reason = format!(
+            "{} cannot be hard-linked: actions do not make hard links (a hard link is one \
+             file under two names); copy the file instead",
+            from.shown()
+        );
+        Err(self.refuse(event, &from, reason)?)
     }
 
     fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
@@ -339,8 +461,8 @@ impl HostDescriptor for FsView<'_> {
         HostDescriptor::drop(&mut self.inner, fd)
     }
 
-    // Everything below works on an already-open descriptor or only reads
-    // metadata; it is delegated unrecorded.
+    // Everything below works on an already-open descriptor, or only reads
+    // what a name is (recorded when refused); it is delegated.
 
     async fn advise(
         &mut self,
@@ -416,7 +538,9 @@ impl HostDescriptor for FsView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::DescriptorStat> {
-        HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await;
+        self.record_refusal(Event::new("file.stat"), &target, outcome)
     }
 
     async fn set_times_at(
@@ -435,7 +559,9 @@ impl HostDescriptor for FsView<'_> {
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        HostDescriptor::readlink_at(&mut self.inner, fd, path).await
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::readlink_at(&mut self.inner, fd, path).await;
+        self.record_refusal(Event::new("file.readlink"), &target, outcome)
     }
 
     fn read_via_stream(
@@ -482,7 +608,9 @@ impl HostDescriptor for FsView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
-        HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await
+        let target = self.location(&fd).join(&path);
+        let outcome = HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await;
+        self.record_refusal(Event::new("file.stat"), &target, outcome)
     }
 }
 

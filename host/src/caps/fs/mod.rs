@@ -13,6 +13,7 @@
 pub mod audited;
 pub mod overlap;
 pub mod path;
+mod unmountable;
 
 use crate::manifest::Access;
 use crate::policy::Policy;
@@ -34,7 +35,9 @@ struct Mount {
     host_path: PathBuf,
 }
 
-/// A mount that could not be opened.
+/// A mount that could not be opened, or that airlock does not offer (the
+/// root, `/dev`, a kernel file system like `/proc`: the source's kind is
+/// then `PermissionDenied` and its message says why).
 #[derive(Debug, thiserror::Error)]
 #[error("mount `{name}`: cannot open {}: {source} (create the directory, or fix [mounts.{name}] path in the policy)", path.display())]
 pub struct MountError {
@@ -63,11 +66,19 @@ impl Mounts {
                 path: mount.path.clone(),
                 source,
             };
-            let dir = cap_std::fs::Dir::open_ambient_dir(&mount.path, ambient).map_err(fail)?;
+            let dir = cap_std::fs::Dir::open_ambient_dir(&mount.path, ambient)
+                .map_err(fail)?
+                .into_std_file();
+            if let Some(why) = unmountable::why_not(&dir, &mount.path).map_err(fail)? {
+                return Err(fail(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("airlock does not offer it: {why}"),
+                )));
+            }
             dirs.insert(
                 name.clone(),
                 Mount {
-                    dir: dir.into_std_file(),
+                    dir,
                     host_path: mount.path.clone(),
                 },
             );

@@ -40,8 +40,9 @@ impl NetConfig {
                 path: path.clone(),
                 reason,
             };
-            let found = CertificateDer::pem_file_iter(path)
-                .map_err(|e| fail(format!("cannot read it: {e}")))?
+            let pem = crate::opfile::read_operator_file(path, crate::opfile::CA_MAX, "CA file")
+                .map_err(|e| fail(format!("cannot read it: {e}")))?;
+            let found = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| fail(format!("not PEM: {e}")))?;
             if found.is_empty() {

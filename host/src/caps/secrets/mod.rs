@@ -54,17 +54,24 @@ pub fn read_source(source: &SecretSource) -> Result<SecretValue, String> {
         SecretSource::Env(var) => std::env::var(var)
             .map(SecretValue::new)
             .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
-        SecretSource::File(path) => std::fs::read_to_string(path)
-            .map(|mut text| {
-                if text.ends_with('\n') {
-                    text.pop();
-                    if text.ends_with('\r') {
+        SecretSource::File(path) => {
+            crate::opfile::read_operator_text(path, crate::opfile::SECRET_MAX, "secret file")
+                .map(|mut text| {
+                    if text.ends_with('\n') {
                         text.pop();
+                        if text.ends_with('\r') {
+                            text.pop();
+                        }
                     }
-                }
-                SecretValue::new(text)
-            })
-            .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind())),
+                    SecretValue::new(text)
+                })
+                // An error of the system by its kind; airlock's own (not a
+                // regular file, over the cap) in its words.
+                .map_err(|e| match e.raw_os_error() {
+                    Some(_) => format!("cannot read {}: {}", path.display(), e.kind()),
+                    None => format!("cannot read {}: {e}", path.display()),
+                })
+        }
     }
 }
 

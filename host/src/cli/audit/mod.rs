@@ -68,7 +68,7 @@ impl LogFiles {
 
 /// A verifier key from a file, or given literally.
 pub fn read_key(arg: &Path) -> anyhow::Result<VerifierKey> {
-    let text = match std::fs::read_to_string(arg) {
+    let text = match crate::opfile::read_operator_text(arg, crate::opfile::KEY_MAX, "key") {
         Ok(text) => text,
         Err(e) => match VerifierKey::parse(&arg.to_string_lossy()) {
             Ok(key) => return Ok(key),

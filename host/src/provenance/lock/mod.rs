@@ -127,7 +127,7 @@ impl Lock {
     /// Read the lock at `path`; a missing file is an empty lock (nothing is
     /// approved yet).
     pub fn load(path: &Path) -> Result<Lock, crate::Error> {
-        match std::fs::read_to_string(path) {
+        match crate::opfile::read_operator_text(path, crate::opfile::LOCK_MAX, "lock") {
             Ok(text) => Ok(Lock::parse(&path.display().to_string(), &text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
             // Like a lock that does not parse: the operator's to fix.

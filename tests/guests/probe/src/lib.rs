@@ -18,6 +18,24 @@ enum Op {
         path: String,
         data: String,
     },
+    /// Open for writing without truncating, and append.
+    Append {
+        path: String,
+        data: String,
+    },
+    /// What a path names (its metadata, following symlinks): `"file"`,
+    /// `"dir"` or `"other"`.
+    Stat {
+        path: String,
+    },
+    Readlink {
+        path: String,
+    },
+    /// A hard link `to` naming the file `from`.
+    Link {
+        from: String,
+        to: String,
+    },
     Remove {
         path: String,
     },
@@ -136,6 +154,22 @@ fn apply(op: Op) -> Result<Value, String> {
     Ok(match op {
         Op::Read { path } => io(std::fs::read_to_string(path)),
         Op::Write { path, data } => io(std::fs::write(path, data).map(|()| Value::Null)),
+        Op::Append { path, data } => io(std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, data.as_bytes()))
+            .map(|()| Value::Null)),
+        Op::Stat { path } => io(std::fs::metadata(path).map(|m| {
+            if m.is_file() {
+                "file"
+            } else if m.is_dir() {
+                "dir"
+            } else {
+                "other"
+            }
+        })),
+        Op::Readlink { path } => io(std::fs::read_link(path).map(|p| p.display().to_string())),
+        Op::Link { from, to } => io(std::fs::hard_link(from, to).map(|()| Value::Null)),
         Op::Remove { path } => io(std::fs::remove_file(path).map(|()| Value::Null)),
         Op::Rename { from, to } => io(std::fs::rename(from, to).map(|()| Value::Null)),
         Op::Mkdir { path } => io(std::fs::create_dir(path).map(|()| Value::Null)),
