@@ -115,10 +115,12 @@ impl HostBuilder {
             background_seal,
         } = self;
         let lock = Lock::load(&policy.trust.lock)?;
-        crate::caps::fs::overlap::check(&policy, cache.as_ref().map(CompileCache::path))?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
         let mounts = Mounts::open(&policy, cap_std::ambient_authority())?;
+        // No mount may reach airlock's own files (after the mounts opened,
+        // so that one that cannot be a mount at all says so first).
+        crate::caps::fs::overlap::check(&policy, cache.as_ref().map(CompileCache::path))?;
         let net = Arc::new(NetConfig::new(&policy.network)?);
         // With the operator's files read and sound, open the audit log
         // (reading it back to its last record and checking it against its
