@@ -13,6 +13,7 @@
 
 mod approve;
 mod audit;
+mod compile;
 mod diff;
 mod inspect;
 mod keygen;
@@ -77,6 +78,9 @@ enum Command {
     Keygen(keygen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Compile a component from stdin for a parent airlock process.
+    #[command(name = "__compile", hide = true)]
+    Compile(compile::Args),
 }
 
 /// [`Cli`] with `run` alone. Building clap's whole command tree takes a
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Compile(args) => compile::run(args),
     };
     ExitCode::from(code)
 }
@@ -220,6 +225,15 @@ fn code_of(e: &crate::Error) -> u8 {
         crate::Error::Refused(_) => exit::REFUSED,
         crate::Error::Audit(_) | crate::Error::Io { .. } | crate::Error::Runtime(_) => exit::HOST,
     }
+}
+
+/// Where the CLI compiles components: in a child process, this binary's
+/// hidden `__compile` command, held to the policy's `[compile] timeout` and
+/// `memory`.
+fn compiler() -> Result<crate::runtime::compiler::Compiler, String> {
+    std::env::current_exe()
+        .map(crate::runtime::compiler::Compiler::Process)
+        .map_err(|e| format!("cannot find the airlock binary to compile in a child process: {e}"))
 }
 
 /// Whether a command-line argument names a component file rather than an
