@@ -7,7 +7,7 @@
 //! | 0 | success |
 //! | 1 | the action ran and returned an error (or `audit verify` found a fault); `verify`: the signature does not verify; `diff`: the new component asks for more; `approve`: not confirmed, nothing written |
 //! | 2 | usage or configuration error: bad flags, malformed policy or lock, input not JSON |
-//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component (`approve`: cannot be approved) |
+//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component, a component beyond the `[compile]` ceilings or bounds (`approve`: cannot be approved) |
 //! | 4 | a limit was exceeded (memory, time, output) or the action trapped |
 //! | 5 | host fault: the audit log or a file could not be written; nothing ran unrecorded |
 
@@ -50,7 +50,8 @@ Exit codes:
   2  usage or configuration error (bad flags, a missing policy, an unreadable or malformed
      policy or lock, input not JSON)
   3  refused before running (unknown or unapproved action, digest mismatch, capability
-     drift, bad or missing signature, bad manifest; approve: cannot be approved)
+     drift, bad or missing signature, bad manifest, beyond a [compile] ceiling or bound;
+     approve: cannot be approved)
   4  a limit was exceeded (memory, time, output) or the action trapped
   5  host fault (the audit log could not be written, nothing ran unrecorded; approve:
      the lock could not be written)";
