@@ -439,11 +439,20 @@ fn the_cli_compiles_in_a_child_runs_and_then_loads_from_the_cache() {
     let (code, out, e) = airlock_cached(dir, &["run", "probe", "--input", input]);
     assert_eq!(code, Some(0), "{e}");
     assert_eq!(out.trim(), r#"{"ok":3}"#, "{e}");
-    // And without the cache the bound holds.
+    // And without the cache the bounds hold, on time and on memory.
     let (code, _, e) = airlock_cached(dir, &["run", "probe", "--input", input, "--no-cache"]);
     assert_eq!(code, Some(3), "{e}");
     assert!(
         e.contains("compiling ./probe.wasm took longer than 1ms"),
+        "{e}"
+    );
+    policy(dir, "memory = \"16 MiB\"");
+    let (code, out, e) = airlock_cached(dir, &["run", "probe", "--input", input]);
+    assert_eq!((code, out.trim()), (Some(0), r#"{"ok":3}"#), "{e}");
+    let (code, _, e) = airlock_cached(dir, &["run", "probe", "--input", input, "--no-cache"]);
+    assert_eq!(code, Some(3), "{e}");
+    assert!(
+        e.contains("compiling ./probe.wasm needed more than 16 MiB of memory"),
         "{e}"
     );
 }
