@@ -302,15 +302,13 @@ fn beyond_the_bounds() -> [(&'static str, Vec<u8>, &'static str, &'static str); 
             "slow",
             slow(),
             "timeout = \"1s\"",
-            "compiling bomb.wasm took longer than 1s: raise `timeout` under [compile] in the \
-             policy",
+            "took longer than 1s: raise `timeout` under [compile] in the policy",
         ),
         (
             "large",
             large(),
             "memory = \"128 MiB\"",
-            "compiling bomb.wasm needed more than 128 MiB of memory: raise `memory` under \
-             [compile] in the policy",
+            "more than 128 MiB of memory: raise `memory` under [compile] in the policy",
         ),
     ]
 }
@@ -335,11 +333,12 @@ fn approve_refuses_a_component_that_compiles_too_long_or_in_too_much_memory() {
             started.elapsed()
         );
         // One line (after the note that a checkpoint key was generated).
+        let last = e.lines().last().unwrap();
         assert!(
-            e.lines().last().unwrap().starts_with(&format!(
+            last.starts_with(
                 "airlock: error: cannot approve: bomb.wasm cannot be compiled within the \
-                 policy's bounds: {message}"
-            )),
+                 policy's bounds: compiling bomb.wasm "
+            ) && last.contains(message),
             "{what}: {e}"
         );
         assert!(!dir.join("airlock.lock").exists(), "{what}");
@@ -384,12 +383,12 @@ fn run_refuses_an_approved_component_that_compiles_too_long_or_in_too_much_memor
             started.elapsed()
         );
         assert_eq!(out, "", "{what}");
-        let refusal = format!("bomb.wasm cannot be compiled within the policy's bounds: {message}");
+        let last = e.lines().last().unwrap();
         assert!(
-            e.lines()
-                .last()
-                .unwrap()
-                .starts_with(&format!("airlock: error: refused: {refusal}")),
+            last.starts_with(
+                "airlock: error: refused: bomb.wasm cannot be compiled within the policy's \
+                 bounds: compiling bomb.wasm "
+            ) && last.contains(message),
             "{what}: {e}"
         );
         let audit = read(dir.join("airlock-audit.jsonl"));
@@ -398,11 +397,7 @@ fn run_refuses_an_approved_component_that_compiles_too_long_or_in_too_much_memor
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .find(|r| r["event"] == "run.refused")
             .unwrap_or_else(|| panic!("{what}: {audit}"));
-        assert!(
-            refused.to_string().contains("took longer than 1s")
-                || refused.to_string().contains("needed more than 128 MiB"),
-            "{what}: {refused}"
-        );
+        assert!(refused.to_string().contains(message), "{what}: {refused}");
         assert!(!audit.contains("run.start"), "{what}: {audit}");
         assert_eq!(cached(dir), 0, "{what}");
     }
@@ -452,7 +447,8 @@ fn the_cli_compiles_in_a_child_runs_and_then_loads_from_the_cache() {
     let (code, _, e) = airlock_cached(dir, &["run", "probe", "--input", input, "--no-cache"]);
     assert_eq!(code, Some(3), "{e}");
     assert!(
-        e.contains("compiling ./probe.wasm needed more than 16 MiB of memory"),
+        e.contains("compiling ./probe.wasm ")
+            && e.contains("more than 16 MiB of memory: raise `memory` under [compile]"),
         "{e}"
     );
 }
@@ -501,12 +497,11 @@ fn an_embedders_host_compiles_in_the_airlock_binary_when_asked() {
             panic!("{what}: {err}");
         };
         assert_eq!(origin, "bomb.wasm");
-        assert!(reason.starts_with(message), "{what}: {reason}");
+        assert!(reason.contains(message), "{what}: {reason}");
         let audit = read(h.audit_log());
         assert!(
-            audit.contains(&format!(
-                "cannot be compiled within the policy's bounds: {message}"
-            )),
+            audit.contains("cannot be compiled within the policy's bounds: compiling bomb.wasm ")
+                && audit.contains(message),
             "{what}: {audit}"
         );
     }

@@ -226,9 +226,20 @@ fn in_child(
         // The CPU-time limit (the hard one, a second later, is never reached:
         // SIGXCPU ends the process).
         (_, Some(libc_signal::SIGXCPU)) => Err(took_too_long()),
-        // Another abort caused by the component (a stack overflow, say).
-        (_, Some(libc_signal::SIGABRT)) => Err(CompileError::Invalid(format!(
-            "the compiler aborted: {last}"
+        // Any other crash: under an address-space limit, a mapping the
+        // process could not make (a thread's stack, its signal stack) can
+        // end it with a signal before any message; otherwise the component
+        // crashed the compiler. Either way the component is refused.
+        (_, Some(signal)) if CRASHES.contains(&signal) => Err(CompileError::Bound(format!(
+            "compiling {origin} crashed the compiling process ({status}{}); it may have \
+             needed more than {} of memory: raise `memory` under [compile] in the policy to \
+             allow it more",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            },
+            ceilings.memory
         ))),
         _ => Err(host(&format!("it failed ({status})"), &last)),
     }
@@ -236,9 +247,20 @@ fn in_child(
 
 /// Signal numbers (the same on every Linux architecture airlock builds for).
 mod libc_signal {
+    pub const SIGILL: i32 = 4;
     pub const SIGABRT: i32 = 6;
+    pub const SIGBUS: i32 = 7;
+    pub const SIGSEGV: i32 = 11;
     pub const SIGXCPU: i32 = 24;
 }
+
+/// The signals a crashing process ends with.
+const CRASHES: [i32; 4] = [
+    libc_signal::SIGILL,
+    libc_signal::SIGABRT,
+    libc_signal::SIGBUS,
+    libc_signal::SIGSEGV,
+];
 
 fn signal(status: &ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
