@@ -174,6 +174,15 @@ pub enum Refusal {
         /// Which ceiling, the measure and the ceiling.
         exceeded: crate::runtime::bounds::Exceeded,
     },
+    /// Compiling the component went beyond the policy's `[compile]`
+    /// `timeout` or `memory`; the compiling process was stopped.
+    #[error("{origin} cannot be compiled within the policy's bounds: {reason}")]
+    CompileBound {
+        /// Where the component was read from.
+        origin: String,
+        /// Which bound, and the key that raises it.
+        reason: String,
+    },
     /// The component imports something airlock does not provide.
     #[error("{origin} cannot be linked: {reason}")]
     Unlinkable {

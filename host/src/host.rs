@@ -14,6 +14,7 @@ use crate::provenance::{Digest, Lock};
 use crate::runtime::bindings::ActionPre;
 use crate::runtime::bounds;
 use crate::runtime::cache::CompileCache;
+use crate::runtime::compiler::{CompileError, Compiler};
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::pool::MAX_RUNS;
 use crate::runtime::state::RunState;
@@ -25,7 +26,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 /// Builds a [`Host`].
 #[derive(Debug)]
@@ -33,6 +34,7 @@ pub struct HostBuilder {
     policy: Policy,
     faults: Faults,
     cache: Option<CompileCache>,
+    compiler: Compiler,
     engine: EngineSetup,
     background_seal: bool,
 }
@@ -55,6 +57,7 @@ impl HostBuilder {
             policy,
             faults: Faults::new(),
             cache: None,
+            compiler: Compiler::InProcess,
             engine: EngineSetup::Pooled,
             background_seal: true,
         }
@@ -97,6 +100,17 @@ impl HostBuilder {
         self
     }
 
+    /// Where components are compiled: in this process (the default,
+    /// [`Compiler::InProcess`]), or in a child process held to the policy's
+    /// `[compile] timeout` and `memory` ([`Compiler::Process`] with the
+    /// path of the `airlock` binary, which is what the CLI uses): a
+    /// component that would compile for too long or in too much memory is
+    /// then refused without taking the host down.
+    pub fn compiler(mut self, compiler: Compiler) -> HostBuilder {
+        self.compiler = compiler;
+        self
+    }
+
     /// Route the audit log's writes and syncs through `faults` — the test
     /// API for proving that nothing happens unrecorded when the log fails.
     pub fn audit_faults(mut self, faults: Faults) -> HostBuilder {
@@ -111,6 +125,7 @@ impl HostBuilder {
             policy,
             faults,
             cache,
+            compiler,
             engine,
             background_seal,
         } = self;
@@ -164,6 +179,7 @@ impl HostBuilder {
                 engine,
                 linker,
                 cache,
+                compiler,
                 runs: Semaphore::new(MAX_RUNS as usize),
                 policy,
                 lock,
@@ -206,6 +222,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<RunState>,
     cache: Option<CompileCache>,
+    compiler: Compiler,
     /// One permit per run in flight: the engine's pool has a slot for each.
     runs: Semaphore,
     policy: Policy,
@@ -477,18 +494,26 @@ impl Host {
         // Compiling cannot be interrupted: what it may cost is bounded
         // first, by parsing alone.
         bounds::check(component, &policy.compile).map_err(|e| refuse(e.refusal(origin)))?;
+        let compile = || {
+            let engine = &self.inner.engine;
+            let compiler = &self.inner.compiler;
+            compiler.compile(engine, component, origin, &policy.compile)
+        };
         let compiled = match &self.inner.cache {
-            Some(cache) => cache.component(&self.inner.engine, &digest, component),
-            None => Component::new(&self.inner.engine, component),
+            Some(cache) => cache.compiled(&self.inner.engine, &digest, compile),
+            None => compile().map(|c| c.component),
         };
         let compiled = compiled.map_err(|e| {
-            self.refuse(
-                Refusal::InvalidComponent {
-                    origin: origin.into(),
-                    reason: crate::doc::one_line(&format!("{e:#}")),
-                },
-                Some(digest),
-            )
+            let origin = origin.into();
+            match e {
+                CompileError::Invalid(reason) => {
+                    self.refuse(Refusal::InvalidComponent { origin, reason }, Some(digest))
+                }
+                CompileError::Bound(reason) => {
+                    self.refuse(Refusal::CompileBound { origin, reason }, Some(digest))
+                }
+                CompileError::Host(reason) => Error::Runtime(reason),
+            }
         })?;
         let pre = self
             .inner

@@ -1,7 +1,10 @@
 //! What compiling a component may cost: components beyond the policy's
 //! `[compile]` ceilings are refused by parsing, before anything is
 //! compiled, at review (`inspect`, `approve`) and when a host loads them;
-//! and `approve` compiles (and caches) what it approves.
+//! `approve` compiles (and caches) what it approves; and the CLI compiles
+//! in a child process held to the policy's `[compile] timeout` and
+//! `memory`, so a component within the ceilings that compiles too long or
+//! in too much memory is refused without taking the process down.
 //!
 //! The hostile components are generated here, at the sizes the tests ask
 //! for ([`airlock_test_artifacts::hostile`]).
@@ -10,6 +13,8 @@
 
 mod common;
 
+use airlock::manifest::Manifest;
+use airlock::provenance::{Digest, Entry, Lock};
 use airlock::runtime::bounds::{self, Limit};
 use airlock::runtime::cache::CompileCache;
 use airlock::{Error, Host, Policy, Refusal};
@@ -18,6 +23,7 @@ use airlock_test_artifacts::{PLUGINS, PROBE, TEST_GUESTS};
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const MANIFEST: &str = "[action]\nname = \"bomb\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n";
 
@@ -273,4 +279,230 @@ fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
         std::fs::read_dir(dir.join("host-cache")).unwrap().count(),
         1
     );
+}
+
+/// A component within the default ceilings (one function of 150 KB) that
+/// compiles slowly: its one function keeps 20,000 values live at once
+/// (over ten seconds of Cranelift, on the test machines).
+fn slow() -> Vec<u8> {
+    hostile::wrapping(CoreModule::pressure(1, 20_000), Some(MANIFEST))
+}
+
+/// A component within the default ceilings (48 MiB of data segments, the
+/// `data` ceiling) that needs some 300 MiB of address space to compile.
+fn large() -> Vec<u8> {
+    hostile::wrapping(CoreModule::data(&[32 << 20, 16 << 20]), Some(MANIFEST))
+}
+
+/// The hostile components, each with the `[compile]` bound it goes beyond
+/// and the reason it is refused for.
+fn beyond_the_bounds() -> [(&'static str, Vec<u8>, &'static str, &'static str); 2] {
+    [
+        (
+            "slow",
+            slow(),
+            "timeout = \"1s\"",
+            "took longer than 1s: raise `timeout` under [compile] in the policy",
+        ),
+        (
+            "large",
+            large(),
+            "memory = \"128 MiB\"",
+            "more than 128 MiB of memory: raise `memory` under [compile] in the policy",
+        ),
+    ]
+}
+
+/// Within the parse ceilings, beyond `[compile] timeout` or `memory`:
+/// `approve` stops the compiling child, refuses with the bound's key, soon,
+/// and writes nothing.
+#[test]
+fn approve_refuses_a_component_that_compiles_too_long_or_in_too_much_memory() {
+    for (what, component, bound, message) in beyond_the_bounds() {
+        bounds::check(&component, &airlock::policy::CompileCeilings::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        policy(dir, bound);
+        std::fs::write(dir.join("bomb.wasm"), &component).unwrap();
+        let started = Instant::now();
+        let (code, _, e) = airlock_cached(dir, &["approve", "bomb.wasm", "--yes"]);
+        assert_eq!(code, Some(3), "{what}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+        // One line (after the note that a checkpoint key was generated).
+        let last = e.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "airlock: error: cannot approve: bomb.wasm cannot be compiled within the \
+                 policy's bounds: compiling bomb.wasm "
+            ) && last.contains(message),
+            "{what}: {e}"
+        );
+        assert!(!dir.join("airlock.lock").exists(), "{what}");
+        assert_eq!(cached(dir), 0, "{what}");
+    }
+}
+
+/// Approve `component` (whose manifest is `manifest`) in the lock of the
+/// policy in `dir` as `airlock approve` would, without compiling it.
+fn approve_uncompiled(dir: &Path, component: &[u8], manifest: &str) {
+    let policy = Policy::load(&dir.join("airlock.toml")).unwrap();
+    let mut lock = Lock::load(&policy.trust.lock).unwrap();
+    let manifest = Manifest::parse("manifest", manifest).unwrap();
+    let entry = Entry::new(
+        &manifest,
+        Digest::of(component),
+        "bomb.wasm",
+        None,
+        std::time::SystemTime::now(),
+    );
+    lock.insert(entry);
+    lock.save(&policy.trust.lock).unwrap();
+}
+
+/// An approved component beyond `[compile] timeout` or `memory`: `airlock
+/// run` refuses it before running anything, with the bound's key, and
+/// records the refusal; nothing is cached.
+#[test]
+fn run_refuses_an_approved_component_that_compiles_too_long_or_in_too_much_memory() {
+    for (what, component, bound, message) in beyond_the_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        policy(dir, bound);
+        std::fs::write(dir.join("bomb.wasm"), &component).unwrap();
+        approve_uncompiled(dir, &component, MANIFEST);
+        let started = Instant::now();
+        let (code, out, e) = airlock_cached(dir, &["run", "bomb.wasm"]);
+        assert_eq!(code, Some(3), "{what}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out, "", "{what}");
+        let last = e.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "airlock: error: refused: bomb.wasm cannot be compiled within the policy's \
+                 bounds: compiling bomb.wasm "
+            ) && last.contains(message),
+            "{what}: {e}"
+        );
+        let audit = read(dir.join("airlock-audit.jsonl"));
+        let refused = audit
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|r| r["event"] == "run.refused")
+            .unwrap_or_else(|| panic!("{what}: {audit}"));
+        assert!(refused.to_string().contains(message), "{what}: {refused}");
+        assert!(!audit.contains("run.start"), "{what}: {audit}");
+        assert_eq!(cached(dir), 0, "{what}");
+    }
+}
+
+/// A component within the bounds is compiled by the child, runs, and is
+/// cached; the next run loads it from the cache, without a child (under
+/// bounds no compiling could meet).
+#[test]
+fn the_cli_compiles_in_a_child_runs_and_then_loads_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let probe = std::fs::read(PROBE).unwrap();
+    let probe = airlock::manifest::section::embed(
+        &probe,
+        "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("probe.wasm"), &probe).unwrap();
+    policy(dir, "");
+    let (code, _, e) = airlock_cached(dir, &["approve", "probe.wasm", "--yes", "--no-cache"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(e.contains("; not cached"), "{e}");
+    assert_eq!(cached(dir), 0);
+
+    let input = r#"{"op": "alloc", "mib": 3}"#;
+    let (code, out, e) = airlock_cached(dir, &["run", "probe", "--input", input]);
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(out.trim(), r#"{"ok":3}"#, "{e}");
+    assert_eq!(cached(dir), 1, "{e}");
+
+    // No child could compile the probe in a millisecond: the cached copy runs.
+    policy(dir, "timeout = \"1ms\"");
+    let (code, out, e) = airlock_cached(dir, &["run", "probe", "--input", input]);
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(out.trim(), r#"{"ok":3}"#, "{e}");
+    // And without the cache the bounds hold, on time and on memory.
+    let (code, _, e) = airlock_cached(dir, &["run", "probe", "--input", input, "--no-cache"]);
+    assert_eq!(code, Some(3), "{e}");
+    assert!(
+        e.contains("compiling ./probe.wasm took longer than 1ms"),
+        "{e}"
+    );
+    policy(dir, "memory = \"16 MiB\"");
+    let (code, out, e) = airlock_cached(dir, &["run", "probe", "--input", input]);
+    assert_eq!((code, out.trim()), (Some(0), r#"{"ok":3}"#), "{e}");
+    let (code, _, e) = airlock_cached(dir, &["run", "probe", "--input", input, "--no-cache"]);
+    assert_eq!(code, Some(3), "{e}");
+    assert!(
+        e.contains("compiling ./probe.wasm ")
+            && e.contains("more than 16 MiB of memory: raise `memory` under [compile]"),
+        "{e}"
+    );
+}
+
+/// An embedder's host (with its instance pool, unlike the CLI's) that opts
+/// in to compiling in the `airlock` binary: a component within the bounds
+/// is compiled by the child, loads into the pooled engine and runs; one
+/// beyond them is refused as a `CompileBound` refusal, recorded, and the
+/// host is still there to say so.
+#[test]
+fn an_embedders_host_compiles_in_the_airlock_binary_when_asked() {
+    use airlock::runtime::compiler::Compiler;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let manifest = "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n";
+    let probe =
+        airlock::manifest::section::embed(&std::fs::read(PROBE).unwrap(), manifest).unwrap();
+    std::fs::write(dir.join("probe.wasm"), &probe).unwrap();
+    let host = |compile: &str| {
+        policy(dir, compile);
+        let policy = Policy::load(&dir.join("airlock.toml")).unwrap();
+        Host::builder(policy)
+            .compiler(Compiler::Process(AIRLOCK.into()))
+            .build()
+            .unwrap()
+    };
+    policy(dir, "");
+    approve_uncompiled(dir, &probe, manifest);
+    let h = host("");
+    let action = h.load_file(&dir.join("probe.wasm")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime
+        .block_on(action.invoke(r#"{"op": "alloc", "mib": 2}"#))
+        .unwrap();
+    assert_eq!(outcome.result.unwrap(), r#"{"ok":2}"#);
+    drop((action, h));
+
+    for (what, component, bound, message) in beyond_the_bounds() {
+        approve_uncompiled(dir, &component, MANIFEST);
+        let h = host(bound);
+        let err = h.load_bytes(&component, "bomb.wasm").unwrap_err();
+        let Error::Refused(Refusal::CompileBound { origin, reason }) = &err else {
+            panic!("{what}: {err}");
+        };
+        assert_eq!(origin, "bomb.wasm");
+        assert!(reason.contains(message), "{what}: {reason}");
+        let audit = read(h.audit_log());
+        assert!(
+            audit.contains("cannot be compiled within the policy's bounds: compiling bomb.wasm ")
+                && audit.contains(message),
+            "{what}: {audit}"
+        );
+    }
 }

@@ -8,11 +8,11 @@ use crate::provenance::Lock;
 use crate::provenance::admit::approve_command;
 use crate::provenance::review::Review;
 use crate::provenance::trust::SignatureFile;
+use crate::runtime::compiler::CompileError;
 use crate::runtime::{self, bounds};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wasmtime::component::Component;
 
 /// Vet an action and approve it in the lock (`airlock.lock`). Writes only
 /// with --yes, or when confirmed at a terminal.
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> u8 {
     // component wasmtime refuses is never approved.
     match compile(&bytes, &review, &policy, args.no_cache) {
         Ok(note) => eprintln!("airlock: {note}"),
-        Err(e) => return fail(exit::REFUSED, format!("cannot approve: {e}")),
+        Err((code, e)) => return fail(code, e),
     }
     if !args.yes {
         match confirm(&review) {
@@ -192,21 +192,24 @@ pub fn run(args: Args) -> u8 {
     exit::OK
 }
 
-/// Compile `bytes` with the engine `airlock run` uses, into the compile
+/// Compile `bytes` with the engine `airlock run` uses, in a child process
+/// held to the policy's `[compile] timeout` and `memory`, into the compile
 /// cache it reads (unless `no_cache`, or there is none); what was done and
-/// how long it took.
+/// how long it took, or the exit code and the error.
 fn compile(
     bytes: &[u8],
     review: &Review,
     policy: &Policy,
     no_cache: bool,
-) -> Result<String, String> {
-    let engine = runtime::engine(None).map_err(|e| format!("runtime: {e:#}"))?;
+) -> Result<String, (u8, String)> {
+    let host = |e: String| (exit::HOST, e);
+    let engine = runtime::engine(None).map_err(|e| host(format!("runtime: {e:#}")))?;
+    let compiler = super::compiler().map_err(host)?;
     let cache = if no_cache {
         None
     } else {
         // Bound by the key of the hosts that run it, so they load it.
-        match super::run::compile_cache().map_err(|e| e.to_string())? {
+        match super::run::compile_cache().map_err(|e| host(e.to_string()))? {
             Some(cache) => match cache.keyed_for(&policy.audit) {
                 Ok(cache) => Some(cache),
                 Err(e) => {
@@ -218,17 +221,23 @@ fn compile(
         }
     };
     let started = Instant::now();
+    let origin = &review.origin;
+    let compile = || compiler.compile(&engine, bytes, origin, &policy.compile);
     let compiled = match &cache {
-        Some(cache) => cache.component(&engine, &review.digest, bytes),
-        None => Component::new(&engine, bytes),
+        Some(cache) => cache.compiled(&engine, &review.digest, compile),
+        None => compile().map(|c| c.component),
     };
     let took = started.elapsed();
     compiled.map_err(|e| {
-        crate::Refusal::InvalidComponent {
-            origin: review.origin.clone(),
-            reason: crate::doc::one_line(&format!("{e:#}")),
+        let origin = origin.clone();
+        let refused = |r: crate::Refusal| (exit::REFUSED, format!("cannot approve: {r}"));
+        match e {
+            CompileError::Invalid(reason) => {
+                refused(crate::Refusal::InvalidComponent { origin, reason })
+            }
+            CompileError::Bound(reason) => refused(crate::Refusal::CompileBound { origin, reason }),
+            CompileError::Host(reason) => host(reason),
         }
-        .to_string()
     })?;
     let took = format!("{:.2}s", took.as_secs_f64());
     Ok(match &cache {

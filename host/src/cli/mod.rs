@@ -7,12 +7,13 @@
 //! | 0 | success |
 //! | 1 | the action ran and returned an error (or `audit verify` found a fault); `verify`: the signature does not verify; `diff`: the new component asks for more; `approve`: not confirmed, nothing written |
 //! | 2 | usage or configuration error: bad flags, malformed policy or lock, input not JSON |
-//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component (`approve`: cannot be approved) |
+//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component, a component beyond the `[compile]` ceilings or bounds (`approve`: cannot be approved) |
 //! | 4 | a limit was exceeded (memory, time, output) or the action trapped |
 //! | 5 | host fault: the audit log or a file could not be written; nothing ran unrecorded |
 
 mod approve;
 mod audit;
+mod compile;
 mod diff;
 mod inspect;
 mod keygen;
@@ -49,7 +50,8 @@ Exit codes:
   2  usage or configuration error (bad flags, a missing policy, an unreadable or malformed
      policy or lock, input not JSON)
   3  refused before running (unknown or unapproved action, digest mismatch, capability
-     drift, bad or missing signature, bad manifest; approve: cannot be approved)
+     drift, bad or missing signature, bad manifest, beyond a [compile] ceiling or bound;
+     approve: cannot be approved)
   4  a limit was exceeded (memory, time, output) or the action trapped
   5  host fault (the audit log could not be written, nothing ran unrecorded; approve:
      the lock could not be written)";
@@ -77,6 +79,9 @@ enum Command {
     Keygen(keygen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Compile a component from stdin for a parent airlock process.
+    #[command(name = "__compile", hide = true)]
+    Compile(compile::Args),
 }
 
 /// [`Cli`] with `run` alone. Building clap's whole command tree takes a
@@ -145,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Compile(args) => compile::run(args),
     };
     ExitCode::from(code)
 }
@@ -221,6 +227,15 @@ fn code_of(e: &crate::Error) -> u8 {
         crate::Error::Refused(_) => exit::REFUSED,
         crate::Error::Audit(_) | crate::Error::Io { .. } | crate::Error::Runtime(_) => exit::HOST,
     }
+}
+
+/// Where the CLI compiles components: in a child process, this binary's
+/// hidden `__compile` command, held to the policy's `[compile] timeout` and
+/// `memory`.
+fn compiler() -> Result<crate::runtime::compiler::Compiler, String> {
+    std::env::current_exe()
+        .map(crate::runtime::compiler::Compiler::Process)
+        .map_err(|e| format!("cannot find the airlock binary to compile in a child process: {e}"))
 }
 
 /// Whether a command-line argument names a component file rather than an

@@ -51,6 +51,10 @@ pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
     if let Some(prelink) = prelink {
         builder = builder.prelinked(prelink);
     }
+    match super::compiler() {
+        Ok(compiler) => builder = builder.compiler(compiler),
+        Err(e) => return fail(exit::HOST, e),
+    }
     if !args.no_cache {
         match compile_cache() {
             Ok(Some(cache)) => builder = builder.compile_cache(cache),

@@ -34,6 +34,8 @@
 //! component = "64 MiB"                 # the defaults; see CompileCeilings
 //! functions = 100000
 //! function = "1 MiB"
+//! timeout = "60s"                      # compiling, in a child process (the CLI's)
+//! memory = "2 GiB"
 //!
 //! [network]
 //! ca_certs = ["certs/internal-ca.pem"] # trusted besides the public roots
@@ -253,6 +255,12 @@ pub struct CompileCeilings {
     pub data: ByteSize,
     /// Size of one custom section, at any level (`custom_section`).
     pub custom_section: ByteSize,
+    /// Wall-clock time compiling may take (`timeout`), where it runs in a
+    /// child process ([`crate::runtime::compiler`]).
+    pub timeout: Duration,
+    /// Address space the compiling process may use (`memory`), where it
+    /// runs in a child process.
+    pub memory: ByteSize,
 }
 
 impl Default for CompileCeilings {
@@ -267,6 +275,8 @@ impl Default for CompileCeilings {
             data_segment: ByteSize::mib(32),
             data: ByteSize::mib(48),
             custom_section: ByteSize::mib(32),
+            timeout: Duration::from_secs(60),
+            memory: ByteSize::mib(2048),
         }
     }
 }

@@ -89,6 +89,8 @@ struct Compile {
     data_segment: Option<ByteSize>,
     data: Option<ByteSize>,
     custom_section: Option<ByteSize>,
+    timeout: Option<Span>,
+    memory: Option<ByteSize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -347,6 +349,16 @@ impl Compile {
             data_segment: size("data_segment", self.data_segment, d.data_segment)?,
             data: size("data", self.data, d.data)?,
             custom_section: size("custom_section", self.custom_section, d.custom_section)?,
+            timeout: match self.timeout {
+                Some(Span(t)) if t.is_zero() => {
+                    return Err(err(
+                        "compile.timeout".into(),
+                        "must be more than 0: no component compiles in no time".into(),
+                    ));
+                }
+                t => t.map_or(d.timeout, |s| s.0),
+            },
+            memory: size("memory", self.memory, d.memory)?,
         })
     }
 }

@@ -256,6 +256,8 @@ component = "8 MiB"
 functions = 5000
 function = "256 KiB"
 custom_section = 4096
+timeout = "5s"
+memory = "512 MiB"
 "#;
     let p = Policy::parse("airlock.toml", text, Path::new(".")).unwrap();
     let d = CompileCeilings::default();
@@ -266,12 +268,26 @@ custom_section = 4096
             functions: 5000,
             function: ByteSize::kib(256),
             custom_section: ByteSize(4096),
+            timeout: Duration::from_secs(5),
+            memory: ByteSize::mib(512),
             ..d.clone()
         }
     );
     let empty = Policy::parse("airlock.toml", "", Path::new(".")).unwrap();
     assert_eq!(empty.compile, d);
     assert_eq!(Policy::empty("a.jsonl").compile, d);
+    assert_eq!(d.timeout, Duration::from_secs(60));
+    assert_eq!(d.memory, ByteSize::mib(2048));
+    for zero in ["timeout = \"0s\"", "memory = 0"] {
+        let err = Policy::parse(
+            "airlock.toml",
+            &format!("[compile]\n{zero}\n"),
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must be more than 0"), "{zero}: {err}");
+    }
 }
 
 #[test]

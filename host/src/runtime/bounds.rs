@@ -667,6 +667,7 @@ mod tests {
                     body: 40,
                     data: vec![10, 30],
                     custom: vec![("a".into(), 5)],
+                    ..CoreModule::default()
                 }),
                 Part::Nested(vec![module(CoreModule::one_function(90))]),
                 custom("b", 7),

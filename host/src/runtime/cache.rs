@@ -37,6 +37,7 @@
 #![allow(unsafe_code)]
 
 use crate::provenance::Digest;
+use crate::runtime::compiler::{CompileError, Compiled, Compiler};
 use blake2::digest::{KeyInit, Mac as _, consts::U32};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
@@ -177,6 +178,24 @@ fn private(meta: &std::fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
+/// Load the artifact a compiling child process wrote
+/// ([`crate::runtime::compiler`]).
+pub(crate) fn deserialize_from_child(
+    engine: &Engine,
+    artifact: &[u8],
+) -> wasmtime::Result<Component> {
+    // SAFETY: `Component::deserialize` requires bytes produced by
+    // `Component::serialize` (or `Engine::precompile_component`, the same
+    // format) of a compatible engine. These bytes are what the child the
+    // host started — the program it was configured with, the `airlock`
+    // binary — wrote on a pipe only the two of them hold, from
+    // `precompile_component` of the component the host had admitted and
+    // handed it on another such pipe; they are in this process's memory,
+    // which nothing else changes. wasmtime checks its own header (version,
+    // target, configuration) and refuses a mismatch.
+    unsafe { Component::deserialize(engine, artifact) }
+}
+
 impl CompileCache {
     /// Open the cache at `path`, creating it (mode `0700`) if it is
     /// missing. Refused unless it is a directory of this user that no one
@@ -251,15 +270,30 @@ impl CompileCache {
     }
 
     /// The compiled `component` (whose digest is `digest`): loaded from the
-    /// cache if a sound copy is there, else compiled and stored.
+    /// cache if a sound copy is there, else compiled in this process and
+    /// stored.
     pub fn component(
         &self,
         engine: &Engine,
         digest: &Digest,
         component: &[u8],
-    ) -> wasmtime::Result<Component> {
+    ) -> Result<Component, CompileError> {
+        let ceilings = crate::policy::CompileCeilings::default();
+        self.compiled(engine, digest, || {
+            Compiler::InProcess.compile(engine, component, "the component", &ceilings)
+        })
+    }
+
+    /// The component whose digest is `digest`: loaded from the cache if a
+    /// sound copy is there, else made by `compile` and stored.
+    pub(crate) fn compiled(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+        compile: impl FnOnce() -> Result<Compiled, CompileError>,
+    ) -> Result<Component, CompileError> {
         let Some(key) = &self.key else {
-            return Component::new(engine, component);
+            return compile().map(|c| c.component);
         };
         let engine_id = engine_key(engine);
         let name = Self::name(&engine_id, digest, key);
@@ -270,19 +304,22 @@ impl CompileCache {
                 tracing::warn!(cache = %self.path.display(), file = %name, "recompiling: {why}")
             }
         }
-        let compiled = Component::new(engine, component)?;
-        if let Err(e) = compiled
-            .serialize()
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                let mac = key.mac(digest, &engine_id).chain_update(&bytes).finalize();
-                self.store(&name, &bytes, &mac.into_bytes())
-                    .map_err(|e| e.to_string())
-            })
-        {
+        let Compiled {
+            component,
+            artifact,
+        } = compile()?;
+        let bytes = match artifact {
+            Some(bytes) => Ok(bytes),
+            None => component.serialize().map_err(|e| e.to_string()),
+        };
+        if let Err(e) = bytes.and_then(|bytes| {
+            let mac = key.mac(digest, &engine_id).chain_update(&bytes).finalize();
+            self.store(&name, &bytes, &mac.into_bytes())
+                .map_err(|e| e.to_string())
+        }) {
             tracing::warn!(cache = %self.path.display(), file = %name, "cannot store the compiled component: {e}");
         }
-        Ok(compiled)
+        Ok(component)
     }
 
     /// Load `name`: `Ok(None)` if it is not cached, `Err` (why) if a file

@@ -12,6 +12,7 @@ pub(crate) mod beside;
 pub mod bindings;
 pub mod bounds;
 pub mod cache;
+pub mod compiler;
 pub mod invoke;
 pub mod limits;
 pub mod pool;

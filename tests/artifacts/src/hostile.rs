@@ -5,11 +5,15 @@
 //!
 //! Function bodies are straight lines of `nop`s: what matters to the
 //! checks under test is their size and number, and a body that is small
-//! enough to be admitted still compiles quickly.
+//! enough to be admitted still compiles quickly. A body can instead keep
+//! many values live at once ([`CoreModule::pressure`]), which makes the
+//! register allocator work hard: a body that is small enough to be admitted
+//! that compiles slowly and in much memory.
 
 use wasm_encoder::{
-    CodeSection, Component, ComponentSectionId, CustomSection, DataSection, Function,
-    FunctionSection, Module, RawSection, TypeSection,
+    CodeSection, Component, ComponentSectionId, ConstExpr, CustomSection, DataSection, Function,
+    FunctionSection, GlobalSection, GlobalType, Instruction, Module, RawSection, TypeSection,
+    ValType,
 };
 
 /// A core module to generate.
@@ -24,6 +28,9 @@ pub struct CoreModule {
     pub data: Vec<usize>,
     /// Custom sections: (name, bytes of content).
     pub custom: Vec<(String, usize)>,
+    /// If not 0, each function body computes this many distinct values from
+    /// a global, all live at once, then sums them (and `body` is ignored).
+    pub live: u32,
 }
 
 impl CoreModule {
@@ -39,6 +46,16 @@ impl CoreModule {
     /// One function, `body` bytes long.
     pub fn one_function(body: usize) -> CoreModule {
         CoreModule::functions(1, body)
+    }
+
+    /// `n` functions, each keeping `values` distinct values live at once:
+    /// about 7 bytes of body per value.
+    pub fn pressure(n: u32, values: u32) -> CoreModule {
+        CoreModule {
+            functions: n,
+            live: values,
+            ..CoreModule::default()
+        }
     }
 
     /// Data segments of these sizes, and no functions.
@@ -70,11 +87,35 @@ impl CoreModule {
             }
             module.section(&functions);
         }
+        if self.live > 0 {
+            // A mutable global the bodies read, so nothing folds to a constant.
+            let mut globals = GlobalSection::new();
+            let ty = GlobalType {
+                val_type: ValType::I64,
+                mutable: true,
+                shared: false,
+            };
+            globals.global(ty, &ConstExpr::i64_const(3));
+            module.section(&globals);
+        }
         if self.functions > 0 {
-            // No locals, `nop`s, `end`.
             let mut body = Function::new([]);
-            body.raw(std::iter::repeat_n(0x01, self.body.max(2) - 2));
-            body.raw([0x0b]);
+            if self.live > 0 {
+                for k in 0..self.live {
+                    body.instruction(&Instruction::GlobalGet(0));
+                    body.instruction(&Instruction::I64Const(i64::from(k) + 2));
+                    body.instruction(&Instruction::I64Mul);
+                }
+                for _ in 1..self.live {
+                    body.instruction(&Instruction::I64Add);
+                }
+                body.instruction(&Instruction::GlobalSet(0));
+                body.instruction(&Instruction::End);
+            } else {
+                // No locals, `nop`s, `end`.
+                body.raw(std::iter::repeat_n(0x01, self.body.max(2) - 2));
+                body.raw([0x0b]);
+            }
             let mut code = CodeSection::new();
             for _ in 0..self.functions {
                 code.function(&body);
