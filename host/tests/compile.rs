@@ -198,13 +198,10 @@ fn approve_compiles_within_the_ceilings_and_refuses_just_beyond() {
     assert_eq!(cached(dir), 1, "{e}");
 }
 
-/// An approved component the policy now holds to a lower ceiling: a host
-/// refuses to load it before compiling anything, and records the refusal.
-/// At the ceiling, the same component loads.
-#[test]
-fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+/// In `dir`: the probe as `probe.wasm`, a policy with the default
+/// ceilings, and the probe approved without compiling it; its bytes, and
+/// what `approve` printed.
+fn approved_probe(dir: &Path) -> (Vec<u8>, String) {
     let probe = std::fs::read(PROBE).unwrap();
     let probe = airlock::manifest::section::embed(
         &probe,
@@ -215,6 +212,17 @@ fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
     policy(dir, "");
     let (code, _, e) = airlock_cached(dir, &["approve", "probe.wasm", "--yes", "--no-cache"]);
     assert_eq!(code, Some(0), "{e}");
+    (probe, e)
+}
+
+/// An approved component the policy now holds to a lower ceiling: a host
+/// refuses to load it before compiling anything, and records the refusal.
+/// At the ceiling, the same component loads.
+#[test]
+fn a_host_refuses_an_approved_component_beyond_a_ceiling_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (probe, _) = approved_probe(dir);
 
     let m = bounds::measure(&probe).unwrap();
     let host = |compile: &str| {
@@ -410,16 +418,7 @@ fn run_refuses_an_approved_component_that_compiles_too_long_or_in_too_much_memor
 fn the_cli_compiles_in_a_child_runs_and_then_loads_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let probe = std::fs::read(PROBE).unwrap();
-    let probe = airlock::manifest::section::embed(
-        &probe,
-        "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("probe.wasm"), &probe).unwrap();
-    policy(dir, "");
-    let (code, _, e) = airlock_cached(dir, &["approve", "probe.wasm", "--yes", "--no-cache"]);
-    assert_eq!(code, Some(0), "{e}");
+    let (_, e) = approved_probe(dir);
     assert!(e.contains("; not cached"), "{e}");
     assert_eq!(cached(dir), 0);
 

@@ -4,24 +4,13 @@
 //! every request one `net.request` record. Real HTTP and HTTPS servers on
 //! 127.0.0.1; names point there through the policy's `[network.hosts]`.
 
-use airlock::Outcome;
 use airlock_tests::server::{Reply, Server, TestCa};
-use airlock_tests::{Setup, output};
+use airlock_tests::{Setup, output, run_many};
 use serde_json::{Value, json};
 use std::net::TcpListener;
 
 fn get(url: &str) -> Value {
     json!({"op": "http", "url": url})
-}
-
-async fn run(setup: &Setup, ops: &[Value]) -> (Vec<Value>, Outcome) {
-    let outcome = setup
-        .host()
-        .invoke("probe", &json!({"op": "many", "ops": ops}).to_string())
-        .await
-        .unwrap();
-    let out = output(&outcome).as_array().unwrap().clone();
-    (out, outcome)
 }
 
 /// `[network.hosts]` entries pointing each of `names` at 127.0.0.1.
@@ -41,7 +30,7 @@ async fn an_allowed_request_works_and_is_recorded() {
     setup.probe(&format!("network = [\"http://api.test:{port}\"]"), "");
     let op = json!({"op": "http", "method": "POST", "url": format!("http://api.test:{port}/v1/items?token=abc"),
         "headers": [["x-request", "42"]], "body": "world"});
-    let (out, outcome) = run(&setup, &[op]).await;
+    let (out, outcome) = run_many(&setup, &[op]).await;
     assert_eq!(out[0]["status"], 200, "{out:?}");
     assert_eq!(out[0]["body"], "hello world");
     assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
@@ -112,7 +101,7 @@ async fn https_checks_the_certificate_against_the_host_name() {
         &format!("network = [\"https://api.test:{port}\", \"https://other.test:{port}\"]"),
         "",
     );
-    let (out, _) = run(
+    let (out, _) = run_many(
         &setup,
         &[
             get(&format!("https://api.test:{port}/")),
@@ -136,7 +125,7 @@ async fn https_checks_the_certificate_against_the_host_name() {
     let mut untrusted = Setup::new();
     untrusted.network(&[], &["127.0.0.1"], &local(&["api.test"]));
     untrusted.probe(&format!("network = [\"https://api.test:{port}\"]"), "");
-    let (out, _) = run(&untrusted, &[get(&format!("https://api.test:{port}/"))]).await;
+    let (out, _) = run_many(&untrusted, &[get(&format!("https://api.test:{port}/"))]).await;
     assert!(
         out[0]["err"]
             .as_str()
@@ -182,7 +171,7 @@ async fn only_the_declared_origin_is_reached_and_the_check_comes_before_dns() {
     ];
     let mut ops: Vec<Value> = refused.iter().map(|u| get(u)).collect();
     ops.push(get(&format!("http://API.Test.:{port}/mixed")));
-    let (out, outcome) = run(&setup, &ops).await;
+    let (out, outcome) = run_many(&setup, &ops).await;
     for (i, url) in refused.iter().enumerate() {
         let err = out[i]["err"]
             .as_str()
@@ -268,7 +257,7 @@ async fn names_that_resolve_to_blocked_addresses_are_refused_unless_granted() {
     let mut setup = Setup::new();
     setup.network(&[], &[], &hosts);
     setup.probe(&network, "");
-    let (out, outcome) = run(&setup, &ops).await;
+    let (out, outcome) = run_many(&setup, &ops).await;
     for r in &out {
         assert_eq!(r["kind"], "Denied", "{out:?}");
         assert!(r["err"].as_str().unwrap().contains("address"), "{r}");
@@ -304,7 +293,7 @@ async fn names_that_resolve_to_blocked_addresses_are_refused_unless_granted() {
         &format!("network = [\"http://internal.test:{port}\", \"http://127.0.0.1:{port}\"]"),
         "",
     );
-    let (out, _) = run(&granted, &ops[..1]).await;
+    let (out, _) = run_many(&granted, &ops[..1]).await;
     assert_eq!(out[0]["status"], 200, "{out:?}");
 
     assert_eq!(server.received().len(), 1);
@@ -314,7 +303,7 @@ async fn names_that_resolve_to_blocked_addresses_are_refused_unless_granted() {
     let mut allowed = Setup::new();
     allowed.network(&[], &["127.0.0.0/8"], &hosts);
     allowed.probe(&network, "");
-    let (out, _) = run(&allowed, &ops[..3]).await;
+    let (out, _) = run_many(&allowed, &ops[..3]).await;
     assert_eq!(out[0]["status"], 200, "{out:?}");
     assert_eq!(out[1]["status"], 200, "{out:?}");
     assert_eq!(out[2]["kind"], "Denied", "{out:?}");
@@ -339,7 +328,7 @@ async fn redirects_are_not_followed_and_the_next_hop_is_checked() {
     );
     let op =
         json!({"op": "http", "url": format!("http://start.test:{}/", start.port()), "follow": 1});
-    let (out, outcome) = run(&setup, &[op]).await;
+    let (out, outcome) = run_many(&setup, &[op]).await;
     assert_eq!(
         out[0]["status"], 302,
         "the action sees the redirect: {out:?}"
@@ -376,7 +365,7 @@ async fn responses_over_the_cap_are_cut_with_a_clear_error() {
         "http_response_body = \"1 KiB\"",
     );
     let url = format!("http://big.test:{port}/");
-    let (out, outcome) = run(
+    let (out, outcome) = run_many(
         &setup,
         &[get(&url), json!({"op": "http", "url": url, "max": 100})],
     )
@@ -414,7 +403,7 @@ async fn request_count_and_body_limits_hold() {
     );
     let url = format!("http://api.test:{port}/");
     let post = |body: &str| json!({"op": "http", "method": "POST", "url": url, "body": body});
-    let (out, outcome) = run(&setup, &[post(&"y".repeat(17)), get(&url), get(&url)]).await;
+    let (out, outcome) = run_many(&setup, &[post(&"y".repeat(17)), get(&url), get(&url)]).await;
     assert_eq!(out[0]["kind"], "Denied", "{out:?}");
     assert_eq!(out[1]["status"], 200, "{out:?}");
     assert_eq!(out[2]["kind"], "Denied", "{out:?}");
@@ -526,7 +515,7 @@ async fn every_answered_request_is_recorded_before_its_run_ends() {
     );
     let ops = vec![get(&format!("http://api.test:{port}/")); 20];
     for _ in 0..5 {
-        let (out, _) = run(&setup, &ops).await;
+        let (out, _) = run_many(&setup, &ops).await;
         assert!(out.iter().all(|r| r["status"] == 200), "{out:?}");
     }
 

@@ -4,21 +4,10 @@
 //! requests wasi-http refuses before airlock's own checks. Real servers on
 //! 127.0.0.1; names point there through the policy's `[network.hosts]`.
 
-use airlock::Outcome;
 use airlock::manifest::Manifest;
 use airlock_tests::server::{Reply, Server};
-use airlock_tests::{Setup, output, probe_manifest};
+use airlock_tests::{Setup, probe_manifest, run_many};
 use serde_json::{Value, json};
-
-async fn run(setup: &Setup, ops: &[Value]) -> (Vec<Value>, Outcome) {
-    let outcome = setup
-        .host()
-        .invoke("probe", &json!({"op": "many", "ops": ops}).to_string())
-        .await
-        .unwrap();
-    let out = output(&outcome).as_array().unwrap().clone();
-    (out, outcome)
-}
 
 fn get(url: &str) -> Value {
     json!({"op": "http", "url": url})
@@ -113,7 +102,7 @@ async fn kinds_of_address_the_policy_forbids_are_never_reached() {
     let mut allowed = Setup::new();
     allowed.policy(&api_test("allow_private = [\"127.0.0.0/8\"]"));
     allowed.probe(&network, "");
-    let (out, _) = run(&allowed, &ops).await;
+    let (out, _) = run_many(&allowed, &ops).await;
     assert_eq!(
         (&out[0]["status"], &out[1]["status"]),
         (&json!(200), &json!(200)),
@@ -127,7 +116,7 @@ async fn kinds_of_address_the_policy_forbids_are_never_reached() {
         "allow_private = [\"127.0.0.0/8\"]\nforbid = [\"loopback\"]",
     ));
     setup.probe(&network, "");
-    let (out, outcome) = run(&setup, &ops).await;
+    let (out, outcome) = run_many(&setup, &ops).await;
     for r in &out {
         assert_eq!(r["kind"], "Denied", "{out:?}");
     }
@@ -186,7 +175,7 @@ async fn ports_are_accepted_only_as_written_canonically() {
         // Canonical, with and without the scheme's default port: fine.
         get(&format!("http://api.test:{port}/")),
     ];
-    let (out, outcome) = run(&setup, &ops).await;
+    let (out, outcome) = run_many(&setup, &ops).await;
     for r in &out[..5] {
         assert!(
             r["kind"] == "Denied" || r["err"].as_str().is_some_and(|e| e.contains("Denied")),
@@ -288,7 +277,7 @@ async fn hop_by_hop_headers_are_refused_and_recorded() {
         ]),
         "abc",
     ));
-    let (out, outcome) = run(&setup, &ops).await;
+    let (out, outcome) = run_many(&setup, &ops).await;
     for r in &out[..refused.len()] {
         assert_eq!(r["kind"], "Denied", "{out:?}");
     }
@@ -363,7 +352,7 @@ async fn requests_wasi_http_refuses_before_the_checks_are_recorded() {
         // Percent-encoded: refused wherever it is refused first.
         json!({"op": "raw-http", "scheme": "http", "authority": format!("%61pi.test:{port}")}),
     ];
-    let (out, _) = run(&setup, &ops).await;
+    let (out, _) = run_many(&setup, &ops).await;
     assert_eq!(out[5]["status"], 200, "{out:?}");
     assert_eq!(out.len(), 11);
     for r in &out[..5] {

@@ -2,25 +2,14 @@
 //! exposed values refused on their way to anyone else, and unexposed values
 //! never in the action — even when a server echoes them back.
 
-use airlock::Outcome;
 use airlock_tests::server::{Reply, Server, TestCa};
-use airlock_tests::{Setup, output};
+use airlock_tests::{Setup, run_many};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 const HOOK_PATH: &str = "T0001/B0002/hook-path-4f9c2a7e";
 const TOKEN: &str = "tok_1b8d3605_placeholder_value";
-
-async fn run(setup: &Setup, ops: &[Value]) -> (Vec<Value>, Outcome) {
-    let outcome = setup
-        .host()
-        .invoke("probe", &json!({"op": "many", "ops": ops}).to_string())
-        .await
-        .unwrap();
-    let out = output(&outcome).as_array().unwrap().clone();
-    (out, outcome)
-}
 
 fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Value {
     json!({"op": "http", "method": "POST", "url": url, "headers": headers, "body": body})
@@ -94,7 +83,7 @@ async fn a_placeholder_reaches_its_audience_as_the_value() {
         &[("authorization", "Bearer {{secret:TOKEN}}")],
         r#"{"token": "{{secret:TOKEN}}"}"#,
     );
-    let (out, outcome) = run(&setup, &[op]).await;
+    let (out, outcome) = run_many(&setup, &[op]).await;
     assert_eq!(out[0]["status"], 200, "{out:?}");
     assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
 
@@ -148,7 +137,7 @@ async fn a_placeholder_for_another_host_is_refused_and_nothing_is_sent() {
         post(&two.audience_url("/"), &[], "{{secret:token}}"),
         post(&two.audience_url("/"), &bearer, ""),
     ];
-    let (out, outcome) = run(&two.setup, &ops).await;
+    let (out, outcome) = run_many(&two.setup, &ops).await;
     for r in &out[..5] {
         assert_eq!(r["kind"], "Denied", "{out:?}");
     }
@@ -207,7 +196,7 @@ async fn an_exposed_secret_going_to_another_host_is_refused_in_any_encoding() {
             "",
         ),
     ];
-    let (out, outcome) = run(&two.setup, &ops).await;
+    let (out, outcome) = run_many(&two.setup, &ops).await;
     assert_eq!(out[0]["ok"], key.len(), "the action may read it: {out:?}");
     for r in &out[1..6] {
         assert_eq!(r["kind"], "Denied", "{out:?}");
@@ -264,7 +253,7 @@ async fn an_unexposed_secret_never_reaches_the_action() {
         // The scan finds an exposed value the action read: it works.
         scan(shown, json!([{"op": "secret", "name": "SHOWN"}])),
     ];
-    let (out, _) = run(&two.setup, &ops).await;
+    let (out, _) = run_many(&two.setup, &ops).await;
     assert_eq!(out[0]["found"], false, "{out:?}");
     assert_eq!(out[1]["found"], true, "{out:?}");
     let results = &out[0]["results"];

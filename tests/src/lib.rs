@@ -253,6 +253,21 @@ impl Setup {
     }
 }
 
+/// Run the setup's `probe` on `ops` (its `many` op) in a new host: what
+/// each op returned, and the outcome.
+pub async fn run_many(setup: &Setup, ops: &[Value]) -> (Vec<Value>, airlock::Outcome) {
+    let outcome = setup
+        .host()
+        .invoke(
+            "probe",
+            &serde_json::json!({"op": "many", "ops": ops}).to_string(),
+        )
+        .await
+        .unwrap();
+    let out = output(&outcome).as_array().unwrap().clone();
+    (out, outcome)
+}
+
 /// The JSON output of a successful outcome.
 pub fn output(outcome: &airlock::Outcome) -> Value {
     match &outcome.result {
