@@ -184,11 +184,8 @@ impl Event {
                 continue;
             }
             let text = text.clone();
-            let mut end = GUEST_TEXT_LIMIT;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.fields.insert(key, text[..end].into());
+            let kept = &text[..text.floor_char_boundary(GUEST_TEXT_LIMIT)];
+            self.fields.insert(key, kept.into());
             self.fields.insert(format!("{key}_len"), text.len().into());
             self.fields.insert(
                 format!("{key}_sha256"),

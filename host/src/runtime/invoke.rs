@@ -365,11 +365,7 @@ fn panic_message(stderr: &str) -> Option<String> {
 
 /// Cut a message the action returned to the output limit.
 fn cut(message: &str, limit: ByteSize) -> String {
-    let mut end = message.len().min(limit.as_usize());
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    message[..end].to_owned()
+    message[..message.floor_char_boundary(limit.as_usize())].to_owned()
 }
 
 /// Enforce the output limit, keep secrets out, and insist on JSON.

@@ -164,9 +164,5 @@ fn describe(report: &Report, redactor: &Redactor) -> Event {
 
 /// A reason quotes what the action wrote; keep it to a record's size.
 fn cut(text: &str) -> String {
-    let mut end = text.len().min(GUEST_TEXT_LIMIT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    text[..text.floor_char_boundary(GUEST_TEXT_LIMIT)].to_owned()
 }

@@ -192,10 +192,7 @@ const UNDECLARED_SHOWN: usize = 32;
 /// control characters blanked, and marked `…` when cut (the record keeps
 /// the whole name's length and SHA-256 beside it).
 fn undeclared(name: &str) -> String {
-    let mut end = name.len().min(UNDECLARED_SHOWN);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = name.floor_char_boundary(UNDECLARED_SHOWN);
     let shown = crate::doc::one_line(&name[..end]);
     if end < name.len() {
         format!("{shown}…")
