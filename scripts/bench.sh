@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance suite of the README's Performance section, in one run:
+# The performance suite whose figures bench/NOTES.md records, in one run:
 # raw wasmtime, Extism (its own workspace, bench/extism, with its newer
 # wasmtime kept out of airlock's build graph), Host::invoke, throughput, the
 # cold CLI, audit costs and the network path. Pass --quick for a smoke run.
