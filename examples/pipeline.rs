@@ -11,8 +11,8 @@
 //! `sign-payload` signs each file's digest line (one task per file, in
 //! parallel), and `hello` announces the result.
 
-use airlock::provenance::Lock;
-use airlock::provenance::review::Review;
+use airlock::rules::provenance::Lock;
+use airlock::rules::provenance::review::Review;
 use airlock::{Failure, Host, Outcome, Policy};
 use airlock_test_artifacts::{FILE_DIGEST, HELLO, SIGN_PAYLOAD};
 use serde_json::{Value, json};

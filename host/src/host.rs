@@ -1,26 +1,26 @@
 //! [`Host`]: one engine, one policy, one audit log, and every action loaded
 //! through them.
 
-use crate::audit::{AuditLog, Checkpointer, Event, Faults};
 use crate::caps::fs::Mounts;
 use crate::caps::net::NetConfig;
-use crate::grant::Grant;
-use crate::manifest::{Manifest, section};
 use crate::outcome::Outcome;
-use crate::policy::Policy;
-use crate::provenance::admit::{self, Candidate};
-use crate::provenance::trust::{self, SignatureFile};
-use crate::provenance::{Digest, Lock};
 use crate::runtime::bindings::ActionPre;
-use crate::runtime::bounds;
 use crate::runtime::cache::CompileCache;
 use crate::runtime::compiler::{CompileError, Compiler};
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::pool::MAX_RUNS;
 use crate::runtime::state::RunState;
 use crate::runtime::{self, EpochTicker, Prelink};
-use crate::units::ByteSize;
 use crate::{Error, Refusal};
+use airlock_audit::{AuditLog, Checkpointer, Event, Faults};
+use airlock_rules::bounds;
+use airlock_rules::grant::Grant;
+use airlock_rules::manifest::{Manifest, section};
+use airlock_rules::policy::Policy;
+use airlock_rules::provenance::admit::{self, Candidate};
+use airlock_rules::provenance::trust::{self, SignatureFile};
+use airlock_rules::provenance::{Digest, Lock};
+use airlock_rules::units::ByteSize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -344,16 +344,11 @@ impl Host {
         if let Some(prepared) = self.lock_names().get(name) {
             return Ok(self.wrap(prepared.clone()));
         }
-        let source = self
+        let path = self
             .inner
             .policy
-            .actions
-            .get(name)
-            .ok_or_else(|| self.refuse(Refusal::UnknownAction(name.into()), None))?;
-        let path = source
-            .path
-            .as_ref()
-            .ok_or_else(|| self.refuse(Refusal::NoPath(name.into()), None))?;
+            .component_path(name)
+            .map_err(|refusal| self.refuse(refusal, None))?;
         let bytes =
             self.read_component(path, &format!(" (fix [actions.{name}] path in the policy)"))?;
         let signature = SignatureFile::next_to(path)?;
@@ -412,7 +407,7 @@ impl Host {
     fn read_component(&self, path: &Path, hint: &str) -> Result<Vec<u8>, Error> {
         bounds::read_file(path, &self.inner.policy.compile)
             .map_err(|e| {
-                Error::from(crate::doc::DocError::new(
+                Error::from(airlock_rules::doc::DocError::new(
                     &path.display().to_string(),
                     "",
                     format!("cannot be read: {e}{hint}"),
@@ -524,7 +519,7 @@ impl Host {
                 self.refuse(
                     Refusal::Unlinkable {
                         origin: origin.into(),
-                        reason: crate::doc::one_line(&format!("{e:#}")),
+                        reason: airlock_rules::doc::one_line(&format!("{e:#}")),
                     },
                     Some(digest),
                 )

@@ -7,16 +7,28 @@
 //!
 //! An action is untrusted code. Its [`Manifest`] (embedded in the component,
 //! so the digest covers it) says what it wants; its minisign signature says
-//! who published it; the lock ([`provenance::Lock`], written by `airlock
-//! approve`) records the SHA-256 digest and capability set a person
+//! who published it; the lock ([`rules::provenance::Lock`], written by
+//! `airlock approve` or [`approve::write`]) records the SHA-256 digest and capability set a person
 //! approved; the operator's [`Policy`] says what any action may ever get and
 //! which publishers are trusted. A component that is not approved, or whose
 //! manifest asks for more than was approved (capability drift), is refused
 //! before it is compiled. At run time the [`Grant`] is `manifest ∩ policy`.
 //! Each invocation gets a fresh instance — nothing survives between runs —
 //! and no ambient authority: no environment, arguments, host stdio or
-//! sockets. Every capability use passes one choke point in [`caps`] that
-//! decides, enforces and records it in the [`audit`] log.
+//! sockets. Every capability use passes one choke point that decides,
+//! enforces and records it in the [`audit`] log.
+//!
+//! # The crates
+//!
+//! - [`rules`] (`airlock-rules`): manifest, policy, grant, the network
+//!   grammar, the lock, approval and minisign: pure decisions, no
+//!   WebAssembly runtime.
+//! - [`audit`] (`airlock-audit`): the log, its tree and checkpoints, and
+//!   verification: no WebAssembly runtime, so an auditor's tool needs none.
+//! - `airlock` (this crate): the runtime, the capabilities and the
+//!   embedding API. Both crates above are re-exported, so one dependency is
+//!   enough.
+//! - `airlock-cli`: the `airlock` command, thin over this crate.
 //!
 //! # Embedding
 //!
@@ -45,22 +57,21 @@
 //!
 //! # Where things are decided
 //!
-//! | question | module |
+//! | question | where |
 //! |---|---|
-//! | is this manifest well-formed? | [`manifest`] |
-//! | what does the operator allow? | [`policy`] |
-//! | what does this action get? | [`grant`] |
-//! | is this the approved component, asking for no more than was approved? | [`provenance::admit`], [`Host::action`] |
-//! | who published it? | [`provenance::trust`] |
-//! | may it be compiled (its functions, code, data, sizes)? | [`runtime::bounds`] |
-//! | may this file / secret / request be used? | [`caps`] |
-//! | how does a run begin and end, and what stops it? | [`runtime`] |
+//! | is this manifest well-formed? | [`rules::manifest`] |
+//! | what does the operator allow? | [`rules::policy`] |
+//! | what does this action get? | [`rules::grant`] |
+//! | is this the approved component, asking for no more than was approved? | [`rules::provenance::admit`], [`Host::action`] |
+//! | who published it? | [`rules::provenance::trust`] |
+//! | may it be compiled (its functions, code, data, sizes)? | [`rules::bounds`] |
+//! | may this file / secret / request be used? | the capability modules, at run time; refusals reach [`Outcome::denials`] |
 //! | what happened, provably? | [`audit`] |
 //!
 //! # The one use of `unsafe`
 //!
-//! airlock forbids `unsafe` everywhere but [`runtime::cache`], the on-disk
-//! cache of compiled components: loading compiled machine code
+//! airlock forbids `unsafe` everywhere but the on-disk cache of compiled
+//! components ([`compile::CompileCache`]): loading compiled machine code
 //! (`Component::deserialize`) cannot be checked by the compiler. The module
 //! states the trust argument (a private directory and file of the user
 //! airlock runs as, and a MAC over the component's approved digest, the
@@ -71,26 +82,36 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod audit;
-pub mod caps;
-pub mod cli;
-pub mod doc;
+pub mod approve;
+mod caps;
 mod error;
-pub mod grant;
 mod host;
-pub mod inspect;
-pub mod manifest;
-mod opfile;
 mod outcome;
-pub mod policy;
-pub mod provenance;
-pub mod runtime;
-pub mod units;
+mod runtime;
 
-pub use error::{Error, Refusal};
-pub use grant::Grant;
+pub use airlock_audit as audit;
+pub use airlock_rules as rules;
+pub use airlock_rules::{Grant, Manifest, Policy, Refusal};
+pub use error::Error;
 pub use host::{Action, Host, HostBuilder};
-pub use manifest::Manifest;
 pub use outcome::{Failure, Outcome};
-pub use policy::Policy;
+pub use runtime::Prelink;
 pub use runtime::limits::LimitExceeded;
+
+/// Compiling components: where ([`Compiler`]: in the host's process or in a
+/// child held to the policy's `[compile]` bounds), the on-disk cache of
+/// compiled components ([`CompileCache`]), and the child's side of the
+/// protocol ([`compile_as_child`]).
+pub mod compile {
+    pub use crate::runtime::cache::{CacheError, CompileCache, ENV as CACHE_DIR_ENV, default_dir};
+    pub use crate::runtime::compiler::{ChildFailure, CompileError, Compiler, compile_as_child};
+}
+
+/// What the benchmark suite compares airlock against: the engine
+/// configuration and bindings every host uses, so that the raw wasmtime
+/// baseline runs with the same pool. Not part of the API.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::runtime::bindings;
+    pub use crate::runtime::config;
+}

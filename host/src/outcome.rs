@@ -1,8 +1,8 @@
 //! What a run produced.
 
-use crate::audit::Denial;
-use crate::provenance::Digest;
 use crate::runtime::limits::LimitExceeded;
+use airlock_audit::Denial;
+use airlock_rules::provenance::Digest;
 use std::fmt;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 //! approved; signatures are checked against the trusted publishers; a
 //! malformed lock or signature is a clear error that changes nothing.
 
-use airlock::provenance::minisign::SecretKey;
-use airlock::provenance::trust::SignatureProblem;
-use airlock::provenance::{Digest, Lock};
+use airlock::rules::provenance::minisign::SecretKey;
+use airlock::rules::provenance::trust::SignatureProblem;
+use airlock::rules::provenance::{Digest, Lock};
 use airlock::{Error, Host, Policy, Refusal};
 use airlock_tests::{Setup, output, probe_manifest, probe_with};
 use serde_json::json;

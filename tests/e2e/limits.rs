@@ -1,6 +1,6 @@
 //! Limits end a run with a failure that names the limit.
 
-use airlock::runtime::Prelink;
+use airlock::Prelink;
 use airlock::{Failure, Host, LimitExceeded, Policy};
 use airlock_tests::Setup;
 use serde_json::json;

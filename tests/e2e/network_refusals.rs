@@ -4,7 +4,7 @@
 //! requests wasi-http refuses before airlock's own checks. Real servers on
 //! 127.0.0.1; names point there through the policy's `[network.hosts]`.
 
-use airlock::manifest::Manifest;
+use airlock::rules::manifest::Manifest;
 use airlock_tests::server::{Reply, Server};
 use airlock_tests::{Setup, probe_manifest, run_many};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! not start, and a compiled artifact in the cache runs only as the
 //! component it was compiled from.
 
-use airlock::runtime::cache::CompileCache;
+use airlock::compile::CompileCache;
 use airlock::{Error, Host, Policy};
 use airlock_tests::{Setup, artifacts, output};
 use serde_json::json;
@@ -93,7 +93,7 @@ async fn a_cached_artifact_runs_only_as_its_own_component() {
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
     assert_eq!(files.len(), 2, "{files:?}");
-    let probe_digest = airlock::provenance::Digest::of(
+    let probe_digest = airlock::rules::provenance::Digest::of(
         &std::fs::read(setup.path().join("actions/probe.wasm")).unwrap(),
     );
     let (probe_file, vowels_file) = match files[0]

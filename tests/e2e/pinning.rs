@@ -1,6 +1,6 @@
 //! Provenance: only the approved bytes run, and every refusal is recorded.
 
-use airlock::manifest::section;
+use airlock::rules::manifest::section;
 use airlock::{Error, Refusal};
 use airlock_tests::{Setup, probe_manifest, probe_with};
 
@@ -34,7 +34,7 @@ async fn a_modified_component_is_refused() {
     assert_eq!(refused[0]["decision"], "deny");
     assert_eq!(
         refused[0]["digest"],
-        airlock::provenance::Digest::of(&bytes).to_string()
+        airlock::rules::provenance::Digest::of(&bytes).to_string()
     );
 }
 

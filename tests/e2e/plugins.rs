@@ -107,12 +107,12 @@ async fn sign_payload_signs_with_an_exposed_key_that_never_leaves() {
 async fn release_notes_runs_once_packed_with_the_demos_manifest() {
     // Built without a manifest: nothing to approve until one is packed in.
     let bare = plugin("release-notes");
-    assert!(airlock::manifest::section::extract(&bare).is_err());
+    assert!(airlock::rules::manifest::section::extract(&bare).is_err());
     let manifest = include_str!("../../demo/release-notes/1.0.0.toml");
     let mut setup = Setup::new();
     setup.action(
         "release-notes",
-        &airlock::manifest::section::embed(&bare, manifest).unwrap(),
+        &airlock::rules::manifest::section::embed(&bare, manifest).unwrap(),
     );
     let host = setup.host();
     let input = json!({"project": "airlock", "version": "1.0.0", "changes": [" first release "]});

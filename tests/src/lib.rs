@@ -9,9 +9,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use airlock::manifest::{Manifest, section};
-use airlock::provenance::minisign::SecretKey;
-use airlock::provenance::{Digest, Entry, Lock};
+use airlock::rules::manifest::{Manifest, section};
+use airlock::rules::provenance::minisign::SecretKey;
+use airlock::rules::provenance::{Digest, Entry, Lock};
 use airlock::{Host, Policy};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -3,8 +3,8 @@
 //! recorded; none of it reaches the host's terminal unescaped.
 
 use super::secrets::Redactor;
-use crate::audit::{AuditError, Event, Recorder};
 use crate::runtime::bindings::airlock::action::log::{Host, Level};
+use airlock_audit::{AuditError, Event, Recorder};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,5 +1,5 @@
 //! One module per capability. Each owns the whole story of its capability:
-//! it decides (from the [`Grant`](crate::grant::Grant)), enforces through
+//! it decides (from the [`Grant`](airlock_rules::grant::Grant)), enforces through
 //! wasmtime's own hooks, and records every use and every refusal.
 //!
 //! | capability | decided and enforced in | recorded as |

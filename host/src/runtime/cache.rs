@@ -36,8 +36,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::provenance::Digest;
 use crate::runtime::compiler::{CompileError, Compiled, Compiler};
+use airlock_rules::provenance::Digest;
 use blake2::digest::{KeyInit, Mac as _, consts::U32};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
@@ -230,17 +230,17 @@ impl CompileCache {
     /// Bind artifacts with the key of hosts that write the log `audit`
     /// configures (derived from its checkpoint signing key, which is
     /// created beside the log if there is none yet, as a host would).
-    pub(crate) fn keyed_for(
+    pub fn keyed_for(
         self,
-        audit: &crate::policy::AuditConfig,
-    ) -> Result<CompileCache, crate::audit::AuditError> {
-        let paths = crate::audit::paths::Paths::new(&audit.path);
+        audit: &airlock_rules::policy::AuditConfig,
+    ) -> Result<CompileCache, airlock_audit::AuditError> {
+        let paths = airlock_audit::paths::Paths::new(&audit.path);
         if let Some(dir) = audit.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                crate::audit::AuditError(format!("cannot create {}: {e}", dir.display()))
+                airlock_audit::AuditError(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let key = crate::audit::signing_key(audit.key.as_deref(), &paths)?;
+        let key = airlock_audit::signing_key(audit.key.as_deref(), &paths)?;
         Ok(self.keyed(key.derive(KEY_CONTEXT)))
     }
 
@@ -278,7 +278,7 @@ impl CompileCache {
         digest: &Digest,
         component: &[u8],
     ) -> Result<Component, CompileError> {
-        let ceilings = crate::policy::CompileCeilings::default();
+        let ceilings = airlock_rules::policy::CompileCeilings::default();
         self.compiled(engine, digest, || {
             Compiler::InProcess.compile(engine, component, "the component", &ceilings)
         })

@@ -23,7 +23,7 @@
 //! In-process compiling is the library's default, for embedders that do not
 //! ship the `airlock` binary; the `airlock` CLI compiles in a child.
 
-use crate::policy::CompileCeilings;
+use airlock_rules::policy::CompileCeilings;
 use rustix::process::{Pid, Resource, Rlimit, prlimit};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -37,10 +37,10 @@ pub const COMMAND: &str = "__compile";
 
 /// The child's exit code when wasmtime refused the component (its reason is
 /// the last line on stderr).
-pub const EXIT_INVALID: i32 = 3;
+const EXIT_INVALID: i32 = 3;
 
 /// The child's exit code when it could not get the memory it needed.
-pub const EXIT_MEMORY: i32 = 4;
+const EXIT_MEMORY: i32 = 4;
 
 /// Where a host compiles components.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,7 +92,9 @@ impl Compiler {
                     component,
                     artifact: None,
                 })
-                .map_err(|e| CompileError::Invalid(crate::doc::one_line(&format!("{e:#}")))),
+                .map_err(|e| {
+                    CompileError::Invalid(airlock_rules::doc::one_line(&format!("{e:#}")))
+                }),
             Compiler::Process(program) => {
                 let artifact = in_child(program, component, origin, ceilings)?;
                 let component =
@@ -101,7 +103,7 @@ impl Compiler {
                             "the compiled artifact of {origin} from {} does not load: {} (is it \
                              the same airlock?)",
                             program.display(),
-                            crate::doc::one_line(&format!("{e:#}"))
+                            airlock_rules::doc::one_line(&format!("{e:#}"))
                         ))
                     })?;
                 Ok(Compiled {
@@ -111,6 +113,52 @@ impl Compiler {
             }
         }
     }
+}
+
+/// Why the child did not compile its component: its exit code and its
+/// one-line reason, for the `__compile` command to print and exit with.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ChildFailure {
+    code: i32,
+    message: String,
+}
+
+impl ChildFailure {
+    /// The exit code the parent reads the failure from.
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+}
+
+/// The child's side of [`Compiler::Process`]: compile `component` with the
+/// engine every host uses, into the artifact the parent loads. The
+/// `airlock` binary's hidden `__compile` command reads `component` from
+/// stdin, writes the artifact to stdout, and on failure prints the reason
+/// as its last line on stderr and exits with [`ChildFailure::exit_code`].
+pub fn compile_as_child(component: &[u8]) -> Result<Vec<u8>, ChildFailure> {
+    // An instance pool changes nothing compiled.
+    super::engine(None)
+        .and_then(|e| e.precompile_component(component))
+        .map_err(|e| ChildFailure {
+            code: if out_of_memory(&e) {
+                EXIT_MEMORY
+            } else {
+                EXIT_INVALID
+            },
+            message: airlock_rules::doc::one_line(&format!("{e:#}")),
+        })
+}
+
+/// Whether `e` is the system refusing memory (a mapping beyond the address
+/// space limit), rather than wasmtime refusing the component.
+fn out_of_memory(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::OutOfMemory)
+            || cause.to_string().contains("Cannot allocate memory")
+    })
 }
 
 /// Run `program __compile` on `component`, held to `ceilings`' timeout and

@@ -6,17 +6,17 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
-use crate::audit::{AuditError, AuditLog, Canonical, Checkpointer, Event, Recorder, RunInfo};
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
 use crate::caps::secrets::{Redactor, Secrets};
-use crate::grant::{Grant, SecretGrant};
-use crate::manifest::Manifest;
 use crate::outcome::{Failure, Outcome};
-use crate::policy::SyncPolicy;
-use crate::provenance::Digest;
-use crate::units::ByteSize;
+use airlock_audit::{AuditError, AuditLog, Canonical, Checkpointer, Event, Recorder, RunInfo};
+use airlock_rules::grant::{Grant, SecretGrant};
+use airlock_rules::manifest::Manifest;
+use airlock_rules::policy::SyncPolicy;
+use airlock_rules::provenance::Digest;
+use airlock_rules::units::ByteSize;
 use serde::de::IgnoredAny;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -61,7 +61,7 @@ impl Prepared {
         // subset; one that is not would leave runs without their record.
         let grant_json = serde_json::to_value(&grant)
             .ok()
-            .and_then(|v| crate::audit::jcs::value(&v).ok())
+            .and_then(|v| airlock_audit::jcs::value(&v).ok())
             .ok_or_else(|| {
                 Error::Runtime(format!(
                     "the grant of {label} cannot be written to the audit log"
@@ -100,11 +100,11 @@ impl std::fmt::Debug for Prepared {
 fn new_run_id() -> String {
     let mut bytes = [0u8; 16];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
-    crate::provenance::hex(&bytes)
+    airlock_rules::provenance::hex(&bytes)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    crate::provenance::hex(&Sha256::digest(bytes))
+    airlock_rules::provenance::hex(&Sha256::digest(bytes))
 }
 
 /// What the host needs to run any action.
@@ -133,7 +133,7 @@ impl Runner<'_> {
             });
         }
         serde_json::from_str::<IgnoredAny>(input)
-            .map_err(|e| Error::Input(crate::doc::one_line(&e.to_string())))?;
+            .map_err(|e| Error::Input(airlock_rules::doc::one_line(&e.to_string())))?;
         let limits = &action.grant.limits;
         let secrets = Secrets::resolve(action.secrets.clone());
         let redactor = secrets.redactor();
@@ -341,13 +341,13 @@ fn classify(
     let reason = trap
         .downcast_ref::<wasmtime::Trap>()
         .map(|t| t.to_string())
-        .unwrap_or_else(|| crate::doc::one_line(&format!("{trap}")));
+        .unwrap_or_else(|| airlock_rules::doc::one_line(&format!("{trap}")));
     let text = String::from_utf8_lossy(&stderr.bytes);
     let message = match panic_message(&text) {
         Some(panic) => format!("{reason}; {panic}"),
         None => reason,
     };
-    Failure::Trap(crate::doc::one_line(&redactor.redact(&message)))
+    Failure::Trap(airlock_rules::doc::one_line(&redactor.redact(&message)))
 }
 
 /// What a guest printed when it panicked: Rust's `panicked at FILE:LINE:`

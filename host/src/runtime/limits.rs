@@ -1,6 +1,6 @@
 //! Memory and table limits of one run, and the limits a run can exceed.
 
-use crate::units::ByteSize;
+use airlock_rules::units::ByteSize;
 use std::fmt;
 use std::time::Duration;
 

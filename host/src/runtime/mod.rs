@@ -10,7 +10,6 @@
 
 pub(crate) mod beside;
 pub mod bindings;
-pub mod bounds;
 pub mod cache;
 pub mod compiler;
 pub mod invoke;
@@ -36,7 +35,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The engine of a host with an instance pool for runs granted at most
 /// `pool` of memory, or without one ([`pool::config`]).
-pub fn engine(pool: Option<crate::units::ByteSize>) -> wasmtime::Result<Engine> {
+pub fn engine(pool: Option<airlock_rules::units::ByteSize>) -> wasmtime::Result<Engine> {
     Engine::new(&config(pool))
 }
 

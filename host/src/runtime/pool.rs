@@ -20,7 +20,7 @@
 //! the run's [`RunLimiter`](super::limits::RunLimiter) enforces its grant,
 //! across all of its memories, as without the pool.
 
-use crate::units::ByteSize;
+use airlock_rules::units::ByteSize;
 use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Runs that can be in flight at once on one host; an invocation beyond

@@ -2,12 +2,12 @@
 //! borrows its view from here; nothing outlives the run.
 
 use super::limits::RunLimiter;
-use crate::audit::Recorder;
 use crate::caps::fs::FsState;
 use crate::caps::fs::audited::FsView;
 use crate::caps::log::{LogState, LogView};
 use crate::caps::net::{NetHooks, OutgoingView, SocketsView};
 use crate::caps::secrets::{Redactor, Secrets, SecretsView};
+use airlock_audit::Recorder;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};

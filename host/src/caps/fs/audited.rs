@@ -22,9 +22,9 @@
 //! grant's permissions.
 
 use super::{FsState, Location};
-use crate::audit::{AuditError, Event, Intent, Recorder};
 use crate::caps::secrets::Redactor;
-use crate::manifest::Access;
+use airlock_audit::{AuditError, Event, Intent, Recorder};
+use airlock_rules::manifest::Access;
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::OpenMode;
 use wasmtime_wasi::filesystem::{Descriptor, Dir, WasiFilesystemCtxView};

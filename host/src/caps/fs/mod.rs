@@ -15,8 +15,8 @@ pub mod overlap;
 pub mod path;
 mod unmountable;
 
-use crate::manifest::Access;
-use crate::policy::Policy;
+use airlock_rules::manifest::Access;
+use airlock_rules::policy::Policy;
 use cap_std::AmbientAuthority;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -32,7 +32,6 @@ pub struct Mounts {
 #[derive(Debug)]
 struct Mount {
     dir: std::fs::File,
-    host_path: PathBuf,
 }
 
 /// A mount that could not be opened, or that airlock does not offer (the
@@ -75,20 +74,9 @@ impl Mounts {
                     format!("airlock does not offer it: {why}"),
                 )));
             }
-            dirs.insert(
-                name.clone(),
-                Mount {
-                    dir,
-                    host_path: mount.path.clone(),
-                },
-            );
+            dirs.insert(name.clone(), Mount { dir });
         }
         Ok(Mounts { dirs })
-    }
-
-    /// The host directory behind `name`, for messages.
-    pub fn host_path(&self, name: &str) -> Option<&std::path::Path> {
-        self.dirs.get(name).map(|m| m.host_path.as_path())
     }
 
     /// The preopens of one run: a duplicate handle for each granted mount.

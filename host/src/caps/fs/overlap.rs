@@ -13,7 +13,7 @@
 //! ancestor), not by spelling, so a symlink or a bind mount to the same
 //! directory is caught too.
 
-use crate::policy::{Anchor, Policy, SecretSource};
+use airlock_rules::policy::{Anchor, Policy, SecretSource};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ pub struct OverlapError {
 /// of airlock's own)`: for a directory, a mount inside it is refused too.
 pub fn own_files(policy: &Policy, cache: Option<&Path>) -> Vec<(&'static str, PathBuf, bool)> {
     let audit = &policy.audit;
-    let paths = crate::audit::paths::Paths::new(&audit.path);
+    let paths = airlock_audit::paths::Paths::new(&audit.path);
     let key = audit.key.clone().unwrap_or_else(|| paths.key());
     let mut own = vec![
         ("lock", policy.trust.lock.clone(), false),
@@ -54,7 +54,7 @@ pub fn own_files(policy: &Policy, cache: Option<&Path>) -> Vec<(&'static str, Pa
         ("checkpoint key", key.clone(), false),
         (
             "checkpoint verifier key",
-            crate::audit::paths::Paths::public_of(&key),
+            airlock_audit::paths::Paths::public_of(&key),
             false,
         ),
     ];
@@ -142,8 +142,8 @@ pub fn check(policy: &Policy, cache: Option<&Path>) -> Result<(), OverlapError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Access;
-    use crate::policy::MountPolicy;
+    use airlock_rules::manifest::Access;
+    use airlock_rules::policy::MountPolicy;
 
     struct Case {
         dir: tempfile::TempDir,

@@ -2,12 +2,12 @@
 //! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
 //! in host names (before DNS) and in requests (step 7).
 
-use super::addr::{self, Class, IpBlock};
-use super::grant::{Destination, Host};
 use super::record::Report;
-use super::sensitive::Sensitive;
 use super::transfer::Outgoing;
 use super::{RunNet, RunSecret, Stop};
+use airlock_rules::net::addr::{self, Class, IpBlock};
+use airlock_rules::net::sensitive::Sensitive;
+use airlock_rules::net::{Destination, Host};
 use std::net::{IpAddr, SocketAddr};
 use wasmtime_wasi_http::Error as HttpError;
 

@@ -4,7 +4,7 @@
 //! No redirects, no retries, no connection reuse: a redirect is a response
 //! like any other, and the action's next request is checked on its own.
 
-use super::grant::{Destination, Host, Scheme};
+use airlock_rules::net::{Destination, Host, Scheme};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::{CertificateDer, ServerName};

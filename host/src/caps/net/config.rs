@@ -2,11 +2,11 @@
 //! `[network]`: the roots TLS trusts, the name overrides, and the blocked
 //! addresses the operator allows, and the kinds of address it forbids.
 
-use super::addr::IpBlock;
 use super::client::Tls;
 use super::resolve::Resolver;
-use super::sensitive::Sensitive;
-use crate::policy::NetworkPolicy;
+use airlock_rules::net::addr::IpBlock;
+use airlock_rules::net::sensitive::Sensitive;
+use airlock_rules::policy::NetworkPolicy;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::PathBuf;
@@ -40,8 +40,12 @@ impl NetConfig {
                 path: path.clone(),
                 reason,
             };
-            let pem = crate::opfile::read_operator_file(path, crate::opfile::CA_MAX, "CA file")
-                .map_err(|e| fail(format!("cannot read it: {e}")))?;
+            let pem = airlock_rules::opfile::read_operator_file(
+                path,
+                airlock_rules::opfile::CA_MAX,
+                "CA file",
+            )
+            .map_err(|e| fail(format!("cannot read it: {e}")))?;
             let found = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| fail(format!("not PEM: {e}")))?;
@@ -69,8 +73,8 @@ impl NetConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::caps::net::sensitive::{MinPrefix, Sensitive};
-    use crate::policy::Policy;
+    use airlock_rules::net::sensitive::{MinPrefix, Sensitive};
+    use airlock_rules::policy::Policy;
     use std::path::Path;
 
     fn parse(text: &str) -> Result<Policy, String> {

@@ -14,9 +14,9 @@
 //! is not valid HTTP is refused by `fields` before it belongs to any
 //! request, and is not recorded (see `docs/security-notes/network.md`).
 
-use super::grant::Destination;
 use super::record::{Report, Verdict};
 use super::{NetHooks, RunNet};
+use airlock_rules::net::Destination;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use wasmtime::StoreContextMut;

@@ -13,7 +13,7 @@
 //!
 //! This module is pure: it reads header maps and decides.
 
-use super::grant::Destination;
+use airlock_rules::net::Destination;
 use http::HeaderMap;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
 

@@ -44,18 +44,14 @@
 //! A refusal is a `deny` record whose reason names what would allow it, and
 //! an `ErrorCode` for the action (`HttpRequestDenied`, or the closest code).
 
-pub mod addr;
 mod checks;
 pub mod client;
 mod config;
-pub mod destination;
-pub mod grant;
 mod handler;
 pub mod headers;
 pub mod placeholder;
 pub mod record;
 pub mod resolve;
-pub mod sensitive;
 mod sockets;
 mod transfer;
 
@@ -64,11 +60,11 @@ pub use handler::OutgoingView;
 pub(crate) use handler::link as link_outgoing_handler;
 pub use sockets::{DeniedSockets, SocketsView};
 
-use crate::audit::{AuditError, Intent, Recorder};
 use crate::caps::secrets::Forms;
 use crate::caps::secrets::{Redactor, SecretValue, Secrets};
-use crate::grant::{Grant, Limits};
-use grant::{Destination, Origin};
+use airlock_audit::{AuditError, Intent, Recorder};
+use airlock_rules::grant::{Grant, Limits};
+use airlock_rules::net::{Destination, Origin};
 use record::{Report, Stage, Verdict};
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -4,9 +4,9 @@
 //! check leaves, and the [`event`] that closes it (or, for a refusal, the
 //! single record). Deciding and recording stay apart.
 
-use super::grant::Destination;
-use crate::audit::{Event, GUEST_TEXT_LIMIT};
 use crate::caps::secrets::Redactor;
+use airlock_audit::{Event, GUEST_TEXT_LIMIT};
+use airlock_rules::net::Destination;
 use std::net::SocketAddr;
 use std::time::Duration;
 

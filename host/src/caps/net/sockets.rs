@@ -3,7 +3,7 @@
 //! `net.socket`. The network of an action is `wasi:http`, through
 //! [`NetHooks`](super::NetHooks).
 
-use crate::audit::{Event, Recorder};
+use airlock_audit::{Event, Recorder};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
 use wasmtime_wasi::p2::bindings::sockets::network::{

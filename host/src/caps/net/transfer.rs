@@ -4,13 +4,13 @@
 //! limit and with unexposed secrets' values taken out.
 
 use super::client::Reply;
-use super::grant::Destination;
 use super::headers;
 use super::placeholder::{self, Found};
 use super::record::Report;
 use super::{RunSecret, Stop};
 use crate::caps::secrets::Forms;
-use crate::units::ByteSize;
+use airlock_rules::net::Destination;
+use airlock_rules::units::ByteSize;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, HeaderValue, TRANSFER_ENCODING};
 use http_body::{Body, Frame};

@@ -122,11 +122,6 @@ impl Forms {
         })
     }
 
-    /// The secret's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The longest form of the value that starts at `text[at]`: its end and
     /// its name.
     fn match_at(&self, text: &[u8], at: usize) -> Option<(usize, &'static str)> {
@@ -190,6 +185,7 @@ impl Forms {
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.
+#[cfg(test)]
 pub fn percent_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
     for &b in bytes {

@@ -2,10 +2,10 @@
 //! source, hand it out only when exposed, record every read by name, and
 //! redact every known value from what leaves a run.
 
-use crate::audit::{AuditError, Event, Recorder};
-use crate::grant::SecretGrant;
-use crate::policy::SecretSource;
 use crate::runtime::bindings::airlock::action::secrets::{Error as WitError, Host};
+use airlock_audit::{AuditError, Event, Recorder};
+use airlock_rules::grant::SecretGrant;
+use airlock_rules::policy::SecretSource;
 use sha2::Digest as _;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -55,22 +55,26 @@ pub fn read_source(source: &SecretSource) -> Result<SecretValue, String> {
             .map(SecretValue::new)
             .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
         SecretSource::File(path) => {
-            crate::opfile::read_operator_text(path, crate::opfile::SECRET_MAX, "secret file")
-                .map(|mut text| {
-                    if text.ends_with('\n') {
+            airlock_rules::opfile::read_operator_text(
+                path,
+                airlock_rules::opfile::SECRET_MAX,
+                "secret file",
+            )
+            .map(|mut text| {
+                if text.ends_with('\n') {
+                    text.pop();
+                    if text.ends_with('\r') {
                         text.pop();
-                        if text.ends_with('\r') {
-                            text.pop();
-                        }
                     }
-                    SecretValue::new(text)
-                })
-                // An error of the system by its kind; airlock's own (not a
-                // regular file, over the cap) in its words.
-                .map_err(|e| match e.raw_os_error() {
-                    Some(_) => format!("cannot read {}: {}", path.display(), e.kind()),
-                    None => format!("cannot read {}: {e}", path.display()),
-                })
+                }
+                SecretValue::new(text)
+            })
+            // An error of the system by its kind; airlock's own (not a
+            // regular file, over the cap) in its words.
+            .map_err(|e| match e.raw_os_error() {
+                Some(_) => format!("cannot read {}: {}", path.display(), e.kind()),
+                None => format!("cannot read {}: {e}", path.display()),
+            })
         }
     }
 }
@@ -172,7 +176,7 @@ impl Secrets {
         if !self.grants.contains_key(name) {
             event = event.field("target_len", name.len()).field(
                 "target_sha256",
-                crate::provenance::hex(&sha2::Sha256::digest(name)),
+                airlock_rules::provenance::hex(&sha2::Sha256::digest(name)),
             );
         }
         let event = match &outcome {
@@ -193,7 +197,7 @@ const UNDECLARED_SHOWN: usize = 32;
 /// the whole name's length and SHA-256 beside it).
 fn undeclared(name: &str) -> String {
     let end = name.floor_char_boundary(UNDECLARED_SHOWN);
-    let shown = crate::doc::one_line(&name[..end]);
+    let shown = airlock_rules::doc::one_line(&name[..end]);
     if end < name.len() {
         format!("{shown}…")
     } else {
@@ -234,6 +238,7 @@ pub struct Redactor {
 
 impl Redactor {
     /// A redactor for `(name, value)` pairs.
+    #[cfg(test)]
     pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a SecretValue)>) -> Redactor {
         Redactor::from_forms(
             values
@@ -263,7 +268,7 @@ impl Redactor {
     }
 }
 
-impl crate::audit::Scrub for Redactor {
+impl airlock_audit::Scrub for Redactor {
     fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.redact(text)
     }

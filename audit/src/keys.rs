@@ -1,0 +1,64 @@
+//! The checkpoint signing key: the operator's (`[audit] key`), or one
+//! generated beside the log on first use.
+
+use super::log::AuditError;
+use super::note::SigningKey;
+use super::paths::Paths;
+use std::io::Write as _;
+use std::path::Path;
+
+/// Read the signing key at `configured`, or the generated key of the log
+/// at `paths`, creating it (and its `.pub`) if there is none.
+pub fn load_or_create(configured: Option<&Path>, paths: &Paths) -> Result<SigningKey, AuditError> {
+    if let Some(path) = configured {
+        return read(path);
+    }
+    let path = paths.key();
+    if path.exists() {
+        return read(&path);
+    }
+    let mut id = [0u8; 4];
+    getrandom::fill(&mut id).map_err(|e| AuditError(format!("no randomness for a key: {e}")))?;
+    let key = SigningKey::generate(&format!("airlock.local/{}", hex::encode(id)))
+        .map_err(|e| AuditError(e.to_string()))?;
+    write_pair(&key, &path)?;
+    tracing::warn!(
+        key = %path.display(),
+        "generated a checkpoint signing key beside the audit log; for checkpoints an attacker \
+         who can write the log cannot forge, set [audit] key to a key from `airlock audit keygen` \
+         kept elsewhere, and keep its .pub where auditors can find it"
+    );
+    Ok(key)
+}
+
+fn read(path: &Path) -> Result<SigningKey, AuditError> {
+    let text = zeroize::Zeroizing::new(
+        airlock_rules::opfile::read_operator_text(path, airlock_rules::opfile::KEY_MAX, "key")
+            .map_err(|e| {
+                AuditError(format!(
+                    "cannot read the checkpoint key {}: {e}",
+                    path.display()
+                ))
+            })?,
+    );
+    SigningKey::parse(&text).map_err(|e| AuditError(format!("{}: {e}", path.display())))
+}
+
+/// Write `key` to `path` (readable by its owner only, never overwriting)
+/// and its verifier key to `path` with extension `.pub`.
+pub fn write_pair(key: &SigningKey, path: &Path) -> Result<(), AuditError> {
+    let fail =
+        |p: &Path, e: std::io::Error| AuditError(format!("cannot write {}: {e}", p.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(|e| fail(path, e))?;
+    f.write_all(format!("{}\n", &*key.encode()).as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| fail(path, e))?;
+    let public = Paths::public_of(path);
+    std::fs::write(&public, format!("{}\n", key.verifier().encode()))
+        .map_err(|e| fail(&public, e))?;
+    Ok(())
+}

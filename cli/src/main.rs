@@ -1,0 +1,223 @@
+//! The `airlock` command: thin commands over the `airlock` library. This
+//! is the only crate with clap, anyhow and tracing-subscriber in it.
+//!
+//! Exit codes, the same for every command that runs an action:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the action ran and returned an error (or `audit verify` found a fault); `verify`: the signature does not verify; `diff`: the new component asks for more; `approve`: not confirmed, nothing written |
+//! | 2 | usage or configuration error: bad flags, malformed policy or lock, input not JSON |
+//! | 3 | refused before running: unknown or unapproved action, digest mismatch, capability drift, bad or missing signature, bad manifest, unlinkable component, a component beyond the `[compile]` ceilings or bounds (`approve`: cannot be approved) |
+//! | 4 | a limit was exceeded (memory, time, output) or the action trapped |
+//! | 5 | host fault: the audit log or a file could not be written; nothing ran unrecorded |
+
+mod approve;
+mod audit;
+mod compile;
+mod diff;
+mod inspect;
+mod keygen;
+mod pack;
+mod run;
+mod sign;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes; see the module documentation.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The action returned an error; a verification failed; `diff`: the new
+    /// component asks for more; `approve`: not confirmed.
+    pub const ACTION_ERROR: u8 = 1;
+    /// Usage or configuration error.
+    pub const USAGE: u8 = 2;
+    /// Refused before running.
+    pub const REFUSED: u8 = 3;
+    /// A limit was exceeded or the action trapped.
+    pub const LIMIT: u8 = 4;
+    /// The host could not keep its guarantees.
+    pub const HOST: u8 = 5;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the action returned an error (audit verify, verify: verification failed;
+     diff: the new component asks for more; approve: not confirmed, nothing written)
+  2  usage or configuration error (bad flags, a missing policy, an unreadable or malformed
+     policy or lock, input not JSON)
+  3  refused before running (unknown or unapproved action, digest mismatch, capability
+     drift, bad or missing signature, bad manifest, beyond a [compile] ceiling or bound;
+     approve: cannot be approved)
+  4  a limit was exceeded (memory, time, output) or the action trapped
+  5  host fault (the audit log could not be written, nothing ran unrecorded; approve:
+     the lock could not be written)";
+
+/// Run third-party workflow actions with only the capabilities an operator approved.
+#[derive(Debug, Parser)]
+#[command(name = "airlock", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(run::Args),
+    Inspect(inspect::Args),
+    Approve(approve::Args),
+    Diff(diff::Args),
+    Pack(pack::Args),
+    Sign(sign::Args),
+    Verify(verify::Args),
+    Keygen(keygen::Args),
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// Compile a component from stdin for a parent airlock process.
+    #[command(name = "__compile", hide = true)]
+    Compile(compile::Args),
+}
+
+fn main() -> ExitCode {
+    quiet_on_closed_pipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_tracing(cli.verbose);
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Approve(args) => approve::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Pack(args) => pack::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Compile(args) => compile::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// `airlock … | head` closes stdout early; the standard library then
+/// panics on the next `println!`. End the way a program killed by SIGPIPE
+/// does (exit status 141, nothing printed) instead of with a panic message
+/// — and never with a success code that could hide, say, a failed
+/// verification printed before the pipe closed.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let (default, level) = match verbose {
+        0 => ("warn", tracing::Level::WARN),
+        1 => ("info", tracing::Level::INFO),
+        _ => ("debug", tracing::Level::DEBUG),
+    };
+    let fmt = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A level alone is cheaper to set up than a filter (~0.06 ms of every
+    // run); RUST_LOG still gets the full syntax.
+    let _ = match std::env::var_os(EnvFilter::DEFAULT_ENV) {
+        Some(_) => fmt
+            .with_env_filter(
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+            )
+            .try_init(),
+        None => fmt.with_max_level(level).try_init(),
+    };
+}
+
+/// Print an error as one line on stderr, `airlock: error: …`, and return
+/// `code`.
+fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
+    eprintln!(
+        "airlock: error: {}",
+        airlock_rules::doc::one_line(&error.to_string())
+    );
+    code
+}
+
+/// The bytes of a file the command was given, or the usage error that
+/// names it (already printed) as the exit code.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, u8> {
+    airlock_rules::opfile::read_operator_file(
+        path,
+        airlock_rules::opfile::COMPONENT_MAX,
+        "component",
+    )
+    .map_err(|e| fail(exit::USAGE, format!("cannot read {}: {e}", path.display())))
+}
+
+/// The exit code for a library error.
+fn code_of(e: &airlock::Error) -> u8 {
+    match e {
+        airlock::Error::Document(_)
+        | airlock::Error::Input(_)
+        | airlock::Error::InputTooLarge { .. }
+        | airlock::Error::Mount(_)
+        | airlock::Error::Overlap(_)
+        | airlock::Error::Network(_) => exit::USAGE,
+        airlock::Error::Refused(_) => exit::REFUSED,
+        airlock::Error::Audit(_) | airlock::Error::Io { .. } | airlock::Error::Runtime(_) => {
+            exit::HOST
+        }
+        _ => exit::HOST,
+    }
+}
+
+/// Where the CLI compiles components: in a child process, this binary's
+/// hidden `__compile` command, held to the policy's `[compile] timeout` and
+/// `memory`.
+fn compiler() -> Result<airlock::compile::Compiler, String> {
+    std::env::current_exe()
+        .map(airlock::compile::Compiler::Process)
+        .map_err(|e| format!("cannot find the airlock binary to compile in a child process: {e}"))
+}
+
+/// Whether a command-line argument names a component file rather than an
+/// action: it ends in `.wasm` or has a `/`.
+fn by_path(arg: &str) -> bool {
+    arg.ends_with(".wasm") || arg.contains('/')
+}
+
+/// The component file an argument names: a path, or the policy's path for
+/// an action name.
+fn component_path(
+    policy: &airlock::Policy,
+    arg: &str,
+) -> Result<std::path::PathBuf, airlock::Refusal> {
+    if by_path(arg) {
+        return Ok(arg.into());
+    }
+    policy.component_path(arg).map(std::path::Path::to_path_buf)
+}

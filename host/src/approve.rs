@@ -1,0 +1,72 @@
+//! Approving a component from an engine's own approval screen, with the
+//! guarantees `airlock approve` gives:
+//!
+//! 1. [`Review::of`] examines the component against the policy and the lock
+//!    as read: who published it, what it asks for, its risks, and what
+//!    changed since the approved version.
+//! 2. [`compile`] compiles it as the hosts that run it will, so that a
+//!    component wasmtime refuses, or one beyond the policy's `[compile]`
+//!    bounds, is never approved, and its first run finds it compiled.
+//! 3. Once a person agrees, [`write`] records the approval: a downgrade is
+//!    refused unless allowed, and the lock is changed only if this
+//!    action's approval in it is still the one the review compared against
+//!    (a compare-and-swap).
+//!
+//! ```no_run
+//! use airlock::approve::{self, Review, Written};
+//! use airlock::rules::provenance::{Lock, trust::SignatureFile};
+//! use airlock::{Policy, compile::Compiler};
+//! use std::path::Path;
+//!
+//! # fn approve_one(policy: &Policy, component: &Path) -> Result<(), Box<dyn std::error::Error>> {
+//! let bytes = std::fs::read(component)?;
+//! let lock = Lock::load(&policy.trust.lock)?;
+//! let signature = SignatureFile::next_to(component)?;
+//! let origin = component.display().to_string();
+//! let review = Review::of(&bytes, &origin, signature.as_ref(), policy, &lock)?;
+//! // Show `review` to a person; once they agree:
+//! approve::compile(&review, &bytes, policy, &Compiler::InProcess, None)?;
+//! let now = std::time::SystemTime::now();
+//! match approve::write(&review, &lock, &policy.trust.lock, &origin, now, false)? {
+//!     Written::Approved(entry) => println!("approved {} {}", entry.name, entry.version),
+//!     Written::AlreadyApproved | Written::ApprovedMeanwhile => {}
+//!     _ => {}
+//! }
+//! # Ok(()) }
+//! ```
+
+use crate::Error;
+use crate::compile::{CompileCache, CompileError, Compiler};
+use crate::runtime;
+use airlock_rules::{Policy, Refusal};
+
+pub use airlock_rules::provenance::approve::{ApproveError, Written, check_downgrade, write};
+pub use airlock_rules::provenance::review::Review;
+
+/// Compile the reviewed component (`bytes`) as the hosts that run it under
+/// `policy` will: with `compiler`, held to the policy's `[compile]` bounds,
+/// and into `cache` when one is given (keyed for those hosts with
+/// [`CompileCache::keyed_for`], so that they load it).
+pub fn compile(
+    review: &Review,
+    bytes: &[u8],
+    policy: &Policy,
+    compiler: &Compiler,
+    cache: Option<&CompileCache>,
+) -> Result<(), Error> {
+    let engine = runtime::engine(None).map_err(|e| Error::Runtime(format!("{e:#}")))?;
+    let origin = &review.origin;
+    let compile = || compiler.compile(&engine, bytes, origin, &policy.compile);
+    let compiled = match cache {
+        Some(cache) => cache.compiled(&engine, &review.digest, compile),
+        None => compile().map(|c| c.component),
+    };
+    compiled.map(drop).map_err(|e| {
+        let origin = origin.clone();
+        match e {
+            CompileError::Invalid(reason) => Refusal::InvalidComponent { origin, reason }.into(),
+            CompileError::Bound(reason) => Refusal::CompileBound { origin, reason }.into(),
+            CompileError::Host(reason) => Error::Runtime(reason),
+        }
+    })
+}

@@ -1,0 +1,179 @@
+//! Everything a person should see before approving a component: who
+//! published it and whether that is proven, what it asks for, what in that
+//! is a risk, what the policy would narrow, and — when an earlier version is
+//! approved — exactly what changed.
+//!
+//! `airlock approve` shows a [`Review`] and, once a person agrees, writes
+//! [`Review::entry`] to the lock.
+
+use super::Digest;
+use super::approval::{self, Approved, Change};
+use super::lock::{Entry, Lock};
+use super::trust::{self, SignatureFile, SignatureStatus};
+use crate::Refusal;
+use crate::bounds;
+use crate::grant::Grant;
+use crate::inspect::Inspection;
+use crate::manifest::{Manifest, section};
+use crate::policy::Policy;
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// A component examined for approval.
+#[derive(Clone, Debug, Serialize)]
+pub struct Review {
+    /// Where it was read from.
+    pub origin: String,
+    /// Its digest.
+    pub digest: Digest,
+    /// Its validated manifest.
+    pub manifest: Manifest,
+    /// What it asks for, in canonical form.
+    pub requested: Approved,
+    /// What its signature established.
+    pub signature: SignatureStatus,
+    /// Imports beyond its declaration, and risks in the declaration.
+    pub flags: Vec<String>,
+    /// Where this policy would grant less than it asks.
+    pub narrowed: Vec<String>,
+    /// The approval it would replace.
+    pub previous: Option<Previous>,
+    /// Every change from the previous approval.
+    pub changes: Vec<Change>,
+}
+
+/// The approval in the lock for the same action.
+#[derive(Clone, Debug, Serialize)]
+pub struct Previous {
+    /// Its version.
+    pub version: semver::Version,
+    /// Its digest.
+    pub digest: Digest,
+    /// Its publisher.
+    pub publisher: String,
+    /// When it was approved.
+    pub approved_at: String,
+    /// The highest version approved under this name so far (its own, or a
+    /// higher one it was a downgrade from).
+    pub highest: semver::Version,
+}
+
+impl Review {
+    /// Examine `component` (read from `origin`, with its signature file if
+    /// any) under `policy`, against the approvals in `lock`.
+    ///
+    /// Refuses a component beyond the policy's `[compile]` ceilings, one
+    /// without a valid manifest, and one whose signature is bad, untrusted,
+    /// or missing where the policy requires one: those can never be
+    /// approved.
+    pub fn of(
+        component: &[u8],
+        origin: &str,
+        signature: Option<&SignatureFile>,
+        policy: &Policy,
+        lock: &Lock,
+    ) -> Result<Review, Refusal> {
+        // Beyond a ceiling, it could never be compiled: refused before
+        // anything else is read out of it.
+        bounds::check(component, &policy.compile).map_err(|e| e.refusal(origin))?;
+        let digest = Digest::of(component);
+        let text = section::extract(component).map_err(|error| Refusal::ManifestSection {
+            origin: origin.into(),
+            error,
+        })?;
+        let manifest =
+            Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)?;
+        let name = &manifest.action.name;
+        let expected = format!("{origin}.minisig");
+        let signature = trust::check(
+            policy,
+            name,
+            &manifest.action.publisher,
+            component,
+            signature,
+            &expected,
+        )
+        .map_err(|problem| Refusal::Signature {
+            name: name.clone(),
+            origin: origin.into(),
+            problem,
+        })?;
+        let flags = Inspection::under(component, origin, &policy.network)
+            .map(|i| i.flags)
+            .map_err(|reason| Refusal::InvalidComponent {
+                origin: origin.into(),
+                reason,
+            })?;
+        let requested = Approved::of(&manifest);
+        let entry = lock.get(name);
+        let changes = entry
+            .map(|e| approval::diff(&e.approved, &requested))
+            .unwrap_or_default();
+        let previous = entry.map(|e| Previous {
+            version: e.version.clone(),
+            digest: e.digest,
+            publisher: e.publisher.clone(),
+            approved_at: e.approved_at_text(),
+            highest: e.high_water().clone(),
+        });
+        Ok(Review {
+            origin: origin.into(),
+            digest,
+            narrowed: Grant::new(&manifest, policy).narrowed,
+            manifest,
+            requested,
+            signature,
+            flags,
+            previous,
+            changes,
+        })
+    }
+
+    /// The lock already approves exactly this component.
+    pub fn already_approved(&self) -> bool {
+        self.previous
+            .as_ref()
+            .is_some_and(|p| p.digest == self.digest)
+    }
+
+    /// This version is older than the highest one ever approved under
+    /// its name (the approved one, or one that approval went back from).
+    pub fn is_downgrade(&self) -> bool {
+        self.previous
+            .as_ref()
+            .is_some_and(|p| self.manifest.action.version < p.highest)
+    }
+
+    /// Whether it asks for anything the previous approval did not grant.
+    pub fn asks_for_more(&self) -> bool {
+        self.changes.iter().any(|c| c.wider)
+    }
+
+    /// The publisher differs from the one approved before.
+    pub fn publisher_changed(&self) -> bool {
+        self.previous
+            .as_ref()
+            .is_some_and(|p| p.publisher != self.manifest.action.publisher)
+    }
+
+    /// The lock entry that approves this component, recording `source` as
+    /// where it came from.
+    ///
+    /// A downgrade keeps the highest version approved before it and the
+    /// version it went back from, so the lock shows the override and a
+    /// later approval below that high-water mark is a downgrade too.
+    pub fn entry(&self, source: impl Into<String>, now: SystemTime) -> Entry {
+        let mut entry = Entry::new(
+            &self.manifest,
+            self.digest,
+            source,
+            self.signature.key_id(),
+            now,
+        );
+        if let Some(p) = self.previous.as_ref().filter(|_| self.is_downgrade()) {
+            entry.highest = Some(p.highest.clone());
+            entry.downgraded_from = Some(p.version.clone());
+        }
+        entry
+    }
+}
