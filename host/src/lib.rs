@@ -94,3 +94,9 @@ pub use manifest::Manifest;
 pub use outcome::{Failure, Outcome};
 pub use policy::Policy;
 pub use runtime::limits::LimitExceeded;
+
+/// The embedding guide's examples, compiled with the crate's doc tests so
+/// that they cannot drift from the API they show.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+struct EmbeddingGuide;
