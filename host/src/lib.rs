@@ -115,3 +115,9 @@ pub mod bench_support {
     pub use crate::runtime::bindings;
     pub use crate::runtime::config;
 }
+
+/// The embedding guide's examples, compiled with the crate's doc tests so
+/// that they cannot drift from the API they show.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+struct EmbeddingGuide;

@@ -1,4 +1,4 @@
-//! `vowels`: the workload of the performance suite (`host/benches/perf.rs`).
+//! `vowels`: the workload of the performance suite (`cli/benches/perf/`).
 //! Its `run` takes `{"text": "..."}` and returns `{"vowels": N}`; it asks
 //! for no capabilities and does nothing but compute, so a benchmark of it
 //! measures what the host adds around a call.
