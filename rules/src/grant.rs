@@ -36,7 +36,7 @@ pub struct Grant {
     /// Declared secrets, and whether the policy provides each.
     pub secrets: BTreeMap<String, SecretGrant>,
     /// Origins the action may send HTTP requests to.
-    pub network: Vec<String>,
+    pub network: Vec<Origin>,
     /// The effective limits.
     pub limits: Limits,
     /// Where the grant is narrower than the manifest asked, in plain words.
@@ -51,7 +51,7 @@ pub struct SecretGrant {
     pub expose: bool,
     /// Where it may be sent as a placeholder.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub send_to: Vec<String>,
+    pub send_to: Vec<Origin>,
     /// Where the value comes from; `None` when the policy provides none.
     #[serde(skip)]
     pub source: Option<SecretSource>,
@@ -236,14 +236,7 @@ impl Grant {
         );
 
         let mut network = Vec::new();
-        for text in &manifest.capabilities.network {
-            let origin = match Origin::parse(text) {
-                Ok(origin) => origin,
-                Err(e) => {
-                    narrowed.push(format!("network origin {text} is not granted: {e}"));
-                    continue;
-                }
-            };
+        for origin in &manifest.capabilities.network {
             let forbidden = origin
                 .sensitivities(policy.network.min_prefix)
                 .into_iter()
@@ -253,7 +246,7 @@ impl Grant {
                     "network origin {origin} is not granted: it {why}, which the policy forbids \
                      (forbid = [\"{kind}\"] under [network])"
                 )),
-                None => network.push(text.clone()),
+                None => network.push(origin.clone()),
             }
         }
 
@@ -404,7 +397,10 @@ network = [
             &policy("[network]\nforbid = [\"metadata\", \"wide\"]\nmin_prefix_v4 = 16\n"),
         );
         assert_eq!(
-            g.network,
+            g.network
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             [
                 "https://api.example.com",
                 "http://127.0.0.1:8080",
@@ -432,7 +428,10 @@ network = [
             &policy("[network]\nforbid = [\"loopback\", \"link-local\"]\n"),
         );
         assert_eq!(
-            g.network,
+            g.network
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             [
                 "https://api.example.com",
                 "http://10.0.0.0/8",

@@ -5,8 +5,8 @@
 
 use crate::bounds::{self, Measures};
 use crate::manifest::{Access, Manifest, section};
-use crate::net::origin::Origin;
 use crate::net::sensitive::Sensitive;
+use crate::net::{HostPattern, Origin};
 use crate::policy::NetworkPolicy;
 use crate::provenance::Digest;
 use serde::Serialize;
@@ -210,12 +210,13 @@ pub fn risks(manifest: &Manifest) -> Vec<String> {
 pub fn risks_under(manifest: &Manifest, network: &NetworkPolicy) -> Vec<String> {
     let caps = &manifest.capabilities;
     let mut flags = Vec::new();
-    for origin in caps.network.iter().filter(|o| o.contains('*')) {
+    let wildcard = |o: &&Origin| matches!(o.host, HostPattern::Subdomains(_));
+    for origin in caps.network.iter().filter(wildcard) {
         flags.push(format!(
             "wildcard host {origin}: any matching host may be reached, including ones set up later"
         ));
     }
-    for origin in caps.network.iter().filter_map(|o| Origin::parse(o).ok()) {
+    for origin in &caps.network {
         for (kind, why) in origin.sensitivities(network.min_prefix) {
             let verdict = if network.forbid.contains(&kind) {
                 let noun = if kind == Sensitive::Wide {
@@ -248,7 +249,7 @@ pub fn risks_under(manifest: &Manifest, network: &NetworkPolicy) -> Vec<String> 
                 "secret `{name}` has no audience: no send_to origin limits where it is used"
             ));
         }
-        for origin in secret.send_to.iter().filter(|o| o.contains('*')) {
+        for origin in secret.send_to.iter().filter(wildcard) {
             flags.push(format!(
                 "secret `{name}` may be sent to the wildcard host {origin}"
             ));

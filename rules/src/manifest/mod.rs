@@ -15,6 +15,7 @@ pub use names::{
 };
 
 use crate::doc::{self, DocError};
+use crate::net::Origin;
 use crate::units::{ByteSize, Span};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,7 +76,7 @@ pub struct Identity {
 pub struct Capabilities {
     /// Origins it may send HTTP requests to: `scheme://host[:port]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub network: Vec<String>,
+    pub network: Vec<Origin>,
     /// Mounts by name, with the access it needs.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
@@ -95,7 +96,7 @@ pub struct Capabilities {
 pub struct SecretDecl {
     /// The origins the secret may be sent to, as a placeholder the host fills.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub send_to: Vec<String>,
+    pub send_to: Vec<Origin>,
     /// Whether the action may read the plaintext with `secrets.get`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub expose: bool,
@@ -199,11 +200,14 @@ timeout = "10s"
         let m = Manifest::parse("manifest", FULL).unwrap();
         assert_eq!(m.action.name, "slack-notify");
         assert_eq!(m.action.version, semver::Version::new(1, 2, 0));
-        assert_eq!(m.capabilities.network, vec!["https://hooks.slack.com"]);
+        assert_eq!(
+            m.capabilities.network[0].to_string(),
+            "https://hooks.slack.com"
+        );
         assert_eq!(m.capabilities.files["workspace"], Access::Read);
         let s = &m.capabilities.secrets["SLACK_WEBHOOK"];
         assert!(!s.expose);
-        assert_eq!(s.send_to, vec!["https://hooks.slack.com"]);
+        assert_eq!(s.send_to[0].to_string(), "https://hooks.slack.com");
         assert_eq!(m.limits.memory, Some(ByteSize::mib(32)));
         assert_eq!(m.limits.output, None);
         // The canonical TOML parses back to the same manifest.
@@ -348,15 +352,17 @@ timeout = "10s"
     #[test]
     fn origins_are_normalised() {
         assert_eq!(
-            check_origin("https://Hooks.Slack.COM").unwrap(),
+            check_origin("https://Hooks.Slack.COM").unwrap().to_string(),
             "https://hooks.slack.com"
         );
         assert_eq!(
-            check_origin("http://127.0.0.1:8080").unwrap(),
+            check_origin("http://127.0.0.1:8080").unwrap().to_string(),
             "http://127.0.0.1:8080"
         );
         assert_eq!(
-            check_origin("https://hooks.slack.com:443").unwrap(),
+            check_origin("https://hooks.slack.com:443")
+                .unwrap()
+                .to_string(),
             "https://hooks.slack.com"
         );
         assert!(check_origin("https://").is_err());

@@ -71,10 +71,8 @@ pub fn check_publisher(publisher: &str) -> Result<(), String> {
     }
 }
 
-/// A network origin, `scheme://host[:port]` (see
-/// [`caps::net::grant`](crate::net::origin) for the grammar), in its
-/// normal form: lower case, punycode, no trailing dot, the port only when it
-/// is not the scheme's default.
-pub fn check_origin(origin: &str) -> Result<String, String> {
-    crate::net::origin::Origin::parse(origin).map(|o| o.to_string())
+/// A network origin, `scheme://host[:port]` (see [`crate::net::origin`]
+/// for the grammar).
+pub fn check_origin(origin: &str) -> Result<crate::net::Origin, String> {
+    crate::net::Origin::parse(origin)
 }

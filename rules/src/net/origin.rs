@@ -144,6 +144,13 @@ impl Origin {
     }
 }
 
+/// An origin serializes as it is written in its normal form.
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for Origin {
     /// The normal form: lower case, punycode, the port only when it is not
     /// the scheme's default.

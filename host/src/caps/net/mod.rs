@@ -89,12 +89,7 @@ impl NetGrant {
     /// The network part of `grant`.
     pub fn new(grant: &Grant) -> NetGrant {
         NetGrant {
-            // Validated with the manifest; one that does not parse is not granted.
-            origins: grant
-                .network
-                .iter()
-                .filter_map(|o| Origin::parse(o).ok())
-                .collect(),
+            origins: grant.network.clone(),
             limits: grant.limits.clone(),
         }
     }
@@ -182,12 +177,7 @@ impl NetHooks {
             .entries()
             .map(|entry| {
                 let secret = RunSecret {
-                    send_to: entry
-                        .grant
-                        .send_to
-                        .iter()
-                        .filter_map(|o| Origin::parse(o).ok())
-                        .collect(),
+                    send_to: entry.grant.send_to.clone(),
                     expose: entry.grant.expose,
                     forms: entry.forms.cloned(),
                     value: entry.value.cloned(),

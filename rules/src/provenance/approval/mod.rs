@@ -70,14 +70,14 @@ impl Approved {
         let caps = &manifest.capabilities;
         let limits = &manifest.limits;
         Approved {
-            network: caps.network.iter().cloned().collect(),
+            network: caps.network.iter().map(ToString::to_string).collect(),
             files: caps.files.clone(),
             secrets: caps
                 .secrets
                 .iter()
                 .map(|(name, s)| {
                     let secret = ApprovedSecret {
-                        send_to: s.send_to.iter().cloned().collect(),
+                        send_to: s.send_to.iter().map(ToString::to_string).collect(),
                         expose: s.expose,
                     };
                     (name.clone(), secret)

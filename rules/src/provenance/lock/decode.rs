@@ -123,7 +123,7 @@ mod raw {
                 for (j, origin) in e.network.iter().enumerate() {
                     let origin = manifest::check_origin(origin)
                         .map_err(|m| err(&format!("network[{j}]"), m))?;
-                    network.insert(origin);
+                    network.insert(origin.to_string());
                 }
                 let mut files = BTreeMap::new();
                 for (j, f) in e.files.into_iter().enumerate() {
@@ -144,7 +144,7 @@ mod raw {
                     for (k, origin) in s.send_to.iter().enumerate() {
                         let origin = manifest::check_origin(origin)
                             .map_err(|m| err(&format!("secrets[{j}].send_to[{k}]"), m))?;
-                        send_to.insert(origin);
+                        send_to.insert(origin.to_string());
                     }
                     let secret = ApprovedSecret {
                         send_to,
