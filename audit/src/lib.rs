@@ -66,6 +66,7 @@
 //! write and sync failures.
 
 pub mod checkpoint;
+mod event;
 pub mod faults;
 pub mod jcs;
 mod keys;
@@ -86,6 +87,7 @@ pub mod verify;
 #[cfg(test)]
 pub(crate) mod testrng;
 
+pub use event::EventKind;
 pub use faults::{Fault, Faults};
 pub use keys::load_or_create as signing_key;
 pub use keys::write_pair as write_key_pair;
@@ -111,7 +113,7 @@ pub struct RunInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Denial {
     /// The event kind, like `secret.read` or `file.open`.
-    pub event: String,
+    pub event: EventKind,
     /// What was refused: a secret's name, a path, an origin.
     pub target: String,
     /// Why, and what would grant it.

@@ -10,6 +10,7 @@ use super::note::{SigningKey, VerifierKey};
 use super::paths::Paths;
 use super::record::Event;
 use super::state::{self, Resume};
+use crate::EventKind;
 use airlock_rules::policy::{AuditConfig, SyncPolicy};
 use airlock_rules::provenance::Digest;
 use jcs::Extra;
@@ -232,7 +233,7 @@ impl AuditLog {
         if let Some(torn) = torn {
             log.append(
                 None,
-                Event::new("audit.torn")
+                Event::new(EventKind::AuditTorn)
                     .field("offset", torn.offset)
                     .field("bytes", torn.bytes)
                     .field("sha256", torn.sha256)
@@ -254,7 +255,7 @@ impl AuditLog {
         if !open.is_empty() || !runs.is_empty() {
             log.append(
                 None,
-                Event::new("audit.recover")
+                Event::new(EventKind::AuditRecover)
                     .field("intents", open)
                     .field("runs", runs)
                     .field(

@@ -2,6 +2,7 @@
 //! recovery of open intents, checkpoints.
 
 use super::*;
+use crate::EventKind;
 use crate::verify::{self, Options, Reason};
 use crate::{Fault, Phase};
 use airlock_rules::policy::AuditConfig;
@@ -75,16 +76,17 @@ fn records_sharing_a_canonical_field_chain_as_any_other() {
     {
         log.append(
             Some(info),
-            Event::new("run.start")
+            Event::new(EventKind::RunStart)
                 .allow()
                 .canonical_field("grant", grant.clone())
                 .field("input_bytes", i),
         )
         .unwrap();
-        log.append(None, Event::new("between")).unwrap();
+        log.append(None, Event::new(EventKind::Log)).unwrap();
     }
     // One run id throughout: one end closes it.
-    log.append(Some(&run()), Event::new("run.end")).unwrap();
+    log.append(Some(&run()), Event::new(EventKind::RunEnd))
+        .unwrap();
     log.checkpoint().unwrap();
     let report = check(&c, Some(&log)).unwrap();
     assert_eq!(report.records, 11);
@@ -102,20 +104,24 @@ fn appends_chain_and_tree_survive_reopen() {
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
     assert_eq!(
-        log.append(Some(&run()), Event::new("run.note").allow())
+        log.append(Some(&run()), Event::new(EventKind::Log).allow())
             .unwrap(),
         0
     );
-    assert_eq!(log.append(None, Event::new("host.note")).unwrap(), 1);
+    assert_eq!(log.append(None, Event::new(EventKind::Log)).unwrap(), 1);
     log.checkpoint().unwrap();
-    log.append(None, Event::new("after-checkpoint")).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
     let root = log.root().unwrap();
     drop(log);
     // Reopen: resumes from the saved state and the record after it, and
     // checkpoints what the last checkpoint did not cover.
     let log = AuditLog::open(&c).unwrap();
     assert_eq!(log.root().unwrap(), root);
-    assert_eq!(log.append(Some(&run()), Event::new("run.end")).unwrap(), 3);
+    assert_eq!(
+        log.append(Some(&run()), Event::new(EventKind::RunEnd))
+            .unwrap(),
+        3
+    );
     log.checkpoint().unwrap();
     let report = check(&c, Some(&log)).unwrap();
     assert_eq!((report.records, report.checkpoints), (4, 3));
@@ -159,7 +165,7 @@ fn a_torn_tail_is_moved_aside_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
-    log.append(None, Event::new("one")).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
     drop(log);
     let mut f = OpenOptions::new().append(true).open(&c.path).unwrap();
     std::io::Write::write_all(&mut f, b"{\"half\":").unwrap();
@@ -173,7 +179,7 @@ fn a_torn_tail_is_moved_aside_and_the_chain_goes_on() {
     );
     let log = AuditLog::open(&c).unwrap();
     // Record 1 tells of the torn tail moved aside.
-    assert_eq!(log.append(None, Event::new("two")).unwrap(), 2);
+    assert_eq!(log.append(None, Event::new(EventKind::Log)).unwrap(), 2);
     let saved = std::fs::read(format!("{}.torn-{complete_len}", c.path.display())).unwrap();
     assert_eq!(saved, b"{\"half\":");
     log.checkpoint().unwrap();
@@ -195,7 +201,7 @@ fn segments_rotate_and_the_chain_continues() {
     for i in 0..40 {
         log.append(
             None,
-            Event::new("big")
+            Event::new(EventKind::Log)
                 .field("i", i)
                 .field("pad", "x".repeat(300)),
         )
@@ -207,7 +213,7 @@ fn segments_rotate_and_the_chain_continues() {
     assert_eq!(check(&c, Some(&log)).unwrap().records, 40);
     drop(log);
     let log = AuditLog::open(&c).unwrap();
-    assert_eq!(log.append(None, Event::new("after")).unwrap(), 40);
+    assert_eq!(log.append(None, Event::new(EventKind::Log)).unwrap(), 40);
     log.checkpoint().unwrap();
     assert_eq!(check(&c, Some(&log)).unwrap().records, 41);
     // A missing middle segment is a gap.
@@ -224,20 +230,23 @@ fn a_failed_write_is_undone_refused_and_recovers() {
         c.sync = SyncPolicy::Always;
         let faults = Faults::new();
         let log = AuditLog::open_with(&c, faults.clone()).unwrap();
-        log.append(None, Event::new("one")).unwrap();
+        log.append(None, Event::new(EventKind::Log)).unwrap();
         let len = std::fs::metadata(&c.path).unwrap().len();
         faults.fail(fault, 0);
-        let e = log.append(None, Event::new("two")).unwrap_err();
+        let e = log.append(None, Event::new(EventKind::Log)).unwrap_err();
         assert!(e.to_string().starts_with("audit unavailable: "), "{e}");
         assert_eq!(
             std::fs::metadata(&c.path).unwrap().len(),
             len,
             "{fault:?} left bytes behind"
         );
-        assert!(log.append(None, Event::new("still")).is_err(), "{fault:?}");
+        assert!(
+            log.append(None, Event::new(EventKind::Log)).is_err(),
+            "{fault:?}"
+        );
         faults.heal();
         assert_eq!(
-            log.append(None, Event::new("three")).unwrap(),
+            log.append(None, Event::new(EventKind::Log)).unwrap(),
             1,
             "{fault:?}"
         );
@@ -254,17 +263,17 @@ fn owed_results_are_written_first_when_the_log_recovers() {
     let log = Arc::new(AuditLog::open_with(&c, faults.clone()).unwrap());
     let recorder = crate::Recorder::new(log.clone(), run());
     let intent = recorder
-        .intent(Event::new("file.remove").target("/w/x"))
+        .intent(Event::new(EventKind::FileRemove).target("/w/x"))
         .unwrap();
     faults.fail(Fault::Write, 0);
     assert!(
         recorder
-            .result(intent, Event::new("file.remove").allow())
+            .result(intent, Event::new(EventKind::FileRemove).allow())
             .is_err()
     );
     assert!(recorder.failure().is_some());
     faults.heal();
-    log.append(None, Event::new("later")).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
     log.checkpoint().unwrap();
     let text = std::fs::read_to_string(&c.path).unwrap();
     let lines: Vec<Value> = text
@@ -276,7 +285,10 @@ fn owed_results_are_written_first_when_the_log_recovers() {
         (lines[1]["intent"].as_u64(), lines[1]["late"].as_bool()),
         (Some(0), Some(true))
     );
-    assert_eq!(lines[2]["event"], "later");
+    assert_eq!(
+        (lines[2]["event"].as_str(), lines[2]["phase"].as_str()),
+        (Some("log"), Some("single"))
+    );
     assert!(check(&c, Some(&log)).unwrap().open_intents.is_empty());
 }
 
@@ -288,12 +300,12 @@ fn a_checkpoint_writes_owed_results_first() {
     let log = Arc::new(AuditLog::open_with(&c, faults.clone()).unwrap());
     let recorder = crate::Recorder::new(log.clone(), run());
     let intent = recorder
-        .intent(Event::new("file.remove").target("/w/x"))
+        .intent(Event::new(EventKind::FileRemove).target("/w/x"))
         .unwrap();
     faults.fail(Fault::Write, 0);
     assert!(
         recorder
-            .result(intent, Event::new("file.remove").allow())
+            .result(intent, Event::new(EventKind::FileRemove).allow())
             .is_err()
     );
     assert!(log.checkpoint().is_err(), "the log still fails");
@@ -316,7 +328,9 @@ fn intents_left_open_by_a_crash_are_closed_on_reopen() {
     let c = config(dir.path());
     let log = Arc::new(AuditLog::open(&c).unwrap());
     // A crash right after an intent: it is never closed.
-    let intent = Event::new("file.open").target("/w/x").phase(Phase::Intent);
+    let intent = Event::new(EventKind::FileOpen)
+        .target("/w/x")
+        .phase(Phase::Intent);
     log.append(Some(&run()), intent).unwrap();
     log.checkpoint().unwrap();
     assert_eq!(check(&c, Some(&log)).unwrap().open_intents, [0]);
@@ -339,7 +353,8 @@ fn a_log_changed_behind_the_hosts_back_is_not_extended() {
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
     for i in 0..5 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
     }
     log.checkpoint().unwrap();
     drop(log);
@@ -367,7 +382,8 @@ fn the_state_is_saved_only_when_it_spares_an_open_work() {
     let state = Paths::new(&c.path).state();
     let saved = || std::fs::read_to_string(&state).unwrap();
     let log = AuditLog::open(&c).unwrap();
-    log.append(None, Event::new("e").field("i", 0)).unwrap();
+    log.append(None, Event::new(EventKind::Log).field("i", 0))
+        .unwrap();
     log.checkpoint().unwrap();
     drop(log);
     let first = saved();
@@ -375,7 +391,8 @@ fn the_state_is_saved_only_when_it_spares_an_open_work() {
     // the state stays where it was, and each reopen reads the rest forward.
     for i in 1..4 {
         let log = AuditLog::open(&c).unwrap();
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
         log.checkpoint().unwrap();
         assert_eq!(saved(), first, "saved again after record {i}");
     }
@@ -394,11 +411,11 @@ fn the_state_is_saved_only_when_it_spares_an_open_work() {
     let log = AuditLog::open(&c).unwrap();
     let pad = "x".repeat(1024);
     for _ in 0..state::LAG / 1024 {
-        log.append(None, Event::new("e").field("pad", pad.as_str()))
+        log.append(None, Event::new(EventKind::Log).field("pad", pad.as_str()))
             .unwrap();
     }
     // The record the state names is longer than the first read back for it.
-    log.append(None, Event::new("e").field("pad", pad.repeat(6)))
+    log.append(None, Event::new(EventKind::Log).field("pad", pad.repeat(6)))
         .unwrap();
     log.checkpoint().unwrap();
     assert_ne!(saved(), first);
@@ -415,7 +432,8 @@ fn a_torn_checkpoint_is_moved_aside_and_the_last_whole_one_still_binds() {
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
     for i in 0..20 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
         log.checkpoint().unwrap();
     }
     drop(log);
@@ -454,7 +472,8 @@ fn checkpoints_every_n_records_and_to_the_anchor() {
     c.anchor = Some(airlock_rules::policy::Anchor::Dir(dir.path().join("worm")));
     let log = AuditLog::open(&c).unwrap();
     for i in 0..10 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
     }
     let report = check(&c, Some(&log)).unwrap();
     // Before records 4 and 8 were written.
@@ -478,26 +497,29 @@ fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them(
     let (sealer, asked) = mpsc::channel();
     log.set_sealer(Some(sealer));
     for i in 0..10 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
     }
     // Asked once, before record 4 was written; nothing written meanwhile.
     assert_eq!(asked.try_iter().count(), 1);
     assert!(check_chain(&c).unwrap().latest.is_none());
     assert_eq!(log.seal().unwrap().unwrap().size, 10);
     for i in 0..4 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
     }
     assert_eq!(asked.try_iter().count(), 0, "not due before the 5th");
     // Without the thread, the append that finds one due writes it.
     log.set_sealer(None);
-    log.append(None, Event::new("e")).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
     assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 14);
     // Nor with a thread that ended.
     let (sealer, gone) = mpsc::channel();
     drop(gone);
     log.set_sealer(Some(sealer));
     for i in 0..4 {
-        log.append(None, Event::new("e").field("i", i)).unwrap();
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
     }
     assert_eq!(check(&c, Some(&log)).unwrap().latest.unwrap().size, 18);
 }
@@ -512,7 +534,7 @@ fn a_failing_anchor_command_fails_closed() {
         "cat > /dev/null; echo nope >&2; exit 3".into(),
     ]));
     let log = AuditLog::open(&c).unwrap();
-    log.append(None, Event::new("e")).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
     let e = log.checkpoint().unwrap_err();
     assert!(e.0.contains("nope"), "{e}");
 }
@@ -530,11 +552,12 @@ fn runs_left_without_an_end_are_named_on_reopen() {
         run: "left".into(),
         ..run()
     };
-    log.append(Some(&left), Event::new("run.start").allow())
+    log.append(Some(&left), Event::new(EventKind::RunStart).allow())
         .unwrap();
-    log.append(Some(&ended), Event::new("run.start").allow())
+    log.append(Some(&ended), Event::new(EventKind::RunStart).allow())
         .unwrap();
-    log.append(Some(&ended), Event::new("run.end")).unwrap();
+    log.append(Some(&ended), Event::new(EventKind::RunEnd))
+        .unwrap();
     log.checkpoint().unwrap();
     drop(log);
     for state in ["kept", "removed"] {

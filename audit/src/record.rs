@@ -1,6 +1,7 @@
 //! One audit record: an event, its phase and decision, and the fields that
 //! describe it.
 
+use crate::EventKind;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::borrow::Cow;
@@ -66,6 +67,7 @@ impl Phase {
 /// sends can become a key; guest text goes through [`Event::guest_text`].
 #[derive(Clone, Debug)]
 pub struct Event {
+    kind: EventKind,
     pub(crate) fields: Fields,
     /// Fields holding guest text not yet cut to [`GUEST_TEXT_LIMIT`]: they
     /// are cut when the event is sealed ([`Event::seal`]), after redaction,
@@ -77,17 +79,12 @@ pub struct Event {
 }
 
 impl Event {
-    /// An event of `kind`, like `file.open` or `run.end`.
-    pub fn new(kind: &'static str) -> Event {
-        Event::new_owned(kind)
-    }
-
-    /// An event of a kind known only at run time (a closing record repeats
-    /// its intent's kind).
-    pub(crate) fn new_owned(kind: &str) -> Event {
+    /// An event of `kind`.
+    pub fn new(kind: EventKind) -> Event {
         let mut fields = Fields::default();
-        fields.insert("event", Value::from(kind));
+        fields.insert("event", Value::from(kind.as_str()));
         Event {
+            kind,
             fields,
             uncut: smallvec::SmallVec::new(),
             raw: None,
@@ -95,11 +92,8 @@ impl Event {
     }
 
     /// The event's kind.
-    pub fn kind(&self) -> &str {
-        self.fields
-            .get("event")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+    pub fn kind(&self) -> EventKind {
+        self.kind
     }
 
     /// Record the host's decision.
@@ -382,7 +376,7 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_and_escapes_controls() {
-        let e = Event::new("log")
+        let e = Event::new(EventKind::Log)
             .field("zeta", 1)
             .guest_text("message", "line one\n\u{1b}[31mred\"quoted\"")
             .allow();
@@ -395,7 +389,7 @@ mod tests {
 
     #[test]
     fn fields_are_kept_in_key_order_and_a_key_set_again_keeps_its_last_value() {
-        let e = Event::new("x")
+        let e = Event::new(EventKind::Log)
             .field("m", 1)
             .field("b", 2)
             .guest_text("a", "first")
@@ -408,20 +402,20 @@ mod tests {
         assert_eq!(e.fields.get("a").unwrap(), "second");
         assert_eq!(
             String::from_utf8(canonical_with(&e.fields, None).unwrap()).unwrap(),
-            r#"{"a":"second","b":4,"event":"x","m":1,"z":3}"#
+            r#"{"a":"second","b":4,"event":"log","m":1,"z":3}"#
         );
     }
 
     #[test]
     fn numbers_outside_the_subset_become_strings() {
-        let e = Event::new("x")
+        let e = Event::new(EventKind::Log)
             .field("big", u64::MAX)
             .field("frac", 1.5)
             .field("list", serde_json::json!([1, 1u64 << 60]));
         let text = String::from_utf8(canonical_with(&e.fields, None).unwrap()).unwrap();
         assert_eq!(
             text,
-            r#"{"big":"18446744073709551615","event":"x","frac":"1.5","list":[1,"1152921504606846976"]}"#
+            r#"{"big":"18446744073709551615","event":"log","frac":"1.5","list":[1,"1152921504606846976"]}"#
         );
         assert_eq!(e.phase_of(), Phase::Single);
         assert_eq!(e.phase(Phase::Intent).phase_of(), Phase::Intent);
@@ -432,10 +426,10 @@ mod tests {
         let grant = serde_json::json!({"network": ["https://a.example"], "limits": {"memory": 1}});
         let bytes = Arc::new(Canonical::new(crate::jcs::value(&grant).unwrap()));
         for (key, extra) in [("grant", "zz"), ("grant", "aa"), ("a", "grant")] {
-            let plain = Event::new("run.start")
+            let plain = Event::new(EventKind::RunStart)
                 .field(extra, 7)
                 .field(key, grant.clone());
-            let spliced = Event::new("run.start")
+            let spliced = Event::new(EventKind::RunStart)
                 .field(extra, 7)
                 .field(key, "replaced")
                 .canonical_field(key, bytes.clone());
@@ -449,7 +443,9 @@ mod tests {
     #[test]
     fn long_guest_text_is_cut_with_length_and_hash() {
         let long = "é".repeat(GUEST_TEXT_LIMIT); // two bytes each
-        let e = Event::new("log").guest_text("message", &long).seal(None);
+        let e = Event::new(EventKind::Log)
+            .guest_text("message", &long)
+            .seal(None);
         let kept = e.fields.get("message").and_then(Value::as_str).unwrap();
         assert!(kept.len() <= GUEST_TEXT_LIMIT && long.starts_with(kept));
         assert_eq!(e.fields.get("message_len").unwrap(), long.len());
@@ -457,7 +453,9 @@ mod tests {
             e.fields.get("message_sha256").unwrap(),
             &hex::encode(Sha256::digest(long.as_bytes()))
         );
-        let short = Event::new("log").guest_text("message", "short").seal(None);
+        let short = Event::new(EventKind::Log)
+            .guest_text("message", "short")
+            .seal(None);
         assert!(short.fields.get("message_len").is_none());
     }
 
@@ -474,7 +472,7 @@ mod tests {
     #[test]
     fn sealing_scrubs_every_string_before_cutting() {
         let long = format!("{}secret", "x".repeat(GUEST_TEXT_LIMIT));
-        let e = Event::new("net.request")
+        let e = Event::new(EventKind::NetRequest)
             .field("host", "secret.example")
             .field("list", serde_json::json!(["a", {"deep": "secret"}]))
             .target("secret")

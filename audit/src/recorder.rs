@@ -3,6 +3,7 @@
 use super::log::{AuditError, AuditLog};
 use super::record::{Decision, Event, Phase, Scrub};
 use super::{Denial, RunInfo};
+use crate::EventKind;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -58,7 +59,7 @@ struct Overflow {
     count: u64,
     /// (event, reason) → how many; at most [`OVERFLOW_KINDS`] pairs, the
     /// rest under `("*", "*")`.
-    by: std::collections::BTreeMap<(String, String), u64>,
+    by: std::collections::BTreeMap<(&'static str, String), u64>,
     first: Option<Denial>,
     last: Option<Denial>,
 }
@@ -74,7 +75,7 @@ const OVERFLOW_KINDS: usize = 32;
 #[must_use = "an intent must be closed with a result or aborted record"]
 pub struct Intent {
     seq: u64,
-    kind: String,
+    kind: EventKind,
     recorder: Option<Recorder>,
 }
 
@@ -88,7 +89,7 @@ impl Intent {
 impl Drop for Intent {
     fn drop(&mut self) {
         if let Some(recorder) = self.recorder.take() {
-            let event = Event::new_owned(&self.kind)
+            let event = Event::new(self.kind)
                 .phase(Phase::Result)
                 .field("intent", self.seq)
                 .field("outcome", "unknown")
@@ -160,7 +161,7 @@ impl Recorder {
                 |d| serde_json::json!({ "event": d.event, "target": d.target, "reason": d.reason }),
             )
         };
-        let event = Event::new("refusals.dropped")
+        let event = Event::new(EventKind::RefusalsDropped)
             .field("budget", budget)
             .field("count", over.count)
             .field("by", by)
@@ -195,9 +196,9 @@ impl Recorder {
             return true;
         }
         over.count += 1;
-        let mut key = (denial.event.clone(), cut(&denial.reason, 200));
+        let mut key = (denial.event.as_str(), cut(&denial.reason, 200));
         if !over.by.contains_key(&key) && over.by.len() >= OVERFLOW_KINDS {
-            key = ("*".into(), "*".into());
+            key = ("*", "*".into());
         }
         *over.by.entry(key).or_default() += 1;
         if over.first.is_none() {
@@ -238,7 +239,7 @@ impl Recorder {
             let target = event.fields.get("target").and_then(Value::as_str);
             self.admit(
                 &Denial {
-                    event: event.kind().to_owned(),
+                    event: event.kind(),
                     target: target.unwrap_or_default().to_owned(),
                     reason: why.clone(),
                 },
@@ -246,7 +247,7 @@ impl Recorder {
             );
             return Err(AuditError(why));
         }
-        let kind = event.kind().to_owned();
+        let kind = event.kind();
         let result = self
             .log
             .append_durable(Some(&self.info), self.seal(event.phase(Phase::Intent)));
@@ -275,7 +276,7 @@ impl Recorder {
         reason: impl Into<String>,
     ) -> Result<u64, AuditError> {
         intent.recorder = None;
-        let event = Event::new_owned(&intent.kind)
+        let event = Event::new(intent.kind)
             .phase(Phase::Aborted)
             .field("intent", intent.seq)
             .field("reason", reason.into());
@@ -362,7 +363,7 @@ fn denial_of(event: &Event) -> Option<Denial> {
                 .to_owned()
         };
         Denial {
-            event: text("event"),
+            event: event.kind(),
             target: text("target"),
             reason: text("reason"),
         }

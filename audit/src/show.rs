@@ -8,6 +8,7 @@
 //! values are cut. A line that is not a record is shown as its length, never
 //! as its bytes.
 
+use crate::EventKind;
 use serde_json::{Map, Value};
 
 /// The longest value shown, in characters.
@@ -40,15 +41,44 @@ impl Filter {
             && self
                 .event
                 .as_ref()
-                .is_none_or(|e| match e.strip_suffix('*') {
-                    Some(prefix) => field("event").starts_with(prefix),
-                    None if e.ends_with('.') => field("event").starts_with(e.as_str()),
-                    None => field("event") == e,
-                })
+                .is_none_or(|e| event_matches(e, field("event")))
             && self
                 .decision
                 .as_ref()
                 .is_none_or(|d| field("decision") == d)
+    }
+}
+
+/// Whether the event filter `filter` takes the event named `name`.
+fn event_matches(filter: &str, name: &str) -> bool {
+    match filter.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None if filter.ends_with('.') => name.starts_with(filter),
+        None => name == filter,
+    }
+}
+
+impl Filter {
+    /// Check that the event filter names at least one kind of event airlock
+    /// records: a misspelt one would show nothing and look like an empty
+    /// log.
+    pub fn check(&self) -> Result<(), String> {
+        let Some(filter) = &self.event else {
+            return Ok(());
+        };
+        if EventKind::ALL
+            .iter()
+            .any(|k| event_matches(filter, k.as_str()))
+        {
+            return Ok(());
+        }
+        let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        Err(format!(
+            "--event {}: airlock records no such event; the events are {} (a trailing `.` or \
+             `*` names a family, like `file.`)",
+            filter.escape_debug(),
+            known.join(", ")
+        ))
     }
 }
 
@@ -124,6 +154,28 @@ pub fn not_a_record(line_no: u64, bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_filter_must_name_an_event_airlock_records() {
+        for good in ["file.open", "file.", "net.*", "log", "audit.torn"] {
+            let f = Filter {
+                event: Some(good.into()),
+                ..Filter::default()
+            };
+            assert_eq!(f.check(), Ok(()), "{good}");
+        }
+        for bad in ["file.opn", "files.", "net.requests", "run"] {
+            let f = Filter {
+                event: Some(bad.into()),
+                ..Filter::default()
+            };
+            let e = f.check().unwrap_err();
+            assert!(
+                e.contains("no such event") && e.contains("file.open"),
+                "{bad}: {e}"
+            );
+        }
+    }
     use serde_json::json;
 
     #[test]

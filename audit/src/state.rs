@@ -19,6 +19,7 @@ use super::log::AuditError;
 use super::merkle::{Frontier, Hash, leaf_hash};
 use super::paths::Paths;
 use super::record::Phase;
+use crate::EventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -236,9 +237,9 @@ impl Effect {
                 .extend(closed.iter().filter_map(Value::as_u64));
         }
         let run = || run.or_else(|| text("run")).map(str::to_owned);
-        effect.run = match text("event") {
-            Some("run.start") => run().map(RunStep::Start),
-            Some("run.end") => run().map(RunStep::End),
+        effect.run = match text("event").and_then(EventKind::parse) {
+            Some(EventKind::RunStart) => run().map(RunStep::Start),
+            Some(EventKind::RunEnd) => run().map(RunStep::End),
             _ => None,
         };
         if let Some(ended) = field("runs").and_then(Value::as_array) {

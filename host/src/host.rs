@@ -12,6 +12,7 @@ use crate::runtime::pool::MAX_RUNS;
 use crate::runtime::state::RunState;
 use crate::runtime::{self, EpochTicker, Prelink};
 use crate::{Error, Refusal};
+use airlock_audit::EventKind;
 use airlock_audit::{AuditLog, Checkpointer, Event, Faults};
 use airlock_rules::bounds;
 use airlock_rules::grant::Grant;
@@ -537,7 +538,7 @@ impl Host {
     /// Record a refusal and turn it into the error to return. If even the
     /// record fails, the audit failure is the error.
     fn refuse(&self, refusal: Refusal, digest: Option<Digest>) -> Error {
-        let mut event = Event::new("run.refused").deny(refusal.to_string());
+        let mut event = Event::new(EventKind::RunRefused).deny(refusal.to_string());
         if let Some(digest) = digest {
             event = event.field("digest", digest.to_string());
         }

@@ -18,7 +18,7 @@ fn denials(outcome: &airlock::Outcome) -> Vec<(String, String, String)> {
     outcome
         .denials
         .iter()
-        .map(|d| (d.event.clone(), d.target.clone(), d.reason.clone()))
+        .map(|d| (d.event.to_string(), d.target.clone(), d.reason.clone()))
         .collect()
 }
 

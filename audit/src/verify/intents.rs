@@ -2,6 +2,7 @@
 //! in time.
 
 use super::{Failure, Known, Reason, Record};
+use crate::EventKind;
 use crate::record::Phase;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -77,7 +78,7 @@ impl Intents {
                 ));
             }
         }
-        if event == "run.end"
+        if event == EventKind::RunEnd.as_str()
             && let Some((&seq, o)) = self.open.iter().find(|(_, o)| o.run == run)
         {
             return Err(orphan(seq, o, "its run ended without closing it"));

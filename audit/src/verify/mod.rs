@@ -50,6 +50,7 @@ pub use records::{Reader, Record, Tail};
 use super::checkpoint::{Checkpoint, split_file};
 use super::merkle::{Frontier, Hash};
 use super::note::{Note, VerifierKey};
+use crate::EventKind;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -412,15 +413,15 @@ fn check(
 /// closes it, and an `audit.recover` closes those it names.
 fn track_run(runs: &mut std::collections::BTreeMap<u64, String>, record: &Record) {
     let text = |k: &str| record.fields.get(k).and_then(serde_json::Value::as_str);
-    match text("event") {
-        Some("run.start") => {
+    match text("event").and_then(EventKind::parse) {
+        Some(EventKind::RunStart) => {
             runs.insert(record.seq, text("run").unwrap_or_default().to_owned());
         }
-        Some("run.end") => {
+        Some(EventKind::RunEnd) => {
             let run = text("run").unwrap_or_default();
             runs.retain(|_, r| r != run);
         }
-        Some("audit.recover") => {
+        Some(EventKind::AuditRecover) => {
             for seq in record
                 .fields
                 .get("runs")
@@ -445,14 +446,14 @@ fn incident(record: &Record) -> Option<Incident> {
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
     };
     let event = text("event").unwrap_or_default();
-    let detail = match event.as_str() {
-        "audit.torn" => format!(
+    let detail = match EventKind::parse(&event) {
+        Some(EventKind::AuditTorn) => format!(
             "a record cut short ({} bytes at offset {}) was moved aside to {}",
             text("bytes")?,
             text("offset")?,
             text("saved")?
         ),
-        "audit.recover" => format!(
+        Some(EventKind::AuditRecover) => format!(
             "the host stopped with intents {} open (whether each took effect is unknown) and \
              runs {} (by their run.start's seq) without an end",
             text("intents")?,

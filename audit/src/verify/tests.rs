@@ -2,6 +2,7 @@
 //! property tests: random logs, random single edits, the right reason.
 
 use super::*;
+use crate::EventKind;
 use crate::testrng::Rng;
 use crate::{AuditLog, Event, Recorder, RunInfo};
 use airlock_rules::policy::{AuditConfig, SyncPolicy};
@@ -40,18 +41,18 @@ impl Fixture {
             if size + 2 <= n && !at.contains(&(size + 1)) && rng.below(3) == 0 {
                 let intent = recorder
                     .intent(
-                        Event::new("file.remove")
+                        Event::new(EventKind::FileRemove)
                             .target("/work/x")
                             .field("pad", pad),
                     )
                     .unwrap();
                 recorder
-                    .result(intent, Event::new("file.remove").allow())
+                    .result(intent, Event::new(EventKind::FileRemove).allow())
                     .unwrap();
             } else {
                 recorder
                     .record(
-                        Event::new("log")
+                        Event::new(EventKind::Log)
                             .allow()
                             .field("message", format!("m{size}"))
                             .field("pad", pad),
@@ -351,7 +352,7 @@ fn checkpoints_never_shrink_or_fork() {
     let other = AuditLog::open(&c).unwrap();
     for i in 0..8 {
         other
-            .append(None, Event::new("other").field("i", i))
+            .append(None, Event::new(EventKind::Log).field("i", i))
             .unwrap();
     }
     other.checkpoint().unwrap();

@@ -5,6 +5,7 @@
 //!
 //! Used by both `--bench perf` and `--bench audit`.
 
+use airlock::audit::EventKind;
 use airlock::audit::{AuditLog, Event, Recorder, RunInfo};
 use airlock::rules::policy::{AuditConfig, SyncPolicy};
 use airlock::rules::provenance::Digest;
@@ -42,13 +43,13 @@ fn measure_one(sync: SyncPolicy, intents: bool, threads: usize, n: usize) -> Dur
                 let rec = rec.clone();
                 s.spawn(move || {
                     for i in 0..n / threads {
-                        let event = Event::new("file.open")
+                        let event = Event::new(EventKind::FileOpen)
                             .field("mount", "workspace")
                             .guest_text("target", &format!("/workspace/out/{t}-{i}.txt"))
                             .field("mode", "write+create");
                         if intents {
                             let intent = rec.intent(event).expect("intent");
-                            rec.result(intent, Event::new("file.open").allow())
+                            rec.result(intent, Event::new(EventKind::FileOpen).allow())
                                 .expect("result");
                         } else {
                             rec.record(event.allow()).expect("record");

@@ -34,6 +34,9 @@ pub fn run(args: Args) -> u8 {
         event: args.event.clone(),
         decision: args.decision.clone(),
     };
+    if let Err(e) = filter.check() {
+        return fail(exit::USAGE, e);
+    }
     let files = match args.logs.resolve() {
         Ok((files, _)) => files,
         Err(e) => return fail(exit::USAGE, format!("{e:#}")),

@@ -4,6 +4,7 @@
 
 use super::secrets::Redactor;
 use crate::runtime::bindings::airlock::action::log::{Host, Level};
+use airlock_audit::EventKind;
 use airlock_audit::{AuditError, Event, Recorder};
 use bytes::Bytes;
 use std::pin::Pin;
@@ -47,7 +48,7 @@ impl LogState {
         let message = redactor.redact(message);
         tracing::debug!(target: "airlock::guest", level, message = %message.escape_debug());
         recorder.record(
-            Event::new("log")
+            Event::new(EventKind::Log)
                 .field("level", level)
                 .guest_text("message", &message),
         )?;
@@ -58,7 +59,7 @@ impl LogState {
     pub fn finish(&mut self, recorder: &Recorder) -> Result<(), AuditError> {
         if self.dropped > 0 {
             recorder.record(
-                Event::new("log.dropped")
+                Event::new(EventKind::LogDropped)
                     .field("lines", self.dropped)
                     .field("budget", self.budget),
             )?;

@@ -11,6 +11,7 @@ use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
 use crate::caps::secrets::{Redactor, Secrets};
 use crate::outcome::{Failure, Outcome};
+use airlock_audit::EventKind;
 use airlock_audit::{AuditError, AuditLog, Canonical, Checkpointer, Event, Recorder, RunInfo};
 use airlock_rules::grant::{Grant, SecretGrant};
 use airlock_rules::manifest::Manifest;
@@ -153,7 +154,7 @@ impl Runner<'_> {
             .map_err(|e| Error::io("cannot open a mount for the run", e))?;
 
         recorder.record(
-            Event::new("run.start")
+            Event::new(EventKind::RunStart)
                 .allow()
                 .canonical_field("grant", action.grant_json.clone())
                 .field("input_sha256", sha256_hex(input.as_bytes()))
@@ -267,7 +268,7 @@ impl Runner<'_> {
             (Err(e), None) => Err(Failure::Host(e.to_string())),
             (Ok(()), None) => result,
         };
-        let mut end = Event::new("run.end")
+        let mut end = Event::new(EventKind::RunEnd)
             .field("outcome", outcome_name(&result))
             .field(
                 "duration_ms",
@@ -384,7 +385,7 @@ fn check_output(
     let redacted = redactor.redact(&output);
     if redacted != output {
         let _ =
-            recorder.record(Event::new("secret.leak").target("output").deny(
+            recorder.record(Event::new(EventKind::SecretLeak).target("output").deny(
                 "the output contained a secret's value; it was redacted before leaving the run",
             ));
     }
@@ -409,7 +410,7 @@ fn record_stdio(
     }
     if captured.dropped > 0 {
         recorder.record(
-            Event::new("stdio.dropped")
+            Event::new(EventKind::StdioDropped)
                 .field("stream", level)
                 .field("bytes", captured.dropped),
         )?;

@@ -23,6 +23,7 @@
 
 use super::{FsState, Location};
 use crate::caps::secrets::Redactor;
+use airlock_audit::EventKind;
 use airlock_audit::{AuditError, Event, Intent, Recorder};
 use airlock_rules::manifest::Access;
 use wasmtime::component::{HasData, Resource};
@@ -310,7 +311,7 @@ impl HostDescriptor for FsView<'_> {
     ) -> FsResult<Resource<Descriptor>> {
         let target = self.location(&fd).join(&path);
         let mode = open_mode(oflags, flags);
-        let event = || Event::new("file.open").field("mode", mode.clone());
+        let event = || Event::new(EventKind::FileOpen).field("mode", mode.clone());
         let writing = opens_for_writing(oflags, flags);
         // What the name is now decides whether it is opened at all: opening
         // a device acts on it, and opening a FIFO waits for its other end.
@@ -380,9 +381,9 @@ impl HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
-        let intent = self.intend(Event::new("file.mkdir"), &target)?;
+        let intent = self.intend(Event::new(EventKind::FileMkdir), &target)?;
         let outcome = HostDescriptor::create_directory_at(&mut self.inner, fd, path).await;
-        self.close(intent, Event::new("file.mkdir"), &target, outcome)
+        self.close(intent, Event::new(EventKind::FileMkdir), &target, outcome)
     }
 
     async fn remove_directory_at(
@@ -391,16 +392,16 @@ impl HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
-        let intent = self.intend(Event::new("file.rmdir"), &target)?;
+        let intent = self.intend(Event::new(EventKind::FileRmdir), &target)?;
         let outcome = HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await;
-        self.close(intent, Event::new("file.rmdir"), &target, outcome)
+        self.close(intent, Event::new(EventKind::FileRmdir), &target, outcome)
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
-        let intent = self.intend(Event::new("file.remove"), &target)?;
+        let intent = self.intend(Event::new(EventKind::FileRemove), &target)?;
         let outcome = HostDescriptor::unlink_file_at(&mut self.inner, fd, path).await;
-        self.close(intent, Event::new("file.remove"), &target, outcome)
+        self.close(intent, Event::new(EventKind::FileRemove), &target, outcome)
     }
 
     async fn rename_at(
@@ -412,7 +413,8 @@ impl HostDescriptor for FsView<'_> {
     ) -> FsResult<()> {
         let from = self.location(&fd).join(&old_path);
         let to = self.location(&new_fd).join(&new_path);
-        let event = Event::new("file.rename").guest_text("to", &self.redactor.redact(&to.shown()));
+        let event =
+            Event::new(EventKind::FileRename).guest_text("to", &self.redactor.redact(&to.shown()));
         let intent = self.intend(event.clone(), &from)?;
         let outcome =
             HostDescriptor::rename_at(&mut self.inner, fd, old_path, new_fd, new_path).await;
@@ -426,8 +428,8 @@ impl HostDescriptor for FsView<'_> {
         dest_path: String,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&dest_path);
-        let event =
-            Event::new("file.symlink").guest_text("points_to", &self.redactor.redact(&src_path));
+        let event = Event::new(EventKind::FileSymlink)
+            .guest_text("points_to", &self.redactor.redact(&src_path));
         let intent = self.intend(event.clone(), &target)?;
         let outcome = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path).await;
         self.close(intent, event, &target, outcome)
@@ -447,7 +449,8 @@ impl HostDescriptor for FsView<'_> {
         let _ = old_path_flags;
         let from = self.location(&fd).join(&old_path);
         let to = self.location(&new_descriptor).join(&new_path);
-        let event = Event::new("file.link").guest_text("to", &self.redactor.redact(&to.shown()));
+        let event =
+            Event::new(EventKind::FileLink).guest_text("to", &self.redactor.redact(&to.shown()));
         let reason = format!(
             "{} cannot be hard-linked: actions do not make hard links (a hard link is one \
              file under two names); copy the file instead",
@@ -540,7 +543,7 @@ impl HostDescriptor for FsView<'_> {
     ) -> FsResult<types::DescriptorStat> {
         let target = self.location(&fd).join(&path);
         let outcome = HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await;
-        self.record_refusal(Event::new("file.stat"), &target, outcome)
+        self.record_refusal(Event::new(EventKind::FileStat), &target, outcome)
     }
 
     async fn set_times_at(
@@ -552,16 +555,16 @@ impl HostDescriptor for FsView<'_> {
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
         let target = self.location(&fd).join(&path);
-        let intent = self.intend(Event::new("file.touch"), &target)?;
+        let intent = self.intend(Event::new(EventKind::FileTouch), &target)?;
         let outcome =
             HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await;
-        self.close(intent, Event::new("file.touch"), &target, outcome)
+        self.close(intent, Event::new(EventKind::FileTouch), &target, outcome)
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
         let target = self.location(&fd).join(&path);
         let outcome = HostDescriptor::readlink_at(&mut self.inner, fd, path).await;
-        self.record_refusal(Event::new("file.readlink"), &target, outcome)
+        self.record_refusal(Event::new(EventKind::FileReadlink), &target, outcome)
     }
 
     fn read_via_stream(
@@ -610,7 +613,7 @@ impl HostDescriptor for FsView<'_> {
     ) -> FsResult<types::MetadataHashValue> {
         let target = self.location(&fd).join(&path);
         let outcome = HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await;
-        self.record_refusal(Event::new("file.stat"), &target, outcome)
+        self.record_refusal(Event::new(EventKind::FileStat), &target, outcome)
     }
 }
 

@@ -5,6 +5,7 @@
 //! single record). Deciding and recording stay apart.
 
 use crate::caps::secrets::Redactor;
+use airlock_audit::EventKind;
 use airlock_audit::{Event, GUEST_TEXT_LIMIT};
 use airlock_rules::net::Destination;
 use std::net::SocketAddr;
@@ -133,7 +134,7 @@ fn describe(report: &Report, redactor: &Redactor) -> Event {
         Some(dest) => format!("{dest}{}", report.path),
         None => report.url.clone(),
     };
-    let mut e = Event::new("net.request")
+    let mut e = Event::new(EventKind::NetRequest)
         .guest_text("method", &redactor.redact(&report.method))
         .guest_text("target", &redactor.redact(&target));
     if let Some(dest) = &report.destination {

@@ -3,6 +3,7 @@
 //! `net.socket`. The network of an action is `wasi:http`, through
 //! [`NetHooks`](super::NetHooks).
 
+use airlock_audit::EventKind;
 use airlock_audit::{Event, Recorder};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
@@ -29,7 +30,7 @@ impl HasData for DeniedSockets {
 
 impl SocketsView<'_> {
     fn refuse(&self, what: &'static str, target: String) -> SocketError {
-        let event = Event::new("net.socket").field("kind", what).guest_text("target", &target).deny(
+        let event = Event::new(EventKind::NetSocket).field("kind", what).guest_text("target", &target).deny(
             "raw sockets and name lookup are not available to actions: use wasi:http to a declared origin",
         );
         match self.recorder.record(event) {

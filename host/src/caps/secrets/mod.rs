@@ -3,6 +3,7 @@
 //! redact every known value from what leaves a run.
 
 use crate::runtime::bindings::airlock::action::secrets::{Error as WitError, Host};
+use airlock_audit::EventKind;
 use airlock_audit::{AuditError, Event, Recorder};
 use airlock_rules::grant::SecretGrant;
 use airlock_rules::policy::SecretSource;
@@ -172,7 +173,7 @@ impl Secrets {
             true => name.to_owned(),
             false => undeclared(name),
         };
-        let mut event = Event::new("secret.read").target(shown.as_str());
+        let mut event = Event::new(EventKind::SecretRead).target(shown.as_str());
         if !self.grants.contains_key(name) {
             event = event.field("target_len", name.len()).field(
                 "target_sha256",
