@@ -99,10 +99,8 @@ impl RunNet {
                     dest.as_grant()
                 )));
             }
-            if secret.value.is_none() {
-                return Err(deny(format!(
-                    "secret `{name}` has no value: add [secrets.{name}] with env = \"VAR\" or file = \"path\" to the policy"
-                )));
+            if let Some(why) = &secret.missing {
+                return Err(deny(why.clone()));
             }
         }
         Ok(())

@@ -118,6 +118,8 @@ struct RunSecret {
     send_to: Vec<Origin>,
     expose: bool,
     value: Option<SecretValue>,
+    /// Why it has no value, in a refusal's words, when it has none.
+    missing: Option<String>,
     forms: Option<Arc<Forms>>,
 }
 
@@ -204,6 +206,7 @@ impl NetHooks {
                     expose: entry.grant.expose,
                     forms: entry.forms.cloned(),
                     value: entry.value.cloned(),
+                    missing: entry.missing(),
                 };
                 (entry.name.to_owned(), secret)
             })
