@@ -412,6 +412,50 @@ fn a_secret_whose_variable_is_unset_or_empty_is_refused_naming_the_variable() {
     assert!(!log.contains(VALUE), "the value is in the log");
 }
 
+/// Diagnostics written to a pipe or a file carry no ANSI colour codes: a
+/// CI log or `2> errors.txt` reads as plain text. With a level from `-v`
+/// and with a filter from `RUST_LOG`.
+#[test]
+fn diagnostics_off_a_terminal_have_no_colour_codes() {
+    let dir = setup(&pin("hello", HELLO));
+    for (flag, rust_log) in [("", None), ("-vv", None), ("", Some("airlock=debug"))] {
+        // A first run generates the log's checkpoint key, and warns.
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let path = file.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("airlock-audit")
+            {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let mut cmd = Command::new(AIRLOCK);
+        cmd.args(["run", "hello", "--input", r#"{"name": "Ada"}"#])
+            .args(Some(flag).filter(|f| !f.is_empty()))
+            .current_dir(dir.path())
+            .env_remove("AIRLOCK_CONFIG")
+            .env_remove("NO_COLOR")
+            .env("AIRLOCK_CACHE_DIR", "off");
+        match rust_log {
+            Some(filter) => cmd.env("RUST_LOG", filter),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let out = cmd.output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("generated a checkpoint signing key"),
+            "{flag} {rust_log:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "{flag} {rust_log:?}: {stderr:?}"
+        );
+    }
+}
+
 #[test]
 fn audit_verify_names_the_first_bad_record() {
     let dir = setup(&pin("hello", HELLO));
