@@ -327,6 +327,15 @@ fn print_review(r: &Review) {
         "  limits:   memory {}, timeout {}, output {output}",
         l.memory, l.timeout
     );
+    // In the words of [limits], so each one can be found in the manifest.
+    println!(
+        "            http_requests {}, http_request_body {}, http_response_body {}",
+        l.http_requests, l.http_request_body, l.http_response_body
+    );
+    println!(
+        "            http_connect_timeout {}, http_first_byte_timeout {}, http_timeout {}",
+        l.http_connect_timeout, l.http_first_byte_timeout, l.http_timeout
+    );
     if !r.flags.is_empty() {
         println!("risks:");
         for f in &r.flags {

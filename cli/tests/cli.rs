@@ -286,7 +286,10 @@ fn secrets_come_from_the_operators_environment() {
     let out = run(None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("environment variable OPERATOR_SIGNING_KEY is not set"),
+        text(&out.stderr).contains(
+            "the policy's [secrets.WEBHOOK_SIGNING_KEY] reads it from environment variable \
+             OPERATOR_SIGNING_KEY, which is not set; set it in airlock's environment"
+        ),
         "{}",
         text(&out.stderr)
     );
@@ -295,6 +298,162 @@ fn secrets_come_from_the_operators_environment() {
             .unwrap()
             .contains("operator-key-0123456789")
     );
+}
+
+/// A secret whose policy entry names an environment variable that is unset
+/// or empty is refused for that, at use (as a file source that cannot be
+/// read is): never reported as missing from the policy, and an empty value
+/// is never filled in. A secret the policy has no entry for is told apart.
+#[test]
+fn a_secret_whose_variable_is_unset_or_empty_is_refused_naming_the_variable() {
+    const VALUE: &str = "gh-cli-value-0123456789";
+    let server = Server::http(Reply::echo);
+    let origin = format!("http://127.0.0.1:{}", server.port());
+    let dir = tempfile::tempdir().unwrap();
+    probe_component(
+        dir.path(),
+        &format!(
+            "network = [\"{origin}\"]\nsecrets = [\
+             {{ name = \"GH_TOKEN\", expose = true, send_to = [\"{origin}\"] }}, \
+             {{ name = \"UNSOURCED\", expose = true, send_to = [\"{origin}\"] }}]"
+        ),
+        "",
+    );
+    let mut policy = pin("probe", "probe.wasm");
+    policy.push_str("[secrets.GH_TOKEN]\nenv = \"CLI_GH_TOKEN\"\n");
+    std::fs::write(dir.path().join("airlock.toml"), &policy).unwrap();
+    approve(dir.path(), "probe");
+    let bearer = |name: &str| {
+        serde_json::json!({"op": "http", "url": format!("{origin}/"),
+            "headers": [["authorization", format!("Bearer {{{{secret:{name}}}}}")]]})
+    };
+    let ops = serde_json::json!({"op": "many", "ops": [
+        {"op": "secret", "name": "GH_TOKEN"},
+        bearer("GH_TOKEN"),
+        {"op": "secret", "name": "UNSOURCED"},
+        bearer("UNSOURCED"),
+    ]})
+    .to_string();
+    let run = |value: Option<&str>| {
+        let mut cmd = Command::new(AIRLOCK);
+        cmd.args(["run", "probe", "--input", &ops])
+            .current_dir(dir.path())
+            .env_remove("AIRLOCK_CONFIG")
+            .env_remove("RUST_LOG")
+            .env("AIRLOCK_CACHE_DIR", "off");
+        match value {
+            Some(v) => cmd.env("CLI_GH_TOKEN", v),
+            None => cmd.env_remove("CLI_GH_TOKEN"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let output: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (output, text(&out.stderr))
+    };
+    let unsourced = "secret `UNSOURCED` has no source: add [secrets.UNSOURCED] with env = \"VAR\" \
+                     or file = \"path\" to the policy";
+
+    for (value, cause) in [
+        (None, "which is not set; set it in airlock's environment"),
+        (
+            Some(""),
+            "which is empty; give it the secret's value (an empty value is never used)",
+        ),
+    ] {
+        let why = format!(
+            "secret `GH_TOKEN` is unavailable: the policy's [secrets.GH_TOKEN] reads it from \
+             environment variable CLI_GH_TOKEN, {cause}"
+        );
+        let (out, stderr) = run(value);
+        assert_eq!(out[0]["err"], why.as_str(), "{value:?}: {out}");
+        assert!(
+            stderr.contains(&format!("airlock: refused secret.read GH_TOKEN: {why}")),
+            "{value:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("airlock: refused net.request {origin}/: {why}")),
+            "{value:?}: {stderr}"
+        );
+        assert!(!stderr.contains("add [secrets.GH_TOKEN]"), "{stderr}");
+        assert!(stderr.contains(unsourced), "{stderr}");
+        assert!(out[1]["err"].is_string(), "{out}");
+        assert!(server.received().is_empty(), "a request left: `Bearer `?");
+
+        let log = std::fs::read_to_string(dir.path().join("airlock-audit.jsonl")).unwrap();
+        let denied: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["decision"] == "deny" && r["reason"].as_str() == Some(why.as_str()))
+            .collect();
+        let events: Vec<&str> = denied
+            .iter()
+            .rev()
+            .take(2)
+            .map(|r| r["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(events, ["net.request", "secret.read"], "{value:?}: {log}");
+    }
+
+    // Set, it is read and sent.
+    let (out, stderr) = run(Some(VALUE));
+    assert_eq!(
+        out[0]["ok"], "[redacted:GH_TOKEN]",
+        "read, and kept out of the output: {out}"
+    );
+    assert_eq!(out[1]["status"], 200, "{out}");
+    assert!(stderr.contains(unsourced), "{stderr}");
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].header("authorization"),
+        Some(format!("Bearer {VALUE}").as_str())
+    );
+    let log = std::fs::read_to_string(dir.path().join("airlock-audit.jsonl")).unwrap();
+    assert!(!log.contains(VALUE), "the value is in the log");
+}
+
+/// Diagnostics written to a pipe or a file carry no ANSI colour codes: a
+/// CI log or `2> errors.txt` reads as plain text. With a level from `-v`
+/// and with a filter from `RUST_LOG`.
+#[test]
+fn diagnostics_off_a_terminal_have_no_colour_codes() {
+    let dir = setup(&pin("hello", HELLO));
+    for (flag, rust_log) in [("", None), ("-vv", None), ("", Some("airlock=debug"))] {
+        // A first run generates the log's checkpoint key, and warns.
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let path = file.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("airlock-audit")
+            {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let mut cmd = Command::new(AIRLOCK);
+        cmd.args(["run", "hello", "--input", r#"{"name": "Ada"}"#])
+            .args(Some(flag).filter(|f| !f.is_empty()))
+            .current_dir(dir.path())
+            .env_remove("AIRLOCK_CONFIG")
+            .env_remove("NO_COLOR")
+            .env("AIRLOCK_CACHE_DIR", "off");
+        match rust_log {
+            Some(filter) => cmd.env("RUST_LOG", filter),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let out = cmd.output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("generated a checkpoint signing key"),
+            "{flag} {rust_log:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "{flag} {rust_log:?}: {stderr:?}"
+        );
+    }
 }
 
 #[test]

@@ -409,3 +409,74 @@ fn the_policy_may_keep_the_lock_elsewhere() {
     let (d, _) = expect(dir, 0, &["diff", "probe", "probe.wasm"]);
     assert!(d.contains("no change to the capabilities"), "{d}");
 }
+
+/// Every limit a manifest may ask for is part of the approval: `diff` and
+/// `approve` show a raise of the `http_*` limits, and `run` refuses it as
+/// drift until it is approved.
+#[test]
+fn a_raised_http_limit_is_shown_and_refused_until_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    publisher_setup(dir);
+    let limits = |toml: &str, version: &str, limits: &str| {
+        let text = manifest(version, "\"https://api.example.com\"");
+        std::fs::write(dir.join(toml), format!("{text}\n[limits]\n{limits}\n")).unwrap();
+    };
+    limits(
+        "low.toml",
+        "1.0.0",
+        "http_requests = 3\nhttp_response_body = \"64 KiB\"",
+    );
+    limits(
+        "high.toml",
+        "1.0.1",
+        "http_requests = 1000\nhttp_response_body = \"512 MiB\"",
+    );
+    for (toml, out) in [("low.toml", "low.wasm"), ("high.toml", "high.wasm")] {
+        expect(dir, 0, &["pack", PROBE, "--manifest", toml, "-o", out]);
+        expect(dir, 0, &["sign", out]);
+    }
+    let raises = [
+        "  + http_requests rises from 3 to 1000",
+        "  + http_response_body rises from 64 KiB to 512 MiB",
+    ];
+
+    let (d, _) = expect(dir, 1, &["diff", "low.wasm", "high.wasm"]);
+    for line in raises {
+        assert!(d.contains(line), "no `{line}` in:\n{d}");
+    }
+    assert!(d.contains("the new one asks for more: 2 changes"), "{d}");
+    let (d, _) = expect(dir, 0, &["diff", "high.wasm", "low.wasm"]);
+    assert!(d.contains("  - http_requests falls from 1000 to 3"), "{d}");
+
+    deploy(dir, "low.wasm");
+    let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert!(
+        review.contains("http_requests 3, http_request_body 1 MiB, http_response_body 64 KiB"),
+        "{review}"
+    );
+    assert!(
+        read(dir.join("airlock.lock")).contains("http_requests = 3\n"),
+        "the lock keeps every approved limit"
+    );
+    expect(dir, 0, RUN);
+
+    deploy(dir, "high.wasm");
+    let (_, e) = expect(dir, 3, RUN);
+    assert!(
+        e.contains(
+            "(capability drift): http_requests rises from 3 to 1000; http_response_body rises \
+             from 64 KiB to 512 MiB; vet it and run `airlock approve probe`"
+        ),
+        "{e}"
+    );
+    let (d, _) = expect(dir, 1, &["diff", "probe", "probe.wasm"]);
+    for line in raises {
+        assert!(d.contains(line), "no `{line}` in:\n{d}");
+    }
+    let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    for line in raises {
+        assert!(review.contains(line), "no `{line}` in:\n{review}");
+    }
+    expect(dir, 0, RUN);
+}

@@ -108,6 +108,130 @@ async fn a_lock_narrower_than_the_manifest_is_drift() {
     );
 }
 
+/// Replace the approved `probe` with one whose manifest asks for `limits`,
+/// signed but not approved, and load it in a new host: its refusal.
+fn rebuilt_with(setup: &Setup, path: &Path, limits: &str) -> Refusal {
+    std::fs::write(path, probe_with(&probe_manifest("", limits))).unwrap();
+    setup.sign(path);
+    refusal(setup.host().action("probe"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raise_of_any_limit_is_drift() {
+    // (approved [limits], rebuilt [limits], the change it is refused for)
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "http_requests = 3",
+            "http_requests = 1000",
+            "http_requests rises from 3 to 1000",
+        ),
+        (
+            "http_response_body = \"64 KiB\"",
+            "http_response_body = \"512 MiB\"",
+            "http_response_body rises from 64 KiB to 512 MiB",
+        ),
+        (
+            "http_request_body = \"4 KiB\"",
+            "http_request_body = \"16 MiB\"",
+            "http_request_body rises from 4 KiB to 16 MiB",
+        ),
+        (
+            "http_connect_timeout = \"2s\"",
+            "http_connect_timeout = \"30s\"",
+            "http_connect_timeout rises from 2s to 30s",
+        ),
+        (
+            "http_first_byte_timeout = \"2s\"",
+            "http_first_byte_timeout = \"1m\"",
+            "http_first_byte_timeout rises from 2s to 1m",
+        ),
+        (
+            "http_timeout = \"5s\"",
+            "http_timeout = \"5m\"",
+            "http_timeout rises from 5s to 5m",
+        ),
+        (
+            "memory = \"16 MiB\"",
+            "memory = \"128 MiB\"",
+            "memory rises from 16 MiB to 128 MiB",
+        ),
+        (
+            "timeout = \"1s\"",
+            "timeout = \"30s\"",
+            "timeout rises from 1s to 30s",
+        ),
+        (
+            "output = \"1 KiB\"",
+            "output = \"1 MiB\"",
+            "output rises from 1 KiB to 1 MiB",
+        ),
+        // Absent, a limit was approved at the default a run gets.
+        (
+            "",
+            "http_requests = 101",
+            "http_requests rises from 100 to 101",
+        ),
+    ];
+    for (approved, raised, change) in cases {
+        let mut setup = Setup::new();
+        let path = setup.probe("", approved);
+        let r = rebuilt_with(&setup, &path, raised);
+        let Refusal::Drift { changes, .. } = &r else {
+            panic!("{raised} over {approved:?}: expected drift, got {r}");
+        };
+        assert_eq!(changes, &[*change], "{raised} over {approved:?}");
+        // Approved, the same bytes load.
+        setup.approve(&path);
+        assert!(setup.host().action("probe").is_ok(), "{raised}");
+    }
+}
+
+/// Rewrite the setup's lock as airlock wrote it before it recorded the
+/// `http_*` limits: memory and timeout alone (at their defaults), inline.
+fn as_before_the_http_limits(setup: &Setup) {
+    let text = std::fs::read_to_string(setup.lock_path()).unwrap();
+    let at = text.find("\n[action.limits]").unwrap();
+    let old = format!(
+        "{}limits = {{ memory = \"64 MiB\", timeout = \"10s\" }}\n",
+        &text[..=at]
+    );
+    std::fs::write(setup.lock_path(), old).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_from_before_the_http_limits_holds_them_at_the_defaults() {
+    let mut setup = Setup::new();
+    let path = setup.probe("", "http_requests = 1000\nhttp_response_body = \"512 MiB\"");
+    as_before_the_http_limits(&setup);
+
+    // It loads; what it did not record is not taken to be approved.
+    let host = setup.host();
+    let r = refusal(host.action("probe"));
+    let Refusal::Drift { changes, .. } = &r else {
+        panic!("expected drift, got {r}");
+    };
+    assert_eq!(
+        changes,
+        &[
+            "http_requests rises from 100 to 1000",
+            "http_response_body rises from 8 MiB to 512 MiB"
+        ]
+    );
+    drop(host);
+
+    // An action that asks for no more than the defaults still runs.
+    std::fs::write(&path, probe_with(&probe_manifest("", ""))).unwrap();
+    setup.sign(&path);
+    setup.approve(&path);
+    as_before_the_http_limits(&setup);
+    let out = setup
+        .host()
+        .invoke("probe", &json!({"op": "output", "bytes": 1}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(output(&out), json!("x"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_untrusted_and_missing_signatures_are_refused() {
     let mut setup = Setup::new();
@@ -241,7 +365,9 @@ fn approvals_are_recorded_in_canonical_form() {
             "network = [\n    \"https://a.example\",\n    \"https://b.example\",\n]\n\
              files = [\n    { mount = \"w\", access = \"read-write\" },\n]\n\
              secrets = [\n    { name = \"TOKEN\", send_to = [\"https://a.example\"], expose = false },\n]\n\
-             limits = { memory = \"32 MiB\", timeout = \"10s\" }\n"
+             \n[action.limits]\nmemory = \"32 MiB\"\ntimeout = \"10s\"\nhttp_requests = 100\n\
+             http_request_body = \"1 MiB\"\nhttp_response_body = \"8 MiB\"\n\
+             http_connect_timeout = \"10s\"\nhttp_first_byte_timeout = \"30s\"\nhttp_timeout = \"1m\"\n"
         ),
         "{text}"
     );

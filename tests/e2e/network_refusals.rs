@@ -402,3 +402,137 @@ async fn requests_wasi_http_refuses_before_the_checks_are_recorded() {
     assert!(reasons[9].contains("%61pi.test"), "{reasons:?}");
     assert_eq!(server.received().len(), 1);
 }
+
+/// A request over `http_requests` is judged by its grant first: one to an
+/// undeclared origin, or carrying a secret outside its audience, is
+/// refused for that, and only a request the grant allows is refused for
+/// the limit. Every deny record names the destination and the secrets the
+/// request carries, by name; no value appears anywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_over_the_limit_is_judged_by_its_grant_first() {
+    const GH_TOKEN: &str = "ghp_judged0first0value0123456789";
+    let api = Server::http(Reply::echo);
+    let other = Server::http(Reply::echo);
+    let api_origin = format!("http://api.test:{}", api.port());
+    let other_origin = format!("http://other.test:{}", other.port());
+    let mut setup = Setup::new();
+    let local = vec!["127.0.0.1".to_owned()];
+    setup
+        .network(
+            &[],
+            &["127.0.0.1"],
+            &[("api.test", local.clone()), ("other.test", local)],
+        )
+        .secret("GH_TOKEN", GH_TOKEN)
+        .secret("ELSEWHERE", "elsewhere-value-0123456789");
+    setup.probe(
+        &format!(
+            "network = [\"{api_origin}\"]\nsecrets = [{{ name = \"GH_TOKEN\", send_to = [\"{api_origin}\"] }}, \
+             {{ name = \"ELSEWHERE\", send_to = [\"https://elsewhere.test\"] }}]"
+        ),
+        "http_requests = 2",
+    );
+    let request = |origin: &str, path: &str, headers: &[(&str, &str)], body: &str| {
+        json!({"op": "http", "method": "POST", "url": format!("{origin}{path}"),
+               "headers": headers, "body": body})
+    };
+    let bearer = [("authorization", "Bearer {{secret:GH_TOKEN}}")];
+    let ops = [
+        // Refused by wasi-http before the checks (a length with no body),
+        // with the secret its header carries named: the first request.
+        json!({"op": "raw-http", "scheme": "http", "authority": api_origin.replace("http://", ""),
+               "method": "POST", "headers": [["content-length", "5"], bearer[0]]}),
+        // The second, and the last the limit allows.
+        request(&api_origin, "/", &bearer, ""),
+        // Over the limit from here on.
+        request(&other_origin, "/", &[], ""),
+        request(&other_origin, "/", &bearer, ""),
+        request(&other_origin, "/repos/{{secret:GH_TOKEN}}", &[], ""),
+        request(
+            &api_origin,
+            "/",
+            &bearer,
+            "{\"t\": \"{{secret:GH_TOKEN}}\"}",
+        ),
+        request(
+            &api_origin,
+            "/",
+            &[("authorization", "Bearer {{secret:ELSEWHERE}}")],
+            "",
+        ),
+        request(&api_origin, "/", &[], "{{secret:UNDECLARED}}"),
+    ];
+    let (out, outcome) = run_many(&setup, &ops).await;
+    assert!(out[0]["err"].is_string(), "{out:?}");
+    assert_eq!(out[1]["status"], 200, "{out:?}");
+    assert_eq!(api.received().len(), 1);
+    assert!(other.received().is_empty(), "nothing reaches other.test");
+
+    let undeclared = format!(
+        "{other_origin} is not a declared origin: the manifest would need network = [\"{other_origin}\"]"
+    );
+    // (reason, host, secrets) of each refused request, in order.
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "it declares a content-length but has no body",
+            "api.test",
+            &["GH_TOKEN"],
+        ),
+        (&undeclared, "other.test", &[]),
+        (&undeclared, "other.test", &["GH_TOKEN"]),
+        (&undeclared, "other.test", &["GH_TOKEN"]),
+        (
+            "the run already made 2 HTTP requests, its http_requests limit",
+            "api.test",
+            &["GH_TOKEN"],
+        ),
+        (
+            "secret `ELSEWHERE` may be sent only to [https://elsewhere.test]",
+            "api.test",
+            &["ELSEWHERE"],
+        ),
+        (
+            "{{secret:UNDECLARED}} names a secret the manifest does not declare",
+            "api.test",
+            &["UNDECLARED"],
+        ),
+    ];
+    let records = denials(&setup);
+    assert_eq!(records.len(), expected.len(), "{records:?}");
+    assert_eq!(
+        outcome.denials.len(),
+        expected.len(),
+        "{:?}",
+        outcome.denials
+    );
+    for ((record, denial), (reason, host, secrets)) in
+        records.iter().zip(&outcome.denials).zip(expected)
+    {
+        assert!(
+            record["reason"].as_str().unwrap().contains(reason),
+            "{reason}: {record}"
+        );
+        assert_eq!(record["host"], *host, "{record}");
+        let named: Vec<&str> = record["secrets"].as_array().map_or(Vec::new(), |a| {
+            a.iter().map(|s| s.as_str().unwrap()).collect()
+        });
+        assert_eq!(named, *secrets, "{record}");
+        assert!(denial.reason.contains(reason), "{denial:?}");
+        assert!(denial.target.contains(&format!("{host}:")), "{denial:?}");
+    }
+    for r in &out[2..] {
+        assert!(r["err"].is_string(), "{out:?}");
+    }
+    assert!(
+        out[5]["err"]
+            .as_str()
+            .unwrap()
+            .contains("http_requests limit"),
+        "only a request the grant allows hears of the limit: {out:?}"
+    );
+    assert!(
+        !setup.audit_text().contains(GH_TOKEN),
+        "the value is in the log"
+    );
+    assert!(!format!("{out:?}{outcome:?}").contains(GH_TOKEN));
+}

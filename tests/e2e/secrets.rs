@@ -1,7 +1,8 @@
 //! Secrets: only declared, granted and exposed ones can be read; values
 //! never appear in an output, log line, error or audit record.
 
-use airlock_tests::{Setup, output};
+use airlock_tests::server::{Reply, Server};
+use airlock_tests::{Setup, output, run_many};
 use serde_json::json;
 
 const VALUE: &str = "tok_4f9c2a7e1b8d3605_do_not_leak";
@@ -133,4 +134,82 @@ async fn a_missing_source_is_an_error_value_that_names_it() {
         err.contains("unavailable") && err.contains("does-not-exist"),
         "{err}"
     );
+}
+
+/// A source that gives an empty value (a file with nothing, or only its
+/// line end) is refused at use like one that cannot be read, naming the
+/// file: never handed out, never filled into a request. A secret the policy
+/// has no entry for is told apart: that is what the policy lacks.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_source_is_refused_never_filled_in() {
+    let server = Server::http(Reply::echo);
+    let origin = format!("http://127.0.0.1:{}", server.port());
+    let mut setup = Setup::new();
+    setup
+        .network(&[], &["127.0.0.1"], &[])
+        .secret("EMPTY", "")
+        .secret("NEWLINE", "\n")
+        .secret("FILLED", VALUE);
+    let declare =
+        |name: &str| format!("{{ name = \"{name}\", expose = true, send_to = [\"{origin}\"] }}");
+    let names = ["EMPTY", "NEWLINE", "UNSOURCED", "FILLED"];
+    let declared: Vec<String> = names.iter().map(|n| declare(n)).collect();
+    setup.probe(
+        &format!(
+            "network = [\"{origin}\"]\nsecrets = [{}]",
+            declared.join(", ")
+        ),
+        "",
+    );
+    let mut ops = Vec::new();
+    for name in names {
+        ops.push(json!({"op": "secret-length", "name": name}));
+        ops.push(json!({"op": "http", "url": format!("{origin}/"),
+            "headers": [["authorization", format!("Bearer {{{{secret:{name}}}}}")]]}));
+    }
+    let (out, outcome) = run_many(&setup, &ops).await;
+    assert_eq!(out[6], json!({"ok": VALUE.len()}), "{out:?}");
+    assert_eq!(out[7]["status"], 200, "{out:?}");
+    assert_eq!(server.received().len(), 1, "only the filled one is sent");
+
+    let file = |name: &str| {
+        setup
+            .path()
+            .join("secrets")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let empty = |name: &str| {
+        format!(
+            "secret `{name}` is unavailable: the policy's [secrets.{name}] reads it from file {}, \
+             which is empty; give it the secret's value (an empty value is never used)",
+            file(name)
+        )
+    };
+    let expected = [
+        empty("EMPTY"),
+        empty("NEWLINE"),
+        "secret `UNSOURCED` has no source: add [secrets.UNSOURCED] with env = \"VAR\" or \
+         file = \"path\" to the policy"
+            .to_owned(),
+    ];
+    let reads = setup.events("secret.read");
+    let requests = setup.outcomes("net.request");
+    for (i, why) in expected.iter().enumerate() {
+        assert!(out[2 * i]["err"].is_string(), "{out:?}");
+        assert_eq!(out[2 * i + 1]["kind"], "Denied", "{out:?}");
+        assert_eq!(reads[i]["decision"], "deny");
+        assert_eq!(reads[i]["reason"], why.as_str());
+        assert_eq!(requests[i]["decision"], "deny");
+        assert_eq!(requests[i]["reason"], why.as_str());
+        assert_eq!(requests[i]["secrets"], json!([names[i]]));
+        let denials: Vec<_> = outcome
+            .denials
+            .iter()
+            .filter(|d| d.reason == *why)
+            .collect();
+        assert_eq!(denials.len(), 2, "{:?}", outcome.denials);
+    }
+    assert!(!setup.audit_text().contains(VALUE));
 }

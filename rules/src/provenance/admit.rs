@@ -224,6 +224,82 @@ mod tests {
         }
     }
 
+    /// Every limit a manifest may ask for is approved: a raise of any one,
+    /// by a new build or over an old lock without it, is drift.
+    #[test]
+    fn a_raised_limit_is_drift() {
+        let with = |limits: &str| {
+            let text = format!(
+                "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"p\"\n[limits]\n{limits}\n"
+            );
+            Manifest::parse("m", &text).unwrap()
+        };
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "http_requests = 3",
+                "http_requests = 1000",
+                "http_requests rises from 3 to 1000",
+            ),
+            (
+                "http_response_body = \"64 KiB\"",
+                "http_response_body = \"512 MiB\"",
+                "http_response_body rises from 64 KiB to 512 MiB",
+            ),
+            (
+                "http_request_body = \"1 KiB\"",
+                "http_request_body = \"2 KiB\"",
+                "http_request_body rises from 1 KiB to 2 KiB",
+            ),
+            (
+                "http_connect_timeout = \"1s\"",
+                "http_connect_timeout = \"5s\"",
+                "http_connect_timeout rises from 1s to 5s",
+            ),
+            (
+                "http_first_byte_timeout = \"1s\"",
+                "http_first_byte_timeout = \"5s\"",
+                "http_first_byte_timeout rises from 1s to 5s",
+            ),
+            (
+                "http_timeout = \"1s\"",
+                "http_timeout = \"5s\"",
+                "http_timeout rises from 1s to 5s",
+            ),
+            (
+                "",
+                "http_requests = 1000",
+                "http_requests rises from 100 to 1000",
+            ),
+        ];
+        for (approved, asked, change) in cases {
+            let mut lock = Lock::default();
+            let entry = Entry::new(
+                &with(approved),
+                Digest::of(b"v1"),
+                "v1.wasm",
+                None,
+                SystemTime::now(),
+            );
+            lock.insert(entry);
+            let candidate = |digest: &[u8]| Candidate {
+                asked: Some("probe"),
+                digest: Digest::of(digest),
+                origin: "probe.wasm",
+            };
+            // A new build asking for more, and the approved one's bytes
+            // asking for more than a (hand-edited, or older) lock says.
+            for digest in [&b"v1"[..], b"v2"] {
+                match admit(&lock, candidate(digest), Ok(with(asked))) {
+                    Err(Refusal::Drift { changes, .. }) => assert_eq!(changes, [*change]),
+                    Err(other) => panic!("{asked}: {other}"),
+                    Ok(_) => panic!("{asked} over {approved:?} was admitted"),
+                }
+            }
+            let same = admit(&lock, candidate(b"v1"), Ok(with(approved)));
+            assert!(same.is_ok(), "{approved}");
+        }
+    }
+
     #[test]
     fn the_suggested_command_can_be_pasted_into_a_shell() {
         assert_eq!(approve_command("probe"), "airlock approve probe");

@@ -1,6 +1,7 @@
-//! The checks of a request that are not the grant itself: blocked
-//! addresses (step 4 of [`super`]), placeholders (step 6), exposed values
-//! in host names (before DNS) and in requests (step 7).
+//! The checks of a request that are not its origin: placeholders against
+//! their secrets' grants (steps 1 and 3 of [`super`]), exposed values in
+//! host names (step 2) and in requests (step 8), blocked addresses (step
+//! 6), and filling placeholders in (step 7).
 
 use super::record::Report;
 use super::transfer::Outgoing;
@@ -28,7 +29,7 @@ fn never_reached(ip: IpAddr, forbid: &[Sensitive]) -> Option<String> {
 }
 
 impl RunNet {
-    /// Step 4: a blocked address refuses the request unless granted.
+    /// Step 6: a blocked address refuses the request unless granted.
     /// An unspecified address is never reached, whatever grants it (a
     /// resolver may answer `0.0.0.0` for a name it blocks); an address of
     /// a kind the policy forbids is not reached even when granted.
@@ -73,16 +74,13 @@ impl RunNet {
         ))
     }
 
-    /// Step 6: fill placeholders for secrets whose audience includes `dest`.
-    pub(super) fn fill(
-        &self,
-        dest: &Destination,
-        out: &mut Outgoing,
-        report: &mut Report,
-    ) -> Result<(), Stop> {
+    /// Steps 1 and 3: every placeholder the request carries (so far)
+    /// names a declared secret whose audience includes `dest` and which has
+    /// a value. Judged before any limit, so that a refusal says what the
+    /// grant lacks.
+    pub(super) fn judge_secrets(&self, dest: &Destination, out: &Outgoing) -> Result<(), Stop> {
         let deny = |reason: String| Stop::deny(reason, HttpError::HttpRequestDenied);
-        let names = out.placeholders().map_err(deny)?;
-        for name in &names {
+        for name in &out.placeholders().map_err(deny)? {
             let Some(secret) = self.secrets.get(name) else {
                 return Err(deny(format!(
                     "{{{{secret:{name}}}}} names a secret the manifest does not declare: it would need \
@@ -101,27 +99,26 @@ impl RunNet {
                     dest.as_grant()
                 )));
             }
-            if secret.value.is_none() {
-                return Err(deny(format!(
-                    "secret `{name}` has no value: add [secrets.{name}] with env = \"VAR\" or file = \"path\" to the policy"
-                )));
+            if let Some(why) = &secret.missing {
+                return Err(deny(why.clone()));
             }
         }
-        if names.is_empty() {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Step 7: fill the placeholders, each judged by
+    /// [`RunNet::judge_secrets`] already.
+    pub(super) fn fill(&self, out: &mut Outgoing) -> Result<(), Stop> {
         out.substitute(&|name| {
             self.secrets
                 .get(name)
                 .and_then(|s| s.value.as_ref())
                 .map_or(&[][..], |v| v.expose().as_bytes())
         })
-        .map_err(deny)?;
-        report.secrets = names;
-        Ok(())
+        .map_err(|reason| Stop::deny(reason, HttpError::HttpRequestDenied))
     }
 
-    /// Before DNS: a host name that carries a secret's value would
+    /// Step 2, before DNS: a host name that carries a secret's value would
     /// leak it to DNS servers even if the request were then refused.
     pub(super) fn scan_host(&self, dest: &Destination) -> Result<(), Stop> {
         let Host::Name(host) = &dest.host else {
@@ -156,7 +153,7 @@ impl RunNet {
             .filter(move |(_, s)| s.forms.is_some() && !s.send_to.iter().any(|o| o.matches(dest)))
     }
 
-    /// Step 7: look for secrets' values going outside their audience.
+    /// Step 8: look for secrets' values going outside their audience.
     pub(super) fn scan(
         &self,
         dest: &Destination,

@@ -14,6 +14,7 @@
 //! is not valid HTTP is refused by `fields` before it belongs to any
 //! request, and is not recorded (see `docs/security-notes/network.md`).
 
+use super::placeholder;
 use super::record::{Report, Verdict};
 use super::{NetHooks, RunNet};
 use airlock_rules::net::Destination;
@@ -223,11 +224,15 @@ fn report(request: &HostOutgoingRequest) -> Report {
         .path_with_query
         .as_deref()
         .map_or("/", |p| p.split('?').next().unwrap_or(p));
+    // Its body is not read yet: the secrets its URL and headers carry.
+    let url = std::iter::once(request.path_with_query.as_deref().unwrap_or("").as_bytes());
+    let headers = request.headers.values().map(|v| v.as_bytes());
     Report {
         method: method_name(&request.method).to_owned(),
         url: format!("{scheme}://{authority}{path}"),
         destination: Destination::parse(scheme, authority).ok(),
         path: path.to_owned(),
+        secrets: placeholder::names(url.chain(headers)),
         ..Report::default()
     }
 }

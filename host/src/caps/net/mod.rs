@@ -4,35 +4,44 @@
 //!
 //! # The order of the checks
 //!
-//! 1. At most `http_requests` requests per run.
-//! 2. The URL's scheme, host and port against the grant ([`grant`]) —
-//!    before any DNS. A user in the URL, a percent-encoded host, a port
-//!    written with leading zeros or an IPv4 address in an unusual form is
-//!    refused rather than guessed at; so is a hop-by-hop header, or a
-//!    `Host` or `Content-Length` that disagrees with the request
-//!    ([`headers`]), and a host name that carries a secret's value
-//!    (DNS would leak it).
-//! 3. The host is resolved once ([`resolve`]; the policy's
+//! The grant is judged before any limit, so that a refusal says what the
+//! grant lacks (an undeclared host, a secret sent outside its audience)
+//! rather than only that a limit was reached; and every refusal's record
+//! names the destination and the secrets whose placeholders the request
+//! carries (names only), as far as they are known when it is refused.
+//!
+//! 1. The grant: the URL's scheme, host and port against the grant
+//!    ([`grant`]) — before any DNS; then the secret placeholders
+//!    ([`placeholder`]) in the URL and headers: each must name a declared
+//!    secret whose `send_to` holds the destination and which has a value,
+//!    or the request is refused, never sent with the placeholder.
+//! 2. The request's form: a user in the URL, a percent-encoded host, a
+//!    port written with leading zeros or an IPv4 address in an unusual
+//!    form is refused rather than guessed at (in step 1, as the URL is
+//!    read); so is a hop-by-hop header, or a `Host` or `Content-Length`
+//!    that disagrees with the request ([`headers`]), and a host name that
+//!    carries a secret's value (DNS would leak it).
+//! 3. The request body is read, up to `http_request_body`, and held to the
+//!    `Content-Length` the action declared; its placeholders are judged
+//!    as in step 1.
+//! 4. At most `http_requests` requests per run.
+//! 5. The host is resolved once ([`resolve`]; the policy's
 //!    `[network.hosts]` first).
-//! 4. Every resolved address is checked: an unspecified one (`0.0.0.0`,
+//! 6. Every resolved address is checked: an unspecified one (`0.0.0.0`,
 //!    `::`) or one of a kind the policy's `forbid` names refuses the
 //!    request whatever is granted; one in a blocked class ([`addr`]:
 //!    loopback, private, link-local, …) refuses it unless the manifest
 //!    grants that address or block explicitly, or the policy's
 //!    `allow_private` names it.
-//! 5. The request body is read, up to `http_request_body`, and held to the
-//!    `Content-Length` the action declared.
-//! 6. Secret placeholders ([`placeholder`]) are filled only when the
-//!    destination is in that secret's `send_to`; otherwise the request is
-//!    refused, never sent with the placeholder.
-//! 7. For a destination outside a secret's audience, the request is searched
+//! 7. The placeholders are filled in.
+//! 8. For a destination outside a secret's audience, the request is searched
 //!    for its value (best effort; exposed or not, since an unexposed value
 //!    can reach an action through a file) and refused if it is there.
-//! 8. The request goes to an address checked in 4 ([`client`]), with TLS on
-//!    the host name. Redirects are not followed.
-//! 9. The response body is read up to `http_response_body` (cut there, with
-//!    an error after the data), and values of unexposed secrets are taken
-//!    out of it before the action sees it.
+//! 9. The request goes to an address checked in 6 ([`client`]), with TLS on
+//!    the host name. Redirects are not followed. The response body is read
+//!    up to `http_response_body` (cut there, with an error after the
+//!    data), and values of unexposed secrets are taken out of it before
+//!    the action sees it.
 //! 10. One `net.request` record tells what happened ([`record`]). A refusal
 //!     or failure is recorded before the action hears of it. An answered
 //!     request's record is written beside the response instead of before
@@ -100,6 +109,8 @@ struct RunSecret {
     send_to: Vec<Origin>,
     expose: bool,
     value: Option<SecretValue>,
+    /// Why it has no value, in a refusal's words, when it has none.
+    missing: Option<String>,
     forms: Option<Arc<Forms>>,
 }
 
@@ -181,6 +192,7 @@ impl NetHooks {
                     expose: entry.grant.expose,
                     forms: entry.forms.cloned(),
                     value: entry.value.cloned(),
+                    missing: entry.missing(),
                 };
                 (entry.name.to_owned(), secret)
             })
@@ -375,6 +387,21 @@ impl RunNet {
         }
     }
 
+    /// Step 1: `dest` is an origin the grant holds.
+    fn judge_origin(&self, dest: &Destination) -> Result<(), Stop> {
+        if self.grant.origins.iter().any(|o| o.matches(dest)) {
+            return Ok(());
+        }
+        Err(Stop::deny(
+            format!(
+                "{} is not a declared origin: the manifest would need network = [\"{}\"] in [capabilities]",
+                dest.as_grant(),
+                dest.as_grant()
+            ),
+            HttpError::HttpRequestDenied,
+        ))
+    }
+
     /// Steps 1 to 9 of the module documentation.
     async fn exchange(
         &self,
@@ -386,7 +413,30 @@ impl RunNet {
         report: &mut Report,
     ) -> Result<http::Response<WasiBody>, Stop> {
         let limits = &self.grant.limits;
+        // Every request counts toward the limit, refused or not; it is
+        // judged in step 4, after the grant.
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        // Named in the record however the request ends, as far as known.
+        let mut out = transfer::Outgoing::new(&parts, Vec::new());
+        report.secrets = out.carried();
+
+        let dest = Destination::parse(
+            parts.uri.scheme_str().unwrap_or("https"),
+            parts.uri.authority().map_or("", |a| a.as_str()),
+        )
+        .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
+        report.destination = Some(dest.clone());
+        self.judge_origin(&dest)?;
+        self.judge_secrets(&dest, &out)?;
+
+        let declared = headers::check(&parts.headers, &dest)
+            .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
+        self.scan_host(&dest)?;
+
+        out.body = transfer::read_body(body, limits.http_request_body, declared).await?;
+        report.secrets = out.carried();
+        self.judge_secrets(&dest, &out)?;
+
         if n > limits.http_requests {
             return Err(Stop::deny(
                 format!(
@@ -396,27 +446,6 @@ impl RunNet {
                 HttpError::ConnectionLimitReached,
             ));
         }
-
-        let dest = Destination::parse(
-            parts.uri.scheme_str().unwrap_or("https"),
-            parts.uri.authority().map_or("", |a| a.as_str()),
-        )
-        .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
-        report.destination = Some(dest.clone());
-        if !self.grant.origins.iter().any(|o| o.matches(&dest)) {
-            return Err(Stop::deny(
-                format!(
-                    "{} is not a declared origin: the manifest would need network = [\"{}\"] in [capabilities]",
-                    dest.as_grant(),
-                    dest.as_grant()
-                ),
-                HttpError::HttpRequestDenied,
-            ));
-        }
-
-        let declared = headers::check(&parts.headers, &dest)
-            .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
-        self.scan_host(&dest)?;
 
         let (addrs, source) = tokio::time::timeout(
             limits.http_connect_timeout,
@@ -443,9 +472,7 @@ impl RunNet {
             self.check_address(&dest, *addr)?;
         }
 
-        let body = transfer::read_body(body, limits.http_request_body, declared).await?;
-        let mut out = transfer::Outgoing::new(&parts, body);
-        self.fill(&dest, &mut out, report)?;
+        self.fill(&mut out)?;
         self.scan(&dest, &out, report)?;
         report.bytes_out = out.body.len() as u64;
         let request = out.into_request(&dest)?;

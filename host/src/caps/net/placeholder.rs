@@ -43,13 +43,7 @@ pub fn find(bytes: &[u8]) -> Result<Vec<Found>, String> {
     let mut at = 0;
     while let Some(i) = position(&bytes[at..], OPEN.as_bytes()) {
         let start = at + i;
-        let name_start = start + OPEN.len();
-        let name_len = bytes[name_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
-            .count();
-        let name_end = name_start + name_len;
-        if name_len == 0 || name_len > 128 || !bytes[name_end..].starts_with(CLOSE.as_bytes()) {
+        let Some(f) = at_start(bytes, start) else {
             let shown: String = String::from_utf8_lossy(&bytes[start..])
                 .chars()
                 .take(OPEN.len() + 20)
@@ -58,16 +52,52 @@ pub fn find(bytes: &[u8]) -> Result<Vec<Found>, String> {
                 "`{}…` is not a placeholder: write {{{{secret:NAME}}}} with a declared secret's name (A-Z, 0-9, _)",
                 shown.escape_debug()
             ));
-        }
-        let end = name_end + CLOSE.len();
-        found.push(Found {
-            start,
-            end,
-            name: String::from_utf8_lossy(&bytes[name_start..name_end]).into_owned(),
-        });
-        at = end;
+        };
+        at = f.end;
+        found.push(f);
     }
     Ok(found)
+}
+
+/// The names of the secrets whose placeholders are in `places`, sorted,
+/// each once, for a record: unlike [`find`], text that only looks like a
+/// placeholder is passed over, so that the names are known however the
+/// request is refused.
+pub fn names<'a>(places: impl IntoIterator<Item = &'a [u8]>) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for bytes in places {
+        let mut at = 0;
+        while let Some(i) = position(&bytes[at..], OPEN.as_bytes()) {
+            let start = at + i;
+            match at_start(bytes, start) {
+                Some(f) => {
+                    at = f.end;
+                    names.insert(f.name);
+                }
+                None => at = start + OPEN.len(),
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The placeholder whose `{{secret:` is at `start`, if a secret name and
+/// `}}` follow it.
+fn at_start(bytes: &[u8], start: usize) -> Option<Found> {
+    let name_start = start + OPEN.len();
+    let name_len = bytes[name_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+        .count();
+    let name_end = name_start + name_len;
+    if name_len == 0 || name_len > 128 || !bytes[name_end..].starts_with(CLOSE.as_bytes()) {
+        return None;
+    }
+    Some(Found {
+        start,
+        end: name_end + CLOSE.len(),
+        name: String::from_utf8_lossy(&bytes[name_start..name_end]).into_owned(),
+    })
 }
 
 /// `bytes` with each placeholder of `found` (from [`find`] on the same
@@ -122,6 +152,22 @@ mod tests {
         ] {
             let e = find(text).expect_err(&String::from_utf8_lossy(text));
             assert!(e.contains("is not a placeholder"), "{e}");
+        }
+    }
+
+    #[test]
+    fn names_are_known_past_malformed_text() {
+        let cases: &[(&[&[u8]], &[&str])] = &[
+            (&[b"{{secret:B}} {{secret:A}} {{secret:B}}"], &["A", "B"]),
+            (&[b"{{secret:lower}} {{secret:GH_TOKEN}}"], &["GH_TOKEN"]),
+            (
+                &[b"{{secret:{{secret:X}}", b"Bearer {{secret:Y}}"],
+                &["X", "Y"],
+            ),
+            (&[b"{{secret:", b"{{secret:NAME}", b"none"], &[]),
+        ];
+        for (places, expected) in cases {
+            assert_eq!(names(places.iter().copied()), *expected, "{places:?}");
         }
     }
 }

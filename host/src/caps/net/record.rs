@@ -39,7 +39,9 @@ pub struct Report {
     pub resolved_by: Option<&'static str>,
     /// The address the request was sent to.
     pub address: Option<SocketAddr>,
-    /// Secrets whose placeholders were filled (names only).
+    /// Secrets whose placeholders the request carries (names only): filled
+    /// in a request that was sent, and named in a refusal's record too, so
+    /// that it shows which secrets a refused request tried to send.
     pub secrets: Vec<String>,
     /// Exposed secrets the request was searched for (names only).
     pub scanned: Vec<String>,

@@ -88,8 +88,14 @@ impl Outgoing {
         url.chain(headers).chain(body)
     }
 
+    /// The names of the secrets whose placeholders the request carries,
+    /// for its record, whatever else is wrong with it.
+    pub(super) fn carried(&self) -> Vec<String> {
+        placeholder::names(self.places().map(|(_, bytes)| bytes))
+    }
+
     /// The names of the secrets whose placeholders the request holds,
-    /// sorted, each once.
+    /// sorted, each once; an error for text that only looks like one.
     pub(super) fn placeholders(&self) -> Result<Vec<String>, String> {
         let mut names = BTreeSet::new();
         for (_, bytes) in self.places() {

@@ -49,35 +49,59 @@ impl fmt::Display for SecretValue {
 }
 
 /// Read a value from the operator's source. Errors name the source, never
-/// a value.
+/// a value, and say what would give it one: they follow "reads it from".
+/// An empty value is an error too: filled into `Bearer {{secret:T}}` it
+/// would send `Bearer ` as if it were a credential.
 pub fn read_source(source: &SecretSource) -> Result<SecretValue, String> {
-    match source {
-        SecretSource::Env(var) => std::env::var(var)
-            .map(SecretValue::new)
-            .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
-        SecretSource::File(path) => {
-            airlock_rules::opfile::read_operator_text(
-                path,
-                airlock_rules::opfile::SECRET_MAX,
-                "secret file",
-            )
-            .map(|mut text| {
-                if text.ends_with('\n') {
-                    text.pop();
-                    if text.ends_with('\r') {
-                        text.pop();
-                    }
-                }
-                SecretValue::new(text)
-            })
-            // An error of the system by its kind; airlock's own (not a
-            // regular file, over the cap) in its words.
-            .map_err(|e| match e.raw_os_error() {
-                Some(_) => format!("cannot read {}: {}", path.display(), e.kind()),
-                None => format!("cannot read {}: {e}", path.display()),
-            })
-        }
+    let (value, from) = match source {
+        SecretSource::Env(var) => (read_env(var)?, format!("environment variable {var}")),
+        SecretSource::File(path) => (read_file(path)?, format!("file {}", path.display())),
+    };
+    if value.expose().is_empty() {
+        return Err(format!(
+            "{from}, which is empty; give it the secret's value (an empty value is never used)"
+        ));
     }
+    Ok(value)
+}
+
+fn read_env(var: &str) -> Result<SecretValue, String> {
+    match std::env::var(var) {
+        Ok(value) => Ok(SecretValue::new(value)),
+        Err(std::env::VarError::NotPresent) => Err(format!(
+            "environment variable {var}, which is not set; set it in airlock's environment"
+        )),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "environment variable {var}, which is not UTF-8; set it to the secret's value"
+        )),
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<SecretValue, String> {
+    airlock_rules::opfile::read_operator_text(
+        path,
+        airlock_rules::opfile::SECRET_MAX,
+        "secret file",
+    )
+    .map(|mut text| {
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        SecretValue::new(text)
+    })
+    // An error of the system by its kind; airlock's own (not a
+    // regular file, over the cap) in its words.
+    .map_err(|e| match e.raw_os_error() {
+        Some(_) => format!(
+            "file {}, which cannot be read: {}",
+            path.display(),
+            e.kind()
+        ),
+        None => format!("file {}, which cannot be read: {e}", path.display()),
+    })
 }
 
 /// The secrets of one run: the grants, the values read when it started,
@@ -98,6 +122,8 @@ pub struct Entry<'a> {
     pub grant: &'a SecretGrant,
     /// Its value, when one was read.
     pub value: Option<&'a SecretValue>,
+    /// Why its source gave no value, when the policy names one.
+    pub unavailable: Option<&'a str>,
     /// The forms of its value, when it is long enough to look for.
     pub forms: Option<&'a Arc<Forms>>,
 }
@@ -107,7 +133,11 @@ impl Secrets {
     pub fn resolve(grants: Arc<BTreeMap<String, SecretGrant>>) -> Secrets {
         let values: BTreeMap<String, Result<SecretValue, String>> = grants
             .iter()
-            .filter_map(|(name, g)| Some((name.clone(), read_source(g.source.as_ref()?))))
+            .filter_map(|(name, g)| {
+                let value = read_source(g.source.as_ref()?)
+                    .map_err(|why| format!("the policy's [secrets.{name}] reads it from {why}"));
+                Some((name.clone(), value))
+            })
             .collect();
         let forms = values
             .iter()
@@ -139,6 +169,11 @@ impl Secrets {
             name: name.as_str(),
             grant,
             value: self.values.get(name).and_then(|v| v.as_ref().ok()),
+            unavailable: self
+                .values
+                .get(name)
+                .and_then(|v| v.as_ref().err())
+                .map(String::as_str),
             forms: self.forms.get(name),
         })
     }
@@ -164,7 +199,7 @@ impl Secrets {
             .and_then(|()| match self.values.get(name) {
                 Some(Ok(value)) => Ok(value.expose().to_owned()),
                 Some(Err(why)) => Err(WitError::Unavailable(why.clone())),
-                None => Err(WitError::Unavailable("no value was read".into())),
+                None => Err(WitError::Unavailable(NOT_READ.into())),
             });
         // A declared name is the manifest's own word; any other is whatever
         // the action chose to ask for, and is kept short in the log so that
@@ -188,6 +223,27 @@ impl Secrets {
         Ok(outcome)
     }
 }
+
+impl Entry<'_> {
+    /// Why this secret has no value to fill in, with what would give it
+    /// one, in the words `secrets.get` refuses it with; `None` when it has
+    /// one. The policy naming no source is told apart from a source that
+    /// gave nothing.
+    pub fn missing(&self) -> Option<String> {
+        if self.value.is_some() {
+            return None;
+        }
+        let why = match self.unavailable {
+            _ if !self.grant.provided => WitError::NotGranted,
+            Some(why) => WitError::Unavailable(why.to_owned()),
+            None => WitError::Unavailable(NOT_READ.into()),
+        };
+        Some(refusal(self.name, &why))
+    }
+}
+
+/// Why a provided secret has no value when none was read at all.
+const NOT_READ: &str = "no value was read";
 
 /// How many bytes of an undeclared name a record keeps.
 const UNDECLARED_SHOWN: usize = 32;
@@ -360,6 +416,72 @@ mod tests {
         assert!(matches!(s.decide("OTHER"), Err(WitError::NotDeclared)));
         assert!(
             matches!(&s.values["EXPOSED"], Err(why) if why.contains("AIRLOCK_TEST_UNSET_VARIABLE"))
+        );
+    }
+
+    #[test]
+    fn a_source_without_a_value_says_which_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            SecretSource::File(path)
+        };
+        let cases = [
+            (
+                SecretSource::Env("AIRLOCK_TEST_UNSET_VARIABLE".into()),
+                "environment variable AIRLOCK_TEST_UNSET_VARIABLE, which is not set; set it in \
+                 airlock's environment",
+            ),
+            (
+                file("empty", ""),
+                "which is empty; give it the secret's value",
+            ),
+            (file("newline", "\n"), "which is empty"),
+            (file("crlf", "\r\n"), "which is empty"),
+            (
+                SecretSource::File(dir.path().join("missing")),
+                "which cannot be read: entity not found",
+            ),
+        ];
+        for (source, expected) in cases {
+            let e = read_source(&source).unwrap_err();
+            assert!(e.contains(expected), "{source:?}: {e}");
+        }
+        assert_eq!(read_source(&file("space", " \n")).unwrap().expose(), " ");
+    }
+
+    #[test]
+    fn a_missing_value_is_told_apart_from_a_missing_policy_entry() {
+        let grant = |source: Option<SecretSource>| SecretGrant {
+            expose: false,
+            send_to: vec![],
+            provided: source.is_some(),
+            source,
+        };
+        let grants = Arc::new(BTreeMap::from([
+            (
+                "UNSET".to_owned(),
+                grant(Some(SecretSource::Env(
+                    "AIRLOCK_TEST_UNSET_VARIABLE".into(),
+                ))),
+            ),
+            ("UNSOURCED".to_owned(), grant(None)),
+        ]));
+        let secrets = Secrets::resolve(grants);
+        let missing: BTreeMap<&str, String> = secrets
+            .entries()
+            .map(|e| (e.name, e.missing().unwrap()))
+            .collect();
+        assert_eq!(
+            missing["UNSET"],
+            "secret `UNSET` is unavailable: the policy's [secrets.UNSET] reads it from environment \
+             variable AIRLOCK_TEST_UNSET_VARIABLE, which is not set; set it in airlock's environment"
+        );
+        assert!(
+            missing["UNSOURCED"].contains("has no source: add [secrets.UNSOURCED]"),
+            "{}",
+            missing["UNSOURCED"]
         );
     }
 

@@ -1,7 +1,7 @@
 //! The difference between an approved set and a new request, in plain
 //! words, each change marked as widening or narrowing.
 
-use super::{Approved, ApprovedSecret, covers};
+use super::{Approved, ApprovedLimits, ApprovedSecret, covers};
 use crate::units::ByteSize;
 use serde::Serialize;
 
@@ -119,47 +119,8 @@ pub fn diff(old: &Approved, new: &Approved) -> Vec<Change> {
         );
     }
 
-    let (o, n) = (&old.limits, &new.limits);
-    if n.memory != o.memory {
-        let wider = n.memory > o.memory;
-        push(
-            "limits",
-            wider,
-            format!("memory {} from {} to {}", more(wider), o.memory, n.memory),
-        );
-    }
-    if n.timeout != o.timeout {
-        let wider = n.timeout > o.timeout;
-        push(
-            "limits",
-            wider,
-            format!(
-                "timeout {} from {} to {}",
-                more(wider),
-                o.timeout,
-                n.timeout
-            ),
-        );
-    }
-    let output =
-        |o: Option<ByteSize>| o.map_or("the policy's ceiling".to_owned(), |b| b.to_string());
-    if n.output != o.output {
-        // `None` is the policy's ceiling: more than any size the action names.
-        let wider = match (o.output, n.output) {
-            (Some(was), Some(now)) => now > was,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        push(
-            "limits",
-            wider,
-            format!(
-                "output {} from {} to {}",
-                more(wider),
-                output(o.output),
-                output(n.output)
-            ),
-        );
+    for (wider, text) in limits(&old.limits, &new.limits) {
+        push("limits", wider, text);
     }
     changes.sort_by_key(|c| (order(c.capability), !c.wider));
     changes
@@ -175,6 +136,75 @@ fn order(capability: &str) -> usize {
         .iter()
         .position(|c| *c == capability)
         .unwrap_or(usize::MAX)
+}
+
+/// Every limit that changed, as (wider, text): each one a manifest may ask
+/// for, since raising any lets the action do more.
+fn limits(o: &ApprovedLimits, n: &ApprovedLimits) -> Vec<(bool, String)> {
+    // Every field, so that a limit added to the approval cannot be left
+    // out of its comparison.
+    let ApprovedLimits {
+        memory,
+        timeout,
+        output,
+        http_requests,
+        http_request_body,
+        http_response_body,
+        http_connect_timeout,
+        http_first_byte_timeout,
+        http_timeout,
+    } = n;
+    let changes = [
+        limit("memory", &o.memory, memory),
+        limit("timeout", &o.timeout, timeout),
+        output_limit(o.output, *output),
+        limit("http_requests", &o.http_requests, http_requests),
+        limit("http_request_body", &o.http_request_body, http_request_body),
+        limit(
+            "http_response_body",
+            &o.http_response_body,
+            http_response_body,
+        ),
+        limit(
+            "http_connect_timeout",
+            &o.http_connect_timeout,
+            http_connect_timeout,
+        ),
+        limit(
+            "http_first_byte_timeout",
+            &o.http_first_byte_timeout,
+            http_first_byte_timeout,
+        ),
+        limit("http_timeout", &o.http_timeout, http_timeout),
+    ];
+    changes.into_iter().flatten().collect()
+}
+
+/// Limit `name` changing from `old` to `new`, if it does.
+fn limit<T: Ord + std::fmt::Display>(name: &str, old: &T, new: &T) -> Option<(bool, String)> {
+    let wider = new > old;
+    (new != old).then(|| (wider, format!("{name} {} from {old} to {new}", more(wider))))
+}
+
+/// The output limit changing, where `None` is the policy's ceiling: more
+/// than any size the action names.
+fn output_limit(old: Option<ByteSize>, new: Option<ByteSize>) -> Option<(bool, String)> {
+    let shown =
+        |o: Option<ByteSize>| o.map_or("the policy's ceiling".to_owned(), |b| b.to_string());
+    let wider = match (old, new) {
+        (Some(was), Some(now)) => now > was,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    (new != old).then(|| {
+        let text = format!(
+            "output {} from {} to {}",
+            more(wider),
+            shown(old),
+            shown(new)
+        );
+        (wider, text)
+    })
 }
 
 fn more(wider: bool) -> &'static str {
@@ -313,6 +343,55 @@ mod tests {
                 "",
                 "output = \"2 MiB\"",
                 &["-output falls from the policy's ceiling to 2 MiB"],
+            ),
+            // Every limit a manifest may ask for is part of the approval.
+            (
+                "",
+                "http_requests = 3\nhttp_response_body = \"64 KiB\"",
+                "",
+                "http_requests = 1000\nhttp_response_body = \"512 MiB\"",
+                &[
+                    "+http_requests rises from 3 to 1000",
+                    "+http_response_body rises from 64 KiB to 512 MiB",
+                ],
+            ),
+            (
+                "",
+                "http_request_body = \"1 KiB\"\nhttp_connect_timeout = \"1s\"\n\
+                 http_first_byte_timeout = \"2s\"\nhttp_timeout = \"3s\"",
+                "",
+                "http_request_body = \"2 KiB\"\nhttp_connect_timeout = \"2s\"\n\
+                 http_first_byte_timeout = \"1s\"\nhttp_timeout = \"1m\"",
+                &[
+                    "+http_request_body rises from 1 KiB to 2 KiB",
+                    "+http_connect_timeout rises from 1s to 2s",
+                    "+http_timeout rises from 3s to 1m",
+                    "-http_first_byte_timeout falls from 2s to 1s",
+                ],
+            ),
+            (
+                "",
+                "http_requests = 1000",
+                "",
+                "http_requests = 3",
+                &["-http_requests falls from 1000 to 3"],
+            ),
+            // Absent, they are the defaults a run gets: above them is wider.
+            (
+                "",
+                "",
+                "",
+                "http_requests = 100\nhttp_request_body = \"1 MiB\"\n\
+                 http_response_body = \"8 MiB\"\nhttp_connect_timeout = \"10s\"\n\
+                 http_first_byte_timeout = \"30s\"\nhttp_timeout = \"60s\"",
+                &[],
+            ),
+            (
+                "",
+                "",
+                "",
+                "http_requests = 101",
+                &["+http_requests rises from 100 to 101"],
             ),
         ];
         for (old_caps, old_limits, new_caps, new_limits, expected) in cases {

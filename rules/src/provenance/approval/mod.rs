@@ -10,8 +10,12 @@
 //!
 //! This module is pure.
 
-use crate::grant::{DEFAULT_MEMORY, DEFAULT_TIMEOUT};
-use crate::manifest::{Access, Manifest};
+use crate::grant::{
+    DEFAULT_HTTP_CONNECT_TIMEOUT, DEFAULT_HTTP_FIRST_BYTE_TIMEOUT, DEFAULT_HTTP_REQUEST_BODY,
+    DEFAULT_HTTP_REQUESTS, DEFAULT_HTTP_RESPONSE_BODY, DEFAULT_HTTP_TIMEOUT, DEFAULT_MEMORY,
+    DEFAULT_TIMEOUT,
+};
+use crate::manifest::{Access, Manifest, RequestedLimits};
 use crate::units::{ByteSize, Span};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,7 +46,11 @@ pub struct ApprovedSecret {
     pub expose: bool,
 }
 
-/// Approved limits.
+/// Approved limits: every limit a manifest may ask for (its `[limits]`),
+/// since raising any of them lets the action do more. The grant's other
+/// limits (`stdio`, `log_records`, `refusals`) and the input size are the
+/// operator's alone, set in the policy: an action cannot ask for them, so
+/// they are not part of what is approved for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApprovedLimits {
     /// Linear memory.
@@ -52,14 +60,57 @@ pub struct ApprovedLimits {
     /// Output size; `None` leaves it to the policy's ceiling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<ByteSize>,
+    /// HTTP requests per run.
+    pub http_requests: u32,
+    /// Body of one HTTP request.
+    pub http_request_body: ByteSize,
+    /// Body of one HTTP response.
+    pub http_response_body: ByteSize,
+    /// Resolving and connecting for one HTTP request, each step.
+    pub http_connect_timeout: Span,
+    /// From sending one HTTP request to its response's head.
+    pub http_first_byte_timeout: Span,
+    /// One HTTP request, start to end.
+    pub http_timeout: Span,
 }
 
 impl Default for ApprovedLimits {
+    /// The limits of a manifest that names none: what a run gets then.
     fn default() -> Self {
+        ApprovedLimits::of(&RequestedLimits::default())
+    }
+}
+
+impl ApprovedLimits {
+    /// What `asked` comes to, with each absent limit resolved to the
+    /// default a run gets (see [`crate::grant`]), so that naming the
+    /// default is no change and leaving a limit out is not "no limit".
+    pub fn of(asked: &RequestedLimits) -> ApprovedLimits {
+        // Every field, so that a limit a manifest may newly ask for cannot
+        // be left out of what is approved.
+        let RequestedLimits {
+            memory,
+            timeout,
+            output,
+            http_requests,
+            http_request_body,
+            http_response_body,
+            http_connect_timeout,
+            http_first_byte_timeout,
+            http_timeout,
+        } = *asked;
         ApprovedLimits {
-            memory: DEFAULT_MEMORY,
-            timeout: Span(DEFAULT_TIMEOUT),
-            output: None,
+            memory: memory.unwrap_or(DEFAULT_MEMORY),
+            timeout: timeout.unwrap_or(Span(DEFAULT_TIMEOUT)),
+            output,
+            http_requests: http_requests.unwrap_or(DEFAULT_HTTP_REQUESTS),
+            http_request_body: http_request_body.unwrap_or(DEFAULT_HTTP_REQUEST_BODY),
+            http_response_body: http_response_body.unwrap_or(DEFAULT_HTTP_RESPONSE_BODY),
+            http_connect_timeout: http_connect_timeout
+                .unwrap_or(Span(DEFAULT_HTTP_CONNECT_TIMEOUT)),
+            http_first_byte_timeout: http_first_byte_timeout
+                .unwrap_or(Span(DEFAULT_HTTP_FIRST_BYTE_TIMEOUT)),
+            http_timeout: http_timeout.unwrap_or(Span(DEFAULT_HTTP_TIMEOUT)),
         }
     }
 }
@@ -68,7 +119,6 @@ impl Approved {
     /// What `manifest` asks for, in canonical form.
     pub fn of(manifest: &Manifest) -> Approved {
         let caps = &manifest.capabilities;
-        let limits = &manifest.limits;
         Approved {
             network: caps.network.iter().map(ToString::to_string).collect(),
             files: caps.files.clone(),
@@ -83,11 +133,7 @@ impl Approved {
                     (name.clone(), secret)
                 })
                 .collect(),
-            limits: ApprovedLimits {
-                memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
-                timeout: limits.timeout.unwrap_or(Span(DEFAULT_TIMEOUT)),
-                output: limits.output,
-            },
+            limits: ApprovedLimits::of(&manifest.limits),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Entry, FORMAT, Lock};
 use crate::doc::{self, DocError};
-use crate::manifest::{self, Access};
+use crate::manifest::{self, Access, RequestedLimits};
 use crate::provenance::Digest;
 use crate::provenance::approval::{Approved, ApprovedLimits, ApprovedSecret};
 use crate::provenance::minisign::KeyId;
@@ -61,12 +61,68 @@ mod raw {
         expose: bool,
     }
 
+    /// An approval's limits. A lock written before airlock recorded the
+    /// `http_*` limits has none of them, though the action may have asked
+    /// for more than the defaults: each absent one is read as the default
+    /// a run gets when its manifest names none, the least it could have
+    /// been. An action whose manifest asks for more is then capability
+    /// drift, refused until it is approved again; never a silent raise.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Limits {
         memory: ByteSize,
         timeout: Span,
         output: Option<ByteSize>,
+        http_requests: Option<u32>,
+        http_request_body: Option<ByteSize>,
+        http_response_body: Option<ByteSize>,
+        http_connect_timeout: Option<Span>,
+        http_first_byte_timeout: Option<Span>,
+        http_timeout: Option<Span>,
+    }
+
+    impl Limits {
+        /// The approved limits, each absent one the default (see above);
+        /// or the field that holds no usable limit (a zero), and why.
+        fn validate(self) -> Result<ApprovedLimits, (&'static str, String)> {
+            let Limits {
+                memory,
+                timeout,
+                output,
+                http_requests,
+                http_request_body,
+                http_response_body,
+                http_connect_timeout,
+                http_first_byte_timeout,
+                http_timeout,
+            } = self;
+            if memory.0 == 0 {
+                return Err(("limits.memory", "must be more than 0".into()));
+            }
+            let spans = [
+                ("limits.timeout", Some(timeout)),
+                ("limits.http_connect_timeout", http_connect_timeout),
+                ("limits.http_first_byte_timeout", http_first_byte_timeout),
+                ("limits.http_timeout", http_timeout),
+            ];
+            for (field, span) in spans {
+                if span.is_some_and(|s| s.0.is_zero()) {
+                    return Err((field, "must be more than 0".into()));
+                }
+            }
+            // The same resolution as a manifest's: absent is the default.
+            Ok(ApprovedLimits::of(&RequestedLimits {
+                memory: Some(memory),
+                timeout: Some(timeout),
+                output,
+                http_requests,
+                http_request_body,
+                http_response_body,
+                http_connect_timeout,
+                http_first_byte_timeout,
+                http_timeout,
+            }))
+        }
     }
 
     impl Lock {
@@ -157,12 +213,7 @@ mod raw {
                         ));
                     }
                 }
-                if e.limits.memory.0 == 0 || e.limits.timeout.0.is_zero() {
-                    return Err(err(
-                        "limits",
-                        "memory and timeout must be more than 0".into(),
-                    ));
-                }
+                let limits = e.limits.validate().map_err(|(field, m)| err(field, m))?;
 
                 let entry = super::Entry {
                     version,
@@ -177,11 +228,7 @@ mod raw {
                         network,
                         files,
                         secrets,
-                        limits: ApprovedLimits {
-                            memory: e.limits.memory,
-                            timeout: e.limits.timeout,
-                            output: e.limits.output,
-                        },
+                        limits,
                     },
                     name: e.name,
                 };
@@ -254,16 +301,34 @@ mod tests {
                 "unknown field",
             ),
             (
-                "limits = {",
-                "limitz = {",
+                "[action.limits]",
+                "[action.limitz]",
                 "action[0].limitz",
                 "unknown field",
             ),
             (
                 "memory = \"64 MiB\"",
                 "memory = \"0 B\"",
-                "action[0].limits",
+                "action[0].limits.memory",
                 "more than 0",
+            ),
+            (
+                "http_timeout = \"1m\"",
+                "http_timeout = \"0s\"",
+                "action[0].limits.http_timeout",
+                "more than 0",
+            ),
+            (
+                "http_requests = 100",
+                "http_requests = -1",
+                "action[0].limits.http_requests",
+                "expected u32",
+            ),
+            (
+                "http_requests = 100",
+                "http_requests = 100\ncpu = 1",
+                "action[0].limits.cpu",
+                "unknown field",
             ),
         ];
         for (from, to, path, message) in cases {
@@ -278,5 +343,28 @@ mod tests {
         assert!(e.message.contains("approved twice"), "{e}");
         let e = Lock::parse("airlock.lock", "version = 1\n[[action]]\nname = \n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    /// A lock written before the `http_*` limits were recorded, in the
+    /// inline form it had: it loads, and each absent limit is the default a
+    /// run gets, never the higher value its manifest may have asked for.
+    #[test]
+    fn a_lock_without_the_http_limits_reads_them_as_the_defaults() {
+        let mut lock = Lock::default();
+        lock.insert(entry("probe", ""));
+        let text = lock.to_toml();
+        let at = text.find("\n[action.limits]").unwrap();
+        let old = format!(
+            "{}limits = {{ memory = \"64 MiB\", timeout = \"10s\", output = \"1 MiB\" }}\n",
+            &text[..=at]
+        );
+        let read = Lock::parse("airlock.lock", &old).unwrap();
+        let limits = &read.get("probe").unwrap().approved.limits;
+        assert_eq!(*limits, lock.get("probe").unwrap().approved.limits);
+        assert_eq!(limits.http_requests, crate::grant::DEFAULT_HTTP_REQUESTS);
+        assert_eq!(
+            limits.http_response_body,
+            crate::grant::DEFAULT_HTTP_RESPONSE_BODY
+        );
     }
 }

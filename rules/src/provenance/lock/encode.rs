@@ -2,6 +2,7 @@
 //! line, so that a change of approval is a readable diff.
 
 use super::{FORMAT, Lock};
+use crate::provenance::approval::ApprovedLimits;
 use std::fmt::Write as _;
 
 impl Lock {
@@ -58,20 +59,49 @@ impl Lock {
                     )
                 }),
             );
-            let l = &a.limits;
-            let _ = write!(
-                out,
-                "limits = {{ memory = {}, timeout = {}",
-                quote(&l.memory.to_string()),
-                quote(&l.timeout.to_string())
-            );
-            if let Some(output) = l.output {
-                let _ = write!(out, ", output = {}", quote(&output.to_string()));
-            }
-            out.push_str(" }\n");
+            limits(&mut out, &a.limits);
         }
         out
     }
+}
+
+/// The entry's `[action.limits]`, one limit per line: every limit that
+/// was approved, so that a raise of any of them shows in review.
+fn limits(out: &mut String, l: &ApprovedLimits) {
+    // Every field, so that a limit added to the approval cannot be left
+    // out of the lock.
+    let ApprovedLimits {
+        memory,
+        timeout,
+        output,
+        http_requests,
+        http_request_body,
+        http_response_body,
+        http_connect_timeout,
+        http_first_byte_timeout,
+        http_timeout,
+    } = l;
+    out.push_str("\n[action.limits]\n");
+    let mut line = |key: &str, value: String| {
+        let _ = writeln!(out, "{key} = {value}");
+    };
+    line("memory", quote(&memory.to_string()));
+    line("timeout", quote(&timeout.to_string()));
+    if let Some(output) = output {
+        line("output", quote(&output.to_string()));
+    }
+    line("http_requests", http_requests.to_string());
+    line("http_request_body", quote(&http_request_body.to_string()));
+    line("http_response_body", quote(&http_response_body.to_string()));
+    line(
+        "http_connect_timeout",
+        quote(&http_connect_timeout.to_string()),
+    );
+    line(
+        "http_first_byte_timeout",
+        quote(&http_first_byte_timeout.to_string()),
+    );
+    line("http_timeout", quote(&http_timeout.to_string()));
 }
 
 /// `key = [ … ]` with one item per line, or `key = []`.

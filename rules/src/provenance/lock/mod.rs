@@ -21,8 +21,23 @@
 //!     { mount = "source", access = "read" },
 //! ]
 //! secrets = []
-//! limits = { memory = "32 MiB", timeout = "10s", output = "1 MiB" }
+//!
+//! [action.limits]                    # every limit the manifest may ask for
+//! memory = "32 MiB"
+//! timeout = "10s"
+//! output = "1 MiB"                   # absent: the policy's ceiling
+//! http_requests = 100
+//! http_request_body = "1 MiB"
+//! http_response_body = "8 MiB"
+//! http_connect_timeout = "10s"
+//! http_first_byte_timeout = "30s"
+//! http_timeout = "1m"
 //! ```
+//!
+//! A lock written before the `http_*` limits were recorded has only
+//! `memory`, `timeout` and `output`; each absent limit reads as the default
+//! a run gets, so an action whose manifest asks for more is capability
+//! drift until it is approved again.
 //!
 //! The text is written in one stable order (entries by name, every list
 //! sorted, one item per line), so that a change of approval is a readable
@@ -275,6 +290,10 @@ mod tests {
         ));
         let mut alpha = entry("alpha", "");
         alpha.key_id = None;
+        alpha.approved.limits.http_requests = 3;
+        alpha.approved.limits.http_response_body = crate::units::ByteSize::kib(64);
+        alpha.approved.limits.http_first_byte_timeout =
+            crate::units::Span(Duration::from_millis(1500));
         lock.insert(alpha);
         let text = lock.to_toml();
         let again = Lock::parse("airlock.lock", &text).unwrap();
@@ -298,6 +317,15 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("key_id = \"\""));
+        assert!(
+            text.contains(
+                "\n[action.limits]\nmemory = \"64 MiB\"\ntimeout = \"10s\"\noutput = \"1 MiB\"\n\
+                 http_requests = 3\nhttp_request_body = \"1 MiB\"\nhttp_response_body = \"64 KiB\"\n\
+                 http_connect_timeout = \"10s\"\nhttp_first_byte_timeout = \"1s 500ms\"\n\
+                 http_timeout = \"1m\"\n\n[[action]]\nname = \"zeta\""
+            ),
+            "every approved limit is in the lock, one per line: {text}"
+        );
         assert_eq!(
             lock.find_digest(Digest::of(b"alpha")).unwrap().name,
             "alpha"
