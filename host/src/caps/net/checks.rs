@@ -1,14 +1,19 @@
-//! The checks of a request that are not its origin: placeholders against
-//! their secrets' grants (steps 1 and 3 of [`super`]), exposed values in
-//! host names (step 2) and in requests (step 8), blocked addresses (step
-//! 6), and filling placeholders in (step 7).
+//! The checks of a request: its origin and its placeholders against the
+//! grant (steps 1 and 3 of [`super`]), exposed values in host names (step
+//! 2) and in requests (step 8), blocked addresses (step 6), and filling
+//! placeholders in (step 7).
+//!
+//! The decisions are pure functions of the grant, the policy's settings
+//! and the request ([`origin_verdict`], [`audience_verdict`],
+//! [`address_verdict`]), tested by tables below; [`RunNet`]'s methods give
+//! them the run's state and turn a refusal into a [`Stop`].
 
 use super::record::Report;
 use super::transfer::Outgoing;
 use super::{RunNet, RunSecret, Stop};
 use airlock_rules::net::addr::{self, Class, IpBlock};
 use airlock_rules::net::sensitive::Sensitive;
-use airlock_rules::net::{Destination, Host};
+use airlock_rules::net::{Destination, Host, Origin};
 use std::net::{IpAddr, SocketAddr};
 use wasmtime_wasi_http::Error as HttpError;
 
@@ -28,50 +33,111 @@ fn never_reached(ip: IpAddr, forbid: &[Sensitive]) -> Option<String> {
     })
 }
 
+/// Step 1: whether one of the granted `origins` holds `dest`, or the
+/// refusal that says what the manifest would need.
+fn origin_verdict(origins: &[Origin], dest: &Destination) -> Result<(), String> {
+    if origins.iter().any(|o| o.matches(dest)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not a declared origin: the manifest would need network = [\"{}\"] in [capabilities]",
+        dest.as_grant(),
+        dest.as_grant()
+    ))
+}
+
+/// Steps 1 and 3, for one placeholder: `name` is a declared secret
+/// (`secret`), `dest` is in its audience, and it has a value.
+fn audience_verdict(
+    name: &str,
+    secret: Option<&RunSecret>,
+    dest: &Destination,
+) -> Result<(), String> {
+    let Some(secret) = secret else {
+        return Err(format!(
+            "{{{{secret:{name}}}}} names a secret the manifest does not declare: it would need \
+             {{ name = \"{name}\", send_to = [\"{}\"] }} in [capabilities] secrets",
+            dest.as_grant()
+        ));
+    };
+    if !secret.send_to.iter().any(|o| o.matches(dest)) {
+        let audience: Vec<String> = secret.send_to.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "secret `{name}` may be sent only to [{}] (its send_to), not to {}: the manifest would need \
+             send_to = [\"{}\"] for it; the request was not sent",
+            audience.join(", "),
+            dest.as_grant(),
+            dest.as_grant()
+        ));
+    }
+    match &secret.missing {
+        Some(why) => Err(why.clone()),
+        None => Ok(()),
+    }
+}
+
+/// Step 6, for one resolved address: an unspecified address, or one of a
+/// kind the policy `forbid`s, is never reached; one in a blocked class is
+/// reached only if one of `origins` grants it by address or the policy's
+/// `allow_private` holds it.
+fn address_verdict(
+    dest: &Destination,
+    addr: SocketAddr,
+    origins: &[Origin],
+    allow_private: &[IpBlock],
+    forbid: &[Sensitive],
+) -> Result<(), String> {
+    let ip = addr.ip();
+    let what = match &dest.host {
+        Host::Ip(_) => format!("{ip} is"),
+        Host::Name(name) => format!("{name} resolves to {ip},"),
+    };
+    if let Some(why) = never_reached(ip, forbid) {
+        return Err(format!("{what} {why}"));
+    }
+    let Some(class) = addr::classify(ip) else {
+        return Ok(());
+    };
+    let granted = origins
+        .iter()
+        .any(|o| o.covers_address(dest.scheme, ip, addr.port()));
+    if granted || allow_private.iter().any(|b| b.contains(ip)) {
+        return Ok(());
+    }
+    let literal = Destination {
+        scheme: dest.scheme,
+        host: Host::Ip(ip.to_canonical()),
+        port: addr.port(),
+    };
+    Err(format!(
+        "{what} {}, which actions reach only when it is granted by address: \
+         the manifest would need network = [\"{}\"], or the policy allow_private = [\"{}\"] under [network]",
+        class.phrase(),
+        literal.as_grant(),
+        IpBlock::single(ip)
+    ))
+}
+
 impl RunNet {
+    /// Step 1: `dest` is an origin the grant holds.
+    pub(super) fn judge_origin(&self, dest: &Destination) -> Result<(), Stop> {
+        origin_verdict(&self.grant.origins, dest)
+            .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))
+    }
+
     /// Step 6: a blocked address refuses the request unless granted.
     /// An unspecified address is never reached, whatever grants it (a
     /// resolver may answer `0.0.0.0` for a name it blocks); an address of
     /// a kind the policy forbids is not reached even when granted.
     pub(super) fn check_address(&self, dest: &Destination, addr: SocketAddr) -> Result<(), Stop> {
-        let ip = addr.ip();
-        let what = match &dest.host {
-            Host::Ip(_) => format!("{ip} is"),
-            Host::Name(name) => format!("{name} resolves to {ip},"),
-        };
-        if let Some(why) = never_reached(ip, &self.config.forbid) {
-            return Err(Stop::deny(
-                format!("{what} {why}"),
-                HttpError::DestinationIpProhibited,
-            ));
-        }
-        let class = addr::classify(ip);
-        let Some(class) = class else {
-            return Ok(());
-        };
-        let granted = self
-            .grant
-            .origins
-            .iter()
-            .any(|o| o.covers_address(dest.scheme, ip, addr.port()));
-        if granted || self.config.allow_private.iter().any(|b| b.contains(ip)) {
-            return Ok(());
-        }
-        let literal = Destination {
-            scheme: dest.scheme,
-            host: Host::Ip(ip.to_canonical()),
-            port: addr.port(),
-        };
-        Err(Stop::deny(
-            format!(
-                "{what} {}, which actions reach only when it is granted by address: \
-                 the manifest would need network = [\"{}\"], or the policy allow_private = [\"{}\"] under [network]",
-                class.phrase(),
-                literal.as_grant(),
-                IpBlock::single(ip)
-            ),
-            HttpError::DestinationIpProhibited,
-        ))
+        address_verdict(
+            dest,
+            addr,
+            &self.grant.origins,
+            &self.config.allow_private,
+            &self.config.forbid,
+        )
+        .map_err(|why| Stop::deny(why, HttpError::DestinationIpProhibited))
     }
 
     /// Steps 1 and 3: every placeholder the request carries (so far)
@@ -81,27 +147,7 @@ impl RunNet {
     pub(super) fn judge_secrets(&self, dest: &Destination, out: &Outgoing) -> Result<(), Stop> {
         let deny = |reason: String| Stop::deny(reason, HttpError::HttpRequestDenied);
         for name in &out.placeholders().map_err(deny)? {
-            let Some(secret) = self.secrets.get(name) else {
-                return Err(deny(format!(
-                    "{{{{secret:{name}}}}} names a secret the manifest does not declare: it would need \
-                     {{ name = \"{name}\", send_to = [\"{}\"] }} in [capabilities] secrets",
-                    dest.as_grant()
-                )));
-            };
-            if !secret.send_to.iter().any(|o| o.matches(dest)) {
-                let audience: Vec<String> =
-                    secret.send_to.iter().map(ToString::to_string).collect();
-                return Err(deny(format!(
-                    "secret `{name}` may be sent only to [{}] (its send_to), not to {}: the manifest would need \
-                     send_to = [\"{}\"] for it; the request was not sent",
-                    audience.join(", "),
-                    dest.as_grant(),
-                    dest.as_grant()
-                )));
-            }
-            if let Some(why) = &secret.missing {
-                return Err(deny(why.clone()));
-            }
+            audience_verdict(name, self.secrets.get(name), dest).map_err(deny)?;
         }
         Ok(())
     }
@@ -187,6 +233,226 @@ impl RunNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dest(url: &str) -> Destination {
+        let (scheme, authority) = url.split_once("://").unwrap();
+        Destination::parse(scheme, authority).unwrap()
+    }
+
+    fn origins(list: &[&str]) -> Vec<Origin> {
+        list.iter().map(|o| Origin::parse(o).unwrap()).collect()
+    }
+
+    /// `Ok` as `None`; a refusal as the piece of it expected.
+    fn check(got: Result<(), String>, want: Option<&str>, case: &str) {
+        match (want, &got) {
+            (None, Ok(())) => {}
+            (Some(want), Err(why)) if why.contains(want) => {}
+            _ => panic!("{case}: {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn a_destination_is_granted_only_by_an_origin_that_holds_it() {
+        let granted = origins(&[
+            "https://api.example.com",
+            "https://*.hooks.test",
+            "http://10.0.0.0/8:8080",
+        ]);
+        let cases: &[(&str, Option<&str>)] = &[
+            ("https://api.example.com", None),
+            ("https://api.example.com:443", None),
+            ("https://a.b.hooks.test", None),
+            ("http://10.2.3.4:8080", None),
+            // Each part of the origin counts: scheme, host, port.
+            (
+                "http://api.example.com",
+                Some("network = [\"http://api.example.com\"]"),
+            ),
+            (
+                "https://api.example.com:8443",
+                Some("network = [\"https://api.example.com:8443\"]"),
+            ),
+            (
+                "https://hooks.test",
+                Some("https://hooks.test is not a declared origin"),
+            ),
+            (
+                "https://evil.example",
+                Some("network = [\"https://evil.example\"]"),
+            ),
+            ("http://10.2.3.4:8081", Some("not a declared origin")),
+        ];
+        for (url, want) in cases {
+            check(origin_verdict(&granted, &dest(url)), *want, url);
+        }
+        check(
+            origin_verdict(&[], &dest("https://api.example.com")),
+            Some("not a declared origin"),
+            "nothing granted",
+        );
+    }
+
+    #[test]
+    fn a_placeholder_is_filled_only_for_its_audience_and_with_a_value() {
+        let secret = |send_to: &[&str], missing: Option<&str>| RunSecret {
+            send_to: origins(send_to),
+            expose: false,
+            value: None,
+            missing: missing.map(Into::into),
+            forms: None,
+        };
+        let hooks = secret(&["https://hooks.slack.com"], None);
+        let unset = secret(
+            &["https://hooks.slack.com"],
+            Some("the policy's [secrets.T] reads it from environment variable T, which is not set"),
+        );
+        let cases: &[(Option<&RunSecret>, &str, Option<&str>)] = &[
+            (Some(&hooks), "https://hooks.slack.com", None),
+            (
+                Some(&hooks),
+                "https://evil.example",
+                Some(
+                    "may be sent only to [https://hooks.slack.com] (its send_to), not to https://evil.example",
+                ),
+            ),
+            (
+                Some(&hooks),
+                "http://hooks.slack.com",
+                Some("send_to = [\"http://hooks.slack.com\"]"),
+            ),
+            (
+                None,
+                "https://hooks.slack.com",
+                Some("{ name = \"T\", send_to = [\"https://hooks.slack.com\"] }"),
+            ),
+            // The audience is judged first: a secret without a value is not
+            // named as such to a host outside its audience.
+            (Some(&unset), "https://evil.example", Some("its send_to")),
+            (
+                Some(&unset),
+                "https://hooks.slack.com",
+                Some("environment variable T, which is not set"),
+            ),
+        ];
+        for (secret, url, want) in cases {
+            check(audience_verdict("T", *secret, &dest(url)), *want, url);
+        }
+    }
+
+    #[test]
+    fn a_blocked_address_is_reached_only_when_granted_by_address() {
+        use Sensitive::*;
+        let named = origins(&["http://internal.test"]);
+        let by_address = origins(&["http://10.1.2.3", "http://192.168.0.0/16:8080"]);
+        let private: Vec<IpBlock> = vec!["172.16.0.0/12".parse().unwrap()];
+        // (URL, resolved address, granted origins, allow_private, forbid,
+        // the refusal expected).
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a [Origin],
+            &'a [IpBlock],
+            &'a [Sensitive],
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
+            // A public address needs nothing more than the origin.
+            (
+                "http://internal.test",
+                "93.184.216.34:80",
+                &named,
+                &[],
+                &[],
+                None,
+            ),
+            // A private one behind a granted name is refused, with both ways to allow it.
+            (
+                "http://internal.test",
+                "10.1.2.3:80",
+                &named,
+                &[],
+                &[],
+                Some(
+                    "internal.test resolves to 10.1.2.3, a private address, which actions reach only when it is granted by address: the manifest would need network = [\"http://10.1.2.3\"], or the policy allow_private = [\"10.1.2.3\"]",
+                ),
+            ),
+            (
+                "http://10.1.2.3",
+                "10.1.2.3:80",
+                &by_address,
+                &[],
+                &[],
+                None,
+            ),
+            (
+                "http://192.168.7.7:8080",
+                "192.168.7.7:8080",
+                &by_address,
+                &[],
+                &[],
+                None,
+            ),
+            // The block's port counts.
+            (
+                "http://192.168.7.7:8080",
+                "192.168.7.7:9090",
+                &by_address,
+                &[],
+                &[],
+                Some("192.168.7.7 is a private address"),
+            ),
+            (
+                "http://internal.test",
+                "172.20.0.1:80",
+                &named,
+                &private,
+                &[],
+                None,
+            ),
+            (
+                "http://internal.test",
+                "127.0.0.1:80",
+                &named,
+                &private,
+                &[],
+                Some("loopback"),
+            ),
+            // What the policy forbids is not reached even when granted.
+            (
+                "http://10.1.2.3",
+                "10.1.2.3:80",
+                &by_address,
+                &[],
+                &[Wide, Loopback],
+                None,
+            ),
+            (
+                "http://internal.test",
+                "169.254.169.254:80",
+                &origins(&["http://169.254.169.254"]),
+                &[],
+                &[Metadata],
+                Some("forbid = [\"metadata\"]"),
+            ),
+            // And an unspecified address (which no origin can even name) never is.
+            (
+                "http://internal.test",
+                "0.0.0.0:80",
+                &named,
+                &private,
+                &[],
+                Some("unspecified"),
+            ),
+        ];
+        for (url, addr, granted, allow, forbid, want) in cases {
+            check(
+                address_verdict(&dest(url), addr.parse().unwrap(), granted, allow, forbid),
+                *want,
+                &format!("{url} at {addr}"),
+            );
+        }
+    }
 
     #[test]
     fn unspecified_and_forbidden_addresses_are_never_reached() {

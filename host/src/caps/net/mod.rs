@@ -60,6 +60,8 @@ mod handler;
 pub mod headers;
 pub mod placeholder;
 pub mod record;
+mod recording;
+mod request;
 pub mod resolve;
 mod sockets;
 mod transfer;
@@ -71,15 +73,15 @@ pub use sockets::{DeniedSockets, SocketsView};
 
 use crate::caps::secrets::Forms;
 use crate::caps::secrets::{Redactor, SecretValue, Secrets};
-use airlock_audit::{AuditError, Intent, Recorder};
+use airlock_audit::Recorder;
 use airlock_rules::grant::{Grant, Limits};
-use airlock_rules::net::{Destination, Origin};
-use record::{Report, Stage, Verdict};
+use airlock_rules::net::Origin;
+use record::Verdict;
+use recording::InFlight;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
@@ -138,17 +140,6 @@ struct RunNet {
     /// response ([`RunNet::close`]); [`NetHooks::finish`] takes it first, so
     /// the run's end waits for that record. Taken before `in_flight`.
     closing: Mutex<()>,
-}
-
-/// Requests started and not yet recorded; `closed` once the run is over.
-#[derive(Default)]
-struct InFlight {
-    closed: bool,
-    /// What is known of each request, and the verdict [`NetHooks::finish`]
-    /// records if the run ends first: `Abandoned` until it is answered.
-    reports: BTreeMap<u64, (Report, Verdict)>,
-    /// The durable intents of requests being sent.
-    intents: BTreeMap<u64, Intent>,
 }
 
 /// Why a request did not get a response: the record's verdict and the
@@ -211,25 +202,6 @@ impl NetHooks {
             }),
         }
     }
-
-    /// End the run's network: record every request not yet recorded (as
-    /// abandoned, or as answered if only its record was left to write), and
-    /// send nothing more.
-    pub fn finish(&self) -> Result<(), AuditError> {
-        let _closed_first = self.run.closing.lock().unwrap_or_else(|p| p.into_inner());
-        let (left, mut intents) = {
-            let mut f = self.run.lock();
-            f.closed = true;
-            (
-                std::mem::take(&mut f.reports),
-                std::mem::take(&mut f.intents),
-            )
-        };
-        for (id, (report, verdict)) in &left {
-            self.run.write(report, verdict, intents.remove(id))?;
-        }
-        Ok(())
-    }
 }
 
 impl WasiHttpHooks for NetHooks {
@@ -264,270 +236,4 @@ impl WasiHttpHooks for NetHooks {
         let run = self.run.clone();
         Box::new(async move { run.handle(request, options).await })
     }
-}
-
-impl RunNet {
-    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Keep the latest state of request `id` for [`NetHooks::finish`].
-    fn publish(&self, id: u64, report: &Report, started: Instant) {
-        let mut f = self.lock();
-        if !f.closed {
-            let mut report = report.clone();
-            report.duration = started.elapsed();
-            f.reports.insert(id, (report, Verdict::Abandoned));
-        }
-    }
-
-    async fn handle(
-        self: Arc<Self>,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-    ) -> wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)> {
-        let started = Instant::now();
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (parts, body) = request.into_parts();
-        let mut report = Report {
-            method: parts.method.to_string(),
-            url: format!(
-                "{}://{}{}",
-                parts.uri.scheme_str().unwrap_or("https"),
-                parts.uri.authority().map_or("", |a| a.as_str()),
-                parts.uri.path()
-            ),
-            path: parts.uri.path().to_owned(),
-            ..Report::default()
-        };
-        self.publish(id, &report, started);
-        let total = self.grant.limits.http_timeout;
-        let exchange = self.exchange(id, started, parts, body, options, &mut report);
-        let outcome = tokio::time::timeout(total, exchange)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Stop::fail(
-                    format!(
-                        "the request took longer than http_timeout ({})",
-                        humantime::format_duration(total)
-                    ),
-                    HttpError::HttpResponseTimeout,
-                ))
-            });
-        report.duration = started.elapsed();
-        // Whoever takes the report out of `in_flight` records it: this
-        // request, or `finish` when the run ended first. A request that was
-        // sent closes its intent; a refused one is a single record.
-        let stop = match outcome {
-            Ok(response) => {
-                {
-                    let mut f = self.lock();
-                    let Some(entry) = f.reports.get_mut(&id) else {
-                        // The run ended first, and recorded it abandoned.
-                        return Err(HttpError::HttpRequestDenied);
-                    };
-                    *entry = (report, Verdict::Done);
-                }
-                // The action reads the response while its record is
-                // written (step 10): under `sync = "always"` that record's
-                // fsync no longer stands between the two.
-                let run = self.clone();
-                let record: IoFuture = Box::new(async move {
-                    run.close(id);
-                    Ok(())
-                });
-                return Ok((response, record));
-            }
-            Err(stop) => stop,
-        };
-        let (taken, intent) = self.take(id);
-        if taken.is_none() {
-            return Err(HttpError::HttpRequestDenied);
-        }
-        if self.write(&report, &stop.verdict, intent).is_err() {
-            return Err(HttpError::InternalError(Some(
-                "the audit log cannot be written".into(),
-            )));
-        }
-        Err(stop.code)
-    }
-
-    /// Record how answered request `id` ended, unless [`NetHooks::finish`]
-    /// already has. `closing` stays held while the record is written, so a
-    /// `finish` that comes meanwhile (and the run's end after it) waits for
-    /// it, while the action's next request does not. A record that cannot
-    /// be written fails the run (the recorder keeps the error).
-    fn close(&self, id: u64) {
-        let _writing = self.closing.lock().unwrap_or_else(|p| p.into_inner());
-        let (taken, intent) = self.take(id);
-        if let Some((report, verdict)) = taken {
-            let _ = self.write(&report, &verdict, intent);
-        }
-    }
-
-    /// Take request `id` out of `in_flight`, to record it: whoever gets its
-    /// report writes its one record.
-    fn take(&self, id: u64) -> (Option<(Report, Verdict)>, Option<Intent>) {
-        let mut f = self.lock();
-        (f.reports.remove(&id), f.intents.remove(&id))
-    }
-
-    /// The record of a request that ended with `verdict`: the result that
-    /// closes its intent, or a single record if it never had one.
-    fn write(
-        &self,
-        report: &Report,
-        verdict: &Verdict,
-        intent: Option<Intent>,
-    ) -> Result<(), AuditError> {
-        let event = record::event(report, verdict, &self.redactor);
-        match intent {
-            Some(intent) => self.recorder.result(intent, event).map(drop),
-            None => self.recorder.record(event).map(drop),
-        }
-    }
-
-    /// Step 1: `dest` is an origin the grant holds.
-    fn judge_origin(&self, dest: &Destination) -> Result<(), Stop> {
-        if self.grant.origins.iter().any(|o| o.matches(dest)) {
-            return Ok(());
-        }
-        Err(Stop::deny(
-            format!(
-                "{} is not a declared origin: the manifest would need network = [\"{}\"] in [capabilities]",
-                dest.as_grant(),
-                dest.as_grant()
-            ),
-            HttpError::HttpRequestDenied,
-        ))
-    }
-
-    /// Steps 1 to 9 of the module documentation.
-    async fn exchange(
-        &self,
-        id: u64,
-        started: Instant,
-        parts: http::request::Parts,
-        body: WasiBody,
-        options: Option<RequestOptions>,
-        report: &mut Report,
-    ) -> Result<http::Response<WasiBody>, Stop> {
-        let limits = &self.grant.limits;
-        // Every request counts toward the limit, refused or not; it is
-        // judged in step 4, after the grant.
-        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        // Named in the record however the request ends, as far as known.
-        let mut out = transfer::Outgoing::new(&parts, Vec::new());
-        report.secrets = out.carried();
-
-        let dest = Destination::parse(
-            parts.uri.scheme_str().unwrap_or("https"),
-            parts.uri.authority().map_or("", |a| a.as_str()),
-        )
-        .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
-        report.destination = Some(dest.clone());
-        self.judge_origin(&dest)?;
-        self.judge_secrets(&dest, &out)?;
-
-        let declared = headers::check(&parts.headers, &dest)
-            .map_err(|why| Stop::deny(why, HttpError::HttpRequestDenied))?;
-        self.scan_host(&dest)?;
-
-        out.body = transfer::read_body(body, limits.http_request_body, declared).await?;
-        report.secrets = out.carried();
-        self.judge_secrets(&dest, &out)?;
-
-        if n > limits.http_requests {
-            return Err(Stop::deny(
-                format!(
-                    "the run already made {} HTTP requests, its http_requests limit",
-                    limits.http_requests
-                ),
-                HttpError::ConnectionLimitReached,
-            ));
-        }
-
-        let (addrs, source) = tokio::time::timeout(
-            limits.http_connect_timeout,
-            self.config.resolver.resolve(&dest.host, dest.port),
-        )
-        .await
-        .map_err(|_| {
-            Stop::fail(
-                format!("resolving {} timed out", dest.host),
-                HttpError::DnsTimeout,
-            )
-        })?
-        .map_err(|e| {
-            let code = HttpError::DnsError {
-                rcode: Some(e.clone()),
-                info_code: None,
-            };
-            Stop::fail(e, code)
-        })?;
-        report.resolved = addrs.clone();
-        report.resolved_by = Some(source.as_str());
-        self.publish(id, report, started);
-        for addr in &addrs {
-            self.check_address(&dest, *addr)?;
-        }
-
-        self.fill(&mut out)?;
-        self.scan(&dest, &out, report)?;
-        report.bytes_out = out.body.len() as u64;
-        let request = out.into_request(&dest)?;
-
-        // Write ahead: the request, with the names of the secrets it fills
-        // in, is on record before a byte of it leaves. If that cannot be
-        // done, it does not leave.
-        let intent = self
-            .recorder
-            .intent(record::intent(report, &self.redactor))
-            .map_err(|e| {
-                Stop::fail(
-                    e.to_string(),
-                    HttpError::InternalError(Some("the audit log cannot be written".into())),
-                )
-            })?;
-        {
-            let mut f = self.lock();
-            if f.closed {
-                drop(f);
-                let reason = "the run ended before the request was sent";
-                let _ = self.recorder.aborted(intent, reason);
-                return Err(Stop::deny(reason.into(), HttpError::HttpRequestDenied));
-            }
-            report.stage = Stage::Sending;
-            report.duration = started.elapsed();
-            f.reports.insert(id, (report.clone(), Verdict::Abandoned));
-            f.intents.insert(id, intent);
-        }
-        let timeouts = client::Timeouts {
-            connect: shorter(
-                limits.http_connect_timeout,
-                options.and_then(|o| o.connect_timeout),
-            ),
-            first_byte: shorter(
-                limits.http_first_byte_timeout,
-                options.and_then(|o| o.first_byte_timeout),
-            ),
-        };
-        let cap = limits.http_response_body;
-        let reply = client::send(
-            &self.config.tls,
-            &dest,
-            &addrs,
-            request,
-            timeouts,
-            cap.as_usize(),
-        )
-        .await
-        .map_err(|e| Stop::fail(e.to_string(), e.code()))?;
-        Ok(transfer::deliver(reply, cap, &self.secrets, report))
-    }
-}
-
-/// The grant's timeout, or the action's if it asked for less.
-fn shorter(grant: std::time::Duration, asked: Option<std::time::Duration>) -> std::time::Duration {
-    asked.map_or(grant, |a| a.min(grant))
 }
