@@ -151,7 +151,9 @@ impl HostBuilder {
             setup => std::thread::scope(|s| {
                 let (config, thread_faults) = (&policy.audit, faults.clone());
                 let open = move || AuditLog::open_with(config, thread_faults);
-                let opening = runtime::beside::spawn_scoped(s, "airlock-audit-open", open);
+                let opening = std::thread::Builder::new()
+                    .name("airlock-audit-open".into())
+                    .spawn_scoped(s, open);
                 let pool = matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
                 let engine = Self::engine(pool);
                 let audit = match opening {
