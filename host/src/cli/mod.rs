@@ -84,64 +84,23 @@ enum Command {
     Compile(compile::Args),
 }
 
-/// [`Cli`] with `run` alone. Building clap's whole command tree takes a
-/// good part of a millisecond, a tenth of a one-call `airlock run`; the
-/// command line of a run is parsed with this first, and anything it does
-/// not take (another command, `--help`, a usage error) with [`Cli`], so
-/// that what is accepted, printed and refused is [`Cli`]'s.
-#[derive(Debug, Parser)]
-#[command(name = "airlock")]
-struct RunOnly {
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: RunCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum RunCommand {
-    Run(run::Args),
-}
-
 /// The `airlock` binary's entry point.
 pub fn main() -> ExitCode {
     quiet_on_closed_pipe();
-    // `airlock run …` needs an engine and a linker, which take longer to
-    // build than anything else before the run: start them before anything
-    // else. The command is the first argument that is not a flag (the only
-    // global flag, `-v`, takes no value); a start for a command line that
-    // turns out not to be a run costs a thread's work and nothing else, and
-    // a failed start just means the host builds them itself.
-    let command = std::env::args_os()
-        .skip(1)
-        .find(|a| !a.as_encoded_bytes().starts_with(b"-"));
-    let prelink = match command {
-        Some(command) if command == "run" => crate::runtime::Prelink::start().ok(),
-        _ => None,
-    };
-    let cli = match RunOnly::try_parse() {
-        Ok(RunOnly {
-            verbose,
-            command: RunCommand::Run(args),
-        }) => Cli {
-            verbose,
-            command: Command::Run(args),
-        },
-        Err(_) => match Cli::try_parse() {
-            Ok(cli) => cli,
-            Err(e) => {
-                let _ = e.print();
-                return ExitCode::from(if e.use_stderr() {
-                    exit::USAGE
-                } else {
-                    exit::OK
-                });
-            }
-        },
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
     };
     init_tracing(cli.verbose);
     let code = match cli.command {
-        Command::Run(args) => run::run(args, prelink),
+        Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Approve(args) => approve::run(args),
         Command::Diff(args) => diff::run(args),
@@ -186,8 +145,8 @@ fn init_tracing(verbose: u8) {
     let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false);
-    // A level alone is cheaper to set up than a filter (~0.06 ms of every
-    // run); RUST_LOG still gets the full syntax.
+    // A level alone is cheaper to set up than a filter; RUST_LOG still gets
+    // the full syntax.
     let _ = match std::env::var_os(EnvFilter::DEFAULT_ENV) {
         Some(_) => fmt
             .with_env_filter(
@@ -258,48 +217,4 @@ fn component_path(policy: &crate::Policy, arg: &str) -> Result<std::path::PathBu
         .path
         .clone()
         .ok_or_else(|| crate::Refusal::NoPath(arg.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_run_parser_takes_a_run_as_the_full_one_does_and_nothing_else() {
-        let runs: [&[&str]; 3] = [
-            &["airlock", "run", "probe"],
-            &[
-                "airlock",
-                "-vv",
-                "run",
-                "probe.wasm",
-                "--json",
-                "--no-cache",
-            ],
-            &[
-                "airlock", "run", "probe", "-i", "@in.json", "-c", "p.toml", "-v",
-            ],
-        ];
-        for argv in runs {
-            let fast = RunOnly::try_parse_from(argv).unwrap();
-            let full = Cli::try_parse_from(argv).unwrap();
-            let RunCommand::Run(args) = fast.command;
-            assert_eq!(
-                format!("{:?}", (fast.verbose, Command::Run(args))),
-                format!("{:?}", (full.verbose, full.command)),
-                "{argv:?}"
-            );
-        }
-        // Left to the full parser, whose help, version and errors are printed.
-        let others: [&[&str]; 5] = [
-            &["airlock", "run"],
-            &["airlock", "run", "--help"],
-            &["airlock", "--version"],
-            &["airlock", "run", "probe", "--bogus"],
-            &["airlock", "inspect", "probe.wasm"],
-        ];
-        for argv in others {
-            assert!(RunOnly::try_parse_from(argv).is_err(), "{argv:?}");
-        }
-    }
 }

@@ -32,9 +32,12 @@ pub struct Args {
     no_cache: bool,
 }
 
-/// Run `args`; the host takes its engine and linker from `prelink` if the
-/// caller started them.
-pub fn run(args: Args, prelink: Option<Prelink>) -> u8 {
+/// Run `args`.
+pub fn run(args: Args) -> u8 {
+    // The engine and linker take longer to build than anything else before
+    // the run, and need nothing from the policy: start them first. A failed
+    // start just means the host builds them itself.
+    let prelink = Prelink::start().ok();
     let policy = match Policy::load(&args.config) {
         Ok(p) => p,
         Err(e) => return fail(code_of(&e), e),
