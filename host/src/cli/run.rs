@@ -97,14 +97,7 @@ pub fn run(args: Args) -> u8 {
     if let Err(e) = host.seal() {
         return fail(code_of(&e), e);
     }
-    let code = report(&outcome, args.json, host.audit_log());
-    // Sealed and reported. What dropping the host would still do (unmap
-    // the engine's code, free the linker's tables, wake and join the epoch
-    // thread) the process's exit does anyway, and sooner. The audit log
-    // owes nothing: the seal above wrote all of it (a checkpoint at drop
-    // would find nothing new), and its lock goes with the process.
-    std::mem::forget((action, host, runtime));
-    code
+    report(&outcome, args.json, host.audit_log())
 }
 
 /// The input `arg` gives: inline, `@FILE` or `@-` (stdin), of at most `max`
