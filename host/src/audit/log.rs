@@ -50,8 +50,7 @@ struct Pending {
 impl Pending {
     /// Encode `event`. What every record of a run carries (`v`, `phase`,
     /// the run's identity) is written beside the event's fields, not added
-    /// to them, and the grant of a `run.start` is hashed once per
-    /// action ([`Canonical`](super::Canonical)).
+    /// to them.
     fn new(run: Option<&RunInfo>, event: &Event) -> Result<Pending, AuditError> {
         let phase = event.phase_of();
         let mut digest = [0; Digest::TEXT_LEN];
@@ -65,14 +64,11 @@ impl Pending {
         }
         if let Some((key, json)) = &event.raw {
             debug_assert!(!PLACE.contains(key) && extra.iter().all(|(k, _)| k != key));
-            extra.push((key, Extra::Shared(json.bytes())));
+            extra.push((key, Extra::Raw(json.bytes())));
         }
         let holes = jcs::object_with_holes(event.fields.iter(), &extra, &PLACE)
             .map_err(|_| AuditError("a record is outside the canonical subset".into()))?;
-        let (chain, leaf) = match &event.raw {
-            Some((_, json)) => json.hashers(holes.prefix(), holes.shared_end()),
-            None => super::record::line_hashers(holes.prefix()),
-        };
+        let (chain, leaf) = super::record::line_hashers(holes.prefix());
         Ok(Pending {
             effect: state::Effect::of(
                 Some(phase),

@@ -54,11 +54,10 @@ fn check_chain(c: &AuditConfig) -> Result<verify::Report, verify::Failure> {
     })
 }
 
-/// Records that share a canonical field hash only what follows it once
-/// the first was written (`Canonical`); their chain and tree are those of
-/// any other record, whether what precedes the field matches or not.
+/// Records that carry a canonical field (`Canonical`, as a `run.start`
+/// carries its grant) chain and verify as any other record.
 #[test]
-fn records_sharing_a_canonical_field_chain_as_any_other() {
+fn records_with_a_canonical_field_chain_as_any_other() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
