@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use smallvec::SmallVec;
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The audit log could not be written: the host refuses to act unrecorded.
@@ -27,10 +27,6 @@ pub struct AuditError(pub String);
 
 /// The `prev` of the first record.
 pub const GENESIS: [u8; 32] = [0; 32];
-
-/// How many times [`AuditLog::lock`] tries the writer before it sleeps:
-/// some tens of microseconds.
-const SPINS: u32 = 2_000;
 
 /// The members of every record that only the writer knows: in canonical
 /// order, as [`jcs::object_with_holes`] wants them.
@@ -432,19 +428,11 @@ impl AuditLog {
             .clone()
     }
 
-    /// The writer. It is held for a few microseconds per record, less than
-    /// a sleeping thread takes to be woken (on a VM, its vCPU too), so a
-    /// caller that finds it taken spins for a while before it sleeps.
+    /// The writer.
     pub(super) fn lock(&self) -> Result<MutexGuard<'_, Writer>, AuditError> {
-        let poisoned = |_| AuditError("the audit writer was poisoned by a panic".into());
-        for _ in 0..SPINS {
-            match self.writer.try_lock() {
-                Ok(w) => return Ok(w),
-                Err(TryLockError::Poisoned(e)) => return Err(poisoned(e)),
-                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
-            }
-        }
-        self.writer.lock().map_err(poisoned)
+        self.writer
+            .lock()
+            .map_err(|_| AuditError("the audit writer was poisoned by a panic".into()))
     }
 
     /// Write `record` at the end of the log: its `prev`, `seq` and `time`
