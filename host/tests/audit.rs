@@ -11,13 +11,19 @@ use std::time::{Duration, Instant};
 
 const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
 
+/// `airlock ARGS` in `dir`, its compile cache in `dir/cache` (never the
+/// user's).
 fn airlock(dir: &Path, args: &[&str]) -> Output {
-    Command::new(AIRLOCK)
-        .args(args)
+    command(dir).args(args).output().unwrap()
+}
+
+fn command(dir: &Path) -> Command {
+    let mut command = Command::new(AIRLOCK);
+    command
         .current_dir(dir)
         .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+        .env("AIRLOCK_CACHE_DIR", dir.join("cache"));
+    command
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -103,14 +109,13 @@ fn kill_9_at_any_moment_leaves_a_log_that_verifies_up_to_its_last_record() {
     let span = started.elapsed().as_millis() as u64;
 
     for round in 0..8 {
-        let mut child = Command::new(AIRLOCK)
+        let mut child = command(dir.path())
             .args([
                 "run",
                 "probe",
                 "--input",
                 &writes(&format!("r{round}-"), 150),
             ])
-            .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -213,6 +218,7 @@ fn a_full_filesystem_stops_the_host_and_nothing_happens_unrecorded() {
     let status = Command::new("unshare")
         .args(["-m", "sh", "-c", script])
         .env("AIRLOCK", AIRLOCK)
+        .env("AIRLOCK_CACHE_DIR", dir.path().join("cache"))
         .current_dir(dir.path())
         .status()
         .unwrap();
