@@ -20,6 +20,8 @@ cargo build --quiet --workspace
 airlock="$PWD/target/debug/airlock"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo/release/bin" "$demo/reports"
+# The compile cache too, not the user's.
+export AIRLOCK_CACHE_DIR="$demo/cache"
 # Where the build left the example actions.
 mapfile -t built < <(target/debug/airlock-test-artifacts file-digest sign-payload release-notes)
 cp "${built[0]}" "${built[1]}" "$demo/"
