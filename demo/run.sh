@@ -13,15 +13,19 @@ cd "$(dirname "$0")/.."
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-say "Building airlock and the example actions (plugins/ -> target/plugins/*.wasm)"
+say "Building airlock and the example actions (plugins/)"
 # The whole workspace, so that the features match `cargo test --workspace`'s
 # and either command reuses the other's build instead of building wasmtime twice.
 cargo build --quiet --workspace
 airlock="$PWD/target/debug/airlock"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo/release/bin" "$demo/reports"
-cp target/plugins/file-digest.wasm target/plugins/sign-payload.wasm "$demo/"
-cp target/plugins/release-notes.wasm "$demo/release-notes-unpacked.wasm"
+# The compile cache too, not the user's.
+export AIRLOCK_CACHE_DIR="$demo/cache"
+# Where the build left the example actions.
+mapfile -t built < <(target/debug/airlock-test-artifacts file-digest sign-payload release-notes)
+cp "${built[0]}" "${built[1]}" "$demo/"
+cp "${built[2]}" "$demo/release-notes-unpacked.wasm"
 cp demo/release-notes/1.0.0.toml demo/release-notes/1.1.0.toml "$demo/"
 printf '## 1.0.0\n- first release\n' > "$demo/release/CHANGELOG.md"
 printf 'pretend binary\n' > "$demo/release/bin/tool"

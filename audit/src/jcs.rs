@@ -81,7 +81,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), OutsideSubset> {
 
 fn write_object(out: &mut Vec<u8>, fields: &Map<String, Value>) -> Result<(), OutsideSubset> {
     let fields = fields.iter().map(|(k, v)| (k.as_str(), v));
-    write_members(out, fields, &[], &[], &mut Vec::new()).map(drop)
+    write_members(out, fields, &[], &[], &mut Vec::new())
 }
 
 /// A member given beside an object's fields, so that a value every record
@@ -94,9 +94,6 @@ pub enum Extra<'a> {
     Str(&'a str),
     /// The canonical bytes of a value.
     Raw(&'a [u8]),
-    /// The canonical bytes of a value that many records carry, written as
-    /// `Raw` is; [`Holes::shared_end`] says where it ends.
-    Shared(&'a [u8]),
 }
 
 /// The canonical bytes of an object of `fields` (in the order of their
@@ -116,7 +113,7 @@ fn extra_len(extra: &[(&str, Extra<'_>)]) -> usize {
         .iter()
         .map(|(_, e)| match e {
             Extra::Str(s) => s.len(),
-            Extra::Raw(b) | Extra::Shared(b) => b.len(),
+            Extra::Raw(b) => b.len(),
         })
         .sum()
 }
@@ -130,8 +127,6 @@ pub struct Holes {
     bytes: Vec<u8>,
     /// Where each hole is, in the order of `holes`.
     at: Vec<(usize, &'static str)>,
-    /// Where the [`Extra::Shared`] member ends, if there is one.
-    shared_end: Option<usize>,
 }
 
 /// The canonical bytes of `fields` with `extra` (see [`object_with`]), and
@@ -144,24 +139,14 @@ pub fn object_with_holes<'a>(
 ) -> Result<Holes, OutsideSubset> {
     let mut bytes = Vec::with_capacity(384 + extra_len(extra));
     let mut at = Vec::with_capacity(holes.len());
-    let shared_end = write_members(&mut bytes, fields, extra, holes, &mut at)?;
-    Ok(Holes {
-        bytes,
-        at,
-        shared_end,
-    })
+    write_members(&mut bytes, fields, extra, holes, &mut at)?;
+    Ok(Holes { bytes, at })
 }
 
 impl Holes {
     /// The bytes before the first hole: what every filling starts with.
     pub fn prefix(&self) -> &[u8] {
         &self.bytes[..self.at.first().map_or(self.bytes.len(), |a| a.0)]
-    }
-
-    /// Where the [`Extra::Shared`] member ends, if it is in the
-    /// [`prefix`](Self::prefix).
-    pub fn shared_end(&self) -> Option<usize> {
-        self.shared_end.filter(|&end| end <= self.prefix().len())
     }
 
     /// Append the whole object to `out`, each hole filled with its key and
@@ -186,7 +171,7 @@ fn write_members<'a>(
     extra: &[(&'a str, Extra<'a>)],
     holes: &[&'static str],
     at: &mut Vec<(usize, &'static str)>,
-) -> Result<Option<usize>, OutsideSubset> {
+) -> Result<(), OutsideSubset> {
     // A record has a dozen members or so: put in order on the stack, by
     // merging the fields (in key order) with the extra members and the
     // holes (sorted among themselves first), not by searching one in
@@ -224,7 +209,6 @@ fn write_members<'a>(
         });
         members.dedup_by(|later, first| later.0 == first.0);
     }
-    let mut shared_end = None;
     out.push(b'{');
     for (i, (key, v)) in members.into_iter().enumerate() {
         if i > 0 {
@@ -244,12 +228,6 @@ fn write_members<'a>(
                 out.push(b':');
                 out.extend_from_slice(bytes);
             }
-            Member::Extra(Extra::Shared(bytes)) => {
-                write_string(out, key);
-                out.push(b':');
-                out.extend_from_slice(bytes);
-                shared_end = Some(out.len());
-            }
             Member::Extra(Extra::Str(text)) => {
                 write_string(out, key);
                 out.push(b':');
@@ -258,7 +236,7 @@ fn write_members<'a>(
         }
     }
     out.push(b'}');
-    Ok(shared_end)
+    Ok(())
 }
 
 enum Member<'a> {
@@ -337,7 +315,7 @@ mod tests {
         let extra = [
             ("phase", Extra::Str("in\"tent\n\u{1f600}")),
             ("v", Extra::Raw(b"1")),
-            ("grant", Extra::Shared(br#"{"b":[1,"x"]}"#)),
+            ("grant", Extra::Raw(br#"{"b":[1,"x"]}"#)),
         ];
         for fields in cases {
             for extra in [&extra[..0], &extra[..]] {
@@ -354,19 +332,12 @@ mod tests {
                 for (key, e) in extra {
                     let v = match e {
                         Extra::Str(s) => Value::from(*s),
-                        Extra::Raw(b) | Extra::Shared(b) => serde_json::from_slice(b).unwrap(),
+                        Extra::Raw(b) => serde_json::from_slice(b).unwrap(),
                     };
                     whole.insert((*key).into(), v);
                 }
                 let filled = String::from_utf8(filled).unwrap();
                 assert_eq!(filled, String::from_utf8(object(&whole).unwrap()).unwrap());
-                // The shared member ends where its bytes do, within the
-                // prefix ("grant" sorts before "prev").
-                let shared = br#""grant":{"b":[1,"x"]}"#;
-                match holes.shared_end() {
-                    Some(end) => assert!(holes.prefix()[..end].ends_with(shared)),
-                    None => assert!(extra.is_empty()),
-                }
             }
         }
     }

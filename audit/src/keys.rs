@@ -1,9 +1,9 @@
 //! The checkpoint signing key: the operator's (`[audit] key`), or one
 //! generated beside the log on first use.
 
-use super::log::AuditError;
 use super::note::SigningKey;
 use super::paths::Paths;
+use crate::AuditError;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -18,9 +18,10 @@ pub fn load_or_create(configured: Option<&Path>, paths: &Paths) -> Result<Signin
         return read(&path);
     }
     let mut id = [0u8; 4];
-    getrandom::fill(&mut id).map_err(|e| AuditError(format!("no randomness for a key: {e}")))?;
+    getrandom::fill(&mut id)
+        .map_err(|e| AuditError::Internal(format!("no randomness for a key: {e}")))?;
     let key = SigningKey::generate(&format!("airlock.local/{}", hex::encode(id)))
-        .map_err(|e| AuditError(e.to_string()))?;
+        .map_err(|e| AuditError::Internal(e.to_string()))?;
     write_pair(&key, &path)?;
     tracing::warn!(
         key = %path.display(),
@@ -35,20 +36,19 @@ fn read(path: &Path) -> Result<SigningKey, AuditError> {
     let text = zeroize::Zeroizing::new(
         airlock_rules::opfile::read_operator_text(path, airlock_rules::opfile::KEY_MAX, "key")
             .map_err(|e| {
-                AuditError(format!(
+                AuditError::Config(format!(
                     "cannot read the checkpoint key {}: {e}",
                     path.display()
                 ))
             })?,
     );
-    SigningKey::parse(&text).map_err(|e| AuditError(format!("{}: {e}", path.display())))
+    SigningKey::parse(&text).map_err(|e| AuditError::Config(format!("{}: {e}", path.display())))
 }
 
 /// Write `key` to `path` (readable by its owner only, never overwriting)
 /// and its verifier key to `path` with extension `.pub`.
 pub fn write_pair(key: &SigningKey, path: &Path) -> Result<(), AuditError> {
-    let fail =
-        |p: &Path, e: std::io::Error| AuditError(format!("cannot write {}: {e}", p.display()));
+    let fail = |p: &Path, e: std::io::Error| AuditError::storage("cannot write", p, &e);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -66,6 +66,7 @@
 //! write and sync failures.
 
 pub mod checkpoint;
+mod error;
 mod event;
 pub mod faults;
 pub mod jcs;
@@ -78,7 +79,6 @@ pub mod proof;
 mod publish;
 mod record;
 mod recorder;
-mod seal;
 pub mod show;
 pub mod state;
 mod ticker;
@@ -87,11 +87,12 @@ pub mod verify;
 #[cfg(test)]
 pub(crate) mod testrng;
 
+pub use error::AuditError;
 pub use event::EventKind;
 pub use faults::{Fault, Faults};
 pub use keys::load_or_create as signing_key;
 pub use keys::write_pair as write_key_pair;
-pub use log::{AuditError, AuditLog, GENESIS};
+pub use log::{AuditLog, GENESIS};
 pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase, Scrub};
 pub use recorder::{Intent, Recorder};
 pub use ticker::Checkpointer;

@@ -3,8 +3,8 @@
 
 use super::checkpoint::{Checkpoint, split_file};
 use super::faults::Faults;
-use super::log::AuditError;
 use super::note::VerifierKey;
+use crate::AuditError;
 use airlock_rules::policy::{Anchor, AuditConfig};
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write as _};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Before the first append: move a torn last note aside, and return the
 /// last checkpoint, checked with `key`.
 pub fn prepare(path: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>, AuditError> {
-    let fail = |e: std::io::Error| AuditError(format!("cannot read {}: {e}", path.display()));
+    let fail = |e: std::io::Error| AuditError::storage("cannot read", path, &e);
     let mut file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -53,7 +53,7 @@ pub fn prepare(path: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>, Aud
     match entries.notes.last() {
         None => Ok(None),
         Some(entry) => Checkpoint::open(&entry.note, key).map(Some).map_err(|e| {
-            AuditError(format!(
+            AuditError::Tampered(format!(
                 "the last checkpoint in {} does not verify with the log's key: {e}",
                 path.display()
             ))
@@ -70,7 +70,7 @@ pub fn publish(
     size: u64,
 ) -> Result<(), AuditError> {
     let path = &config.checkpoints;
-    let fail = |e: std::io::Error| AuditError(format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| AuditError::storage("cannot write", path, &e);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -97,12 +97,8 @@ pub fn publish(
 fn copy_to_anchor(anchor: &Anchor, note: &str, size: u64) -> Result<(), AuditError> {
     match anchor {
         Anchor::Dir(dir) => {
-            let fail = |e: std::io::Error| {
-                AuditError(format!(
-                    "cannot copy the checkpoint to {}: {e}",
-                    dir.display()
-                ))
-            };
+            let fail =
+                |e: std::io::Error| AuditError::storage("cannot copy the checkpoint to", dir, &e);
             std::fs::create_dir_all(dir).map_err(fail)?;
             let name = format!("checkpoint-{size:020}");
             let tmp = dir.join(format!(".{name}.tmp"));
@@ -118,7 +114,7 @@ fn copy_to_anchor(anchor: &Anchor, note: &str, size: u64) -> Result<(), AuditErr
         }
         Anchor::Command(argv) => {
             let fail = |e: String| {
-                AuditError(format!(
+                AuditError::Config(format!(
                     "the checkpoint command `{}` failed: {e}",
                     argv.join(" ")
                 ))

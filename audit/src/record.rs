@@ -5,7 +5,7 @@ use crate::EventKind;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Strings the guest controls are cut to this many bytes in a record; the
 /// original length and SHA-256 are kept beside the cut text.
@@ -267,66 +267,20 @@ impl Fields {
 /// A value's canonical JSON ([`jcs::value`](super::jcs::value)), computed
 /// once and written into every record that carries it
 /// ([`Event::canonical_field`]).
-///
-/// It also keeps the hash state of the first record that carried it, up to
-/// its end: the records that carry it share what comes before it too (every
-/// `run.start` of one action: its name, decision, digest and kind sort
-/// before its grant, which is most of the record), so each of them hashes
-/// only what follows. The state is used only for a record whose bytes up to
-/// there are the same, byte for byte.
 #[derive(Debug)]
 pub struct Canonical {
     json: Box<[u8]>,
-    hashed: OnceLock<Hashed>,
-}
-
-#[derive(Debug)]
-struct Hashed {
-    /// A record's bytes up to the end of this value.
-    bytes: Box<[u8]>,
-    /// The chain hash and the Merkle leaf hash, fed `bytes`.
-    chain: Sha256,
-    leaf: Sha256,
 }
 
 impl Canonical {
     /// `json`, which must be the canonical bytes of a value.
     pub fn new(json: Vec<u8>) -> Canonical {
-        Canonical {
-            json: json.into(),
-            hashed: OnceLock::new(),
-        }
+        Canonical { json: json.into() }
     }
 
     /// The canonical bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.json
-    }
-
-    /// The chain hash and Merkle leaf hash fed `prefix`, a record's bytes
-    /// in which this value ends at `end`.
-    pub(super) fn hashers(&self, prefix: &[u8], end: Option<usize>) -> (Sha256, Sha256) {
-        let fed = |chain: Sha256, leaf: Sha256, rest: &[u8]| {
-            (chain.chain_update(rest), leaf.chain_update(rest))
-        };
-        if let Some(h) = self.hashed.get()
-            && let Some(rest) = prefix.strip_prefix(&*h.bytes)
-        {
-            return fed(h.chain.clone(), h.leaf.clone(), rest);
-        }
-        let Some(end) = end else {
-            return line_hashers(prefix);
-        };
-        let (shared, rest) = prefix.split_at(end);
-        let (chain, leaf) = line_hashers(shared);
-        // The first record to get here keeps its state; one whose bytes
-        // differ before this value hashes them all.
-        let _ = self.hashed.set(Hashed {
-            bytes: shared.into(),
-            chain: chain.clone(),
-            leaf: leaf.clone(),
-        });
-        fed(chain, leaf, rest)
     }
 }
 

@@ -1,8 +1,9 @@
 //! [`Recorder`]: the records of one run, single and write-ahead.
 
-use super::log::{AuditError, AuditLog};
+use super::log::AuditLog;
 use super::record::{Decision, Event, Phase, Scrub};
 use super::{Denial, RunInfo};
+use crate::AuditError;
 use crate::EventKind;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,9 @@ impl Recorder {
             let mut track = self.track_mut();
             (track.over.take(), track.budget)
         };
-        let Some(over) = over else {
+        // Past the budget only with a closing record (which is written),
+        // the run ends with nothing dropped, and nothing to summarise.
+        let Some(over) = over.filter(|o| o.count > 0) else {
             return Ok(());
         };
         let by: Vec<Value> = over
@@ -245,7 +248,7 @@ impl Recorder {
                 },
                 false,
             );
-            return Err(AuditError(why));
+            return Err(AuditError::OverBudget(why));
         }
         let kind = event.kind();
         let result = self

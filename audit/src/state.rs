@@ -15,10 +15,10 @@
 //! was changed. Without a state file (a new log, or one from an older
 //! airlock) the whole log is read once.
 
-use super::log::AuditError;
 use super::merkle::{Frontier, Hash, leaf_hash};
 use super::paths::Paths;
 use super::record::Phase;
+use crate::AuditError;
 use crate::EventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -269,8 +269,8 @@ pub fn save(paths: &Paths, state: &Saved) -> std::io::Result<SavedAt> {
     Ok(SavedAt::from(state))
 }
 
-fn unavailable(what: &str, path: &Path, e: impl std::fmt::Display) -> AuditError {
-    AuditError(format!("{what} {}: {e}", path.display()))
+fn unavailable(what: &str, path: &Path, e: std::io::Error) -> AuditError {
+    AuditError::storage(what, path, &e)
 }
 
 /// A record cut short at the end of the log (a crash mid-write), moved
@@ -297,7 +297,7 @@ pub fn resume(
     file: &mut File,
 ) -> Result<(Resume, Option<SavedAt>, Option<TornTail>), AuditError> {
     let changed = |detail: String| {
-        AuditError(format!(
+        AuditError::Tampered(format!(
             "the audit log {} does not match what airlock last wrote ({detail}); it was changed or \
              damaged: run `airlock audit verify`, and only after investigating move {} aside to \
              rebuild it from the log",

@@ -1,6 +1,6 @@
 //! Build the PDK guest (`guest/`) for wasm32-unknown-unknown, as the
 //! airlock test artifacts are built: a nested cargo with its own lock and
-//! target directory, none of the outer build's flags.
+//! target directory (in `OUT_DIR`), none of the outer build's flags.
 
 use std::env;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::process::Command;
 fn main() {
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let guest = root.join("guest");
-    let target_dir = root.join("target/guest");
+    let target_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("guest");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown"])

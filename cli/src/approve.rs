@@ -2,7 +2,7 @@
 //! what changed since the approved version — and, once they agree, record
 //! the approval in the lock.
 
-use super::{code_of, exit, fail};
+use super::{code_of, exit, fail, failed};
 use airlock::Policy;
 use airlock::approve::{self, ApproveError, Review, Written};
 use airlock_rules::bounds;
@@ -187,7 +187,7 @@ fn refused(e: ApproveError, action: &str) -> u8 {
         ),
         ApproveError::Lock(e) => {
             let e = airlock::Error::from(e);
-            fail(code_of(&e), e)
+            failed(&e)
         }
         e => fail(exit::HOST, e),
     }

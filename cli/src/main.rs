@@ -150,8 +150,8 @@ fn init_tracing(verbose: u8) {
             std::env::var_os("NO_COLOR").as_deref(),
         ))
         .with_target(false);
-    // A level alone is cheaper to set up than a filter (~0.06 ms of every
-    // run); RUST_LOG still gets the full syntax.
+    // A level alone is cheaper to set up than a filter; RUST_LOG still gets
+    // the full syntax.
     let _ = match std::env::var_os(EnvFilter::DEFAULT_ENV) {
         Some(_) => fmt
             .with_env_filter(
@@ -179,6 +179,21 @@ fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
     code
 }
 
+/// Print a library error with the errors that caused it, and return its
+/// exit code.
+fn failed(e: &airlock::Error) -> u8 {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    fail(code_of(e), text)
+}
+
 /// The bytes of a file the command was given, or the usage error that
 /// names it (already printed) as the exit code.
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, u8> {
@@ -200,7 +215,7 @@ fn code_of(e: &airlock::Error) -> u8 {
         | airlock::Error::Overlap(_)
         | airlock::Error::Network(_) => exit::USAGE,
         airlock::Error::Refused(_) => exit::REFUSED,
-        airlock::Error::Audit(_) | airlock::Error::Io { .. } | airlock::Error::Runtime(_) => {
+        airlock::Error::Audit(_) | airlock::Error::Io { .. } | airlock::Error::Runtime { .. } => {
             exit::HOST
         }
         _ => exit::HOST,

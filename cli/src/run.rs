@@ -1,6 +1,6 @@
 //! `airlock run`: run one vetted action and print its JSON output.
 
-use super::{code_of, exit, fail};
+use super::{exit, fail, failed};
 use airlock::Prelink;
 use airlock::compile::{self, CacheError, CompileCache};
 use airlock::{Failure, Host, Outcome, Policy};
@@ -35,8 +35,8 @@ pub struct Args {
 /// Run `args`.
 pub fn run(args: Args) -> u8 {
     // The engine and linker take longer to build than anything else before
-    // the run: they are built meanwhile. A failed start just means the
-    // host builds them itself.
+    // the run, and need nothing from the policy: start them first. A failed
+    // start just means the host builds them itself.
     let prelink = Prelink::start().ok();
     let policy = match Policy::load(&args.config) {
         Ok(p) => p,
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> u8 {
     }
     let host = match builder.build() {
         Ok(h) => h,
-        Err(e) => return fail(code_of(&e), e),
+        Err(e) => return failed(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -83,18 +83,18 @@ pub fn run(args: Args) -> u8 {
     };
     let action = match action {
         Ok(a) => a,
-        Err(e) => return fail(code_of(&e), e),
+        Err(e) => return failed(&e),
     };
     for note in &action.grant().narrowed {
         eprintln!("airlock: note: {note}");
     }
     let outcome = match runtime.block_on(action.invoke(&input)) {
         Ok(o) => o,
-        Err(e) => return fail(code_of(&e), e),
+        Err(e) => return failed(&e),
     };
     // The run is reported only once a checkpoint seals it.
     if let Err(e) = host.seal() {
-        return fail(code_of(&e), e);
+        return failed(&e);
     }
     report(&outcome, args.json, host.audit_log())
 }

@@ -273,7 +273,8 @@ fn secrets_come_from_the_operators_environment() {
     let run = |key: Option<&str>| {
         let mut cmd = Command::new(AIRLOCK);
         cmd.args(["run", "sign-payload", "--input", r#"{"body": "payload"}"#])
-            .current_dir(dir.path());
+            .current_dir(dir.path())
+            .env("AIRLOCK_CACHE_DIR", "off");
         match key {
             Some(k) => cmd.env("OPERATOR_SIGNING_KEY", k),
             None => cmd.env_remove("OPERATOR_SIGNING_KEY"),
@@ -543,6 +544,7 @@ fn run_slack_notify_posts_to_a_local_webhook_and_the_log_shows_it() {
             .current_dir(dir.path())
             .env("SLACK_PATH", secret_path)
             .env_remove("AIRLOCK_CONFIG")
+            .env("AIRLOCK_CACHE_DIR", "off")
             .output()
             .unwrap()
     };
@@ -595,6 +597,7 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
     drop(reader);
     let out = Command::new(AIRLOCK)
         .args(["inspect", HELLO])
+        .env("AIRLOCK_CACHE_DIR", "off")
         .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .output()
@@ -728,6 +731,7 @@ fn no_secret_value_reaches_stdout_or_stderr() {
             .current_dir(dir.path())
             .env("CLI_LABEL_VALUE", VALUE)
             .env_remove("RUST_LOG")
+            .env("AIRLOCK_CACHE_DIR", "off")
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

@@ -176,6 +176,7 @@ impl Prompted {
         let mut child = Command::new("script")
             .args(["-qec", &format!("{AIRLOCK} approve {action}"), "/dev/null"])
             .current_dir(dir)
+            .env("AIRLOCK_CACHE_DIR", "off")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -12,28 +12,8 @@
 //!    action's approval in it is still the one the review compared against
 //!    (a compare-and-swap).
 //!
-//! ```no_run
-//! use airlock::approve::{self, Review, Written};
-//! use airlock::rules::provenance::{Lock, trust::SignatureFile};
-//! use airlock::{Policy, compile::Compiler};
-//! use std::path::Path;
-//!
-//! # fn approve_one(policy: &Policy, component: &Path) -> Result<(), Box<dyn std::error::Error>> {
-//! let bytes = std::fs::read(component)?;
-//! let lock = Lock::load(&policy.trust.lock)?;
-//! let signature = SignatureFile::next_to(component)?;
-//! let origin = component.display().to_string();
-//! let review = Review::of(&bytes, &origin, signature.as_ref(), policy, &lock)?;
-//! // Show `review` to a person; once they agree:
-//! approve::compile(&review, &bytes, policy, &Compiler::InProcess, None)?;
-//! let now = std::time::SystemTime::now();
-//! match approve::write(&review, &lock, &policy.trust.lock, &origin, now, false)? {
-//!     Written::Approved(entry) => println!("approved {} {}", entry.name, entry.version),
-//!     Written::AlreadyApproved | Written::ApprovedMeanwhile => {}
-//!     _ => {}
-//! }
-//! # Ok(()) }
-//! ```
+//! `docs/embedding.md` shows the three steps together, compiled as a doc
+//! test.
 
 use crate::Error;
 use crate::compile::{CompileCache, CompileError, Compiler};
@@ -54,7 +34,8 @@ pub fn compile(
     compiler: &Compiler,
     cache: Option<&CompileCache>,
 ) -> Result<(), Error> {
-    let engine = runtime::engine(None).map_err(|e| Error::Runtime(format!("{e:#}")))?;
+    let engine = runtime::engine(None)
+        .map_err(|e| Error::runtime("cannot set up the WebAssembly engine", Some(e)))?;
     let origin = &review.origin;
     let compile = || compiler.compile(&engine, bytes, origin, &policy.compile);
     let compiled = match cache {
@@ -66,7 +47,7 @@ pub fn compile(
         match e {
             CompileError::Invalid(reason) => Refusal::InvalidComponent { origin, reason }.into(),
             CompileError::Bound(reason) => Refusal::CompileBound { origin, reason }.into(),
-            CompileError::Host(reason) => Error::Runtime(reason),
+            CompileError::Host(reason) => Error::runtime(reason, None),
         }
     })
 }

@@ -52,12 +52,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The WebAssembly engine could not be set up.
-    #[error("runtime: {0}")]
-    Runtime(String),
+    /// The WebAssembly engine could not be set up, or compiling failed for
+    /// a reason that is not the component's.
+    #[error("runtime: {context}")]
+    Runtime {
+        /// What failed.
+        context: String,
+        /// The engine's error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
+    /// A runtime error: `context`, caused by `source` when there is one.
+    pub(crate) fn runtime(context: impl Into<String>, source: Option<wasmtime::Error>) -> Error {
+        Error::Runtime {
+            context: context.into(),
+            source: source.map(Into::into),
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),
@@ -71,7 +86,7 @@ impl From<airlock_rules::Error> for Error {
         match e {
             airlock_rules::Error::Document(doc) => Error::Document(doc),
             airlock_rules::Error::Io { context, source } => Error::Io { context, source },
-            other => Error::Runtime(other.to_string()),
+            other => Error::runtime(other.to_string(), None),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What a run produced.
 
 use crate::runtime::limits::LimitExceeded;
-use airlock_audit::Denial;
+use airlock_audit::{AuditError, Denial};
 use airlock_rules::provenance::Digest;
 use std::fmt;
 use std::time::Duration;
@@ -35,8 +35,9 @@ pub enum Failure {
     /// The action trapped: a panic, an `unreachable`, a stack overflow.
     Trap(String),
     /// The host could not keep its guarantees (the audit log could not be
-    /// written), so the run was stopped.
-    Host(String),
+    /// written), so the run was stopped. The error's kind says whether to
+    /// retry, fail over or page a person.
+    Host(AuditError),
 }
 
 impl fmt::Display for Failure {

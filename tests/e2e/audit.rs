@@ -202,7 +202,9 @@ async fn a_failing_log_refuses_the_call_and_new_runs_until_it_recovers() {
             let ctx = format!("{fault:?} after {after}");
             match host.invoke("probe", &op).await {
                 Ok(outcome) => match outcome.result {
-                    Err(Failure::Host(e)) => assert!(e.contains("audit unavailable"), "{ctx}: {e}"),
+                    Err(Failure::Host(e)) => {
+                        assert!(e.to_string().contains("audit unavailable"), "{ctx}: {e}")
+                    }
                     other => panic!("{ctx}: expected audit unavailable, got {other:?}"),
                 },
                 // The run's first record could not be written: it never started.
@@ -259,5 +261,63 @@ async fn a_failing_log_refuses_the_call_and_new_runs_until_it_recovers() {
                 }
             }
         }
+    }
+}
+
+/// An engine tells apart, by the error's kind, a log another host holds
+/// (retry), one changed behind the host's back (page a person), and
+/// storage that fails (fail over).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_failure_says_which_kind_it_is() {
+    use airlock::audit::AuditError;
+    let mut setup = Setup::new();
+    three_runs(&mut setup).await;
+    let build = |setup: &Setup| {
+        let policy = Policy::load(&setup.policy_path()).unwrap();
+        Host::builder(policy).build()
+    };
+
+    // Held by another host, in this process or another.
+    let holder = build(&setup).unwrap();
+    match build(&setup) {
+        Err(Error::Audit(AuditError::Busy(m))) => assert!(m.contains("another airlock host")),
+        other => panic!("a held log: {other:?}"),
+    }
+    drop(holder);
+
+    // A record edited after it was checkpointed.
+    let log = setup.audit_path();
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replacen("run 1", "run 7", 1)).unwrap();
+    match build(&setup) {
+        Err(Error::Audit(AuditError::Tampered(m))) => {
+            assert!(m.contains("airlock audit verify"), "{m}")
+        }
+        other => panic!("an edited log: {other:?}"),
+    }
+    std::fs::write(&log, text).unwrap();
+
+    // A write the file system refuses, mid-run: the run fails with the
+    // storage error and its kind.
+    let faults = Faults::default();
+    let host = Host::builder(Policy::load(&setup.policy_path()).unwrap())
+        .audit_faults(faults.clone())
+        .build()
+        .unwrap();
+    // After the run's start: its log line is the write that fails.
+    faults.fail(Fault::Write, 1);
+    let outcome = host
+        .invoke("probe", r#"{"op": "log", "message": "x"}"#)
+        .await;
+    let failure = match outcome {
+        Ok(o) => o.result.unwrap_err(),
+        Err(Error::Audit(e)) => Failure::Host(e),
+        Err(e) => panic!("{e}"),
+    };
+    match failure {
+        Failure::Host(AuditError::Storage { kind, .. }) => {
+            assert_eq!(kind, std::io::ErrorKind::StorageFull)
+        }
+        other => panic!("a full disk: {other:?}"),
     }
 }

@@ -575,7 +575,9 @@ async fn a_failing_log_stops_requests_and_fails_the_run() {
             faults.fail(fault, after);
             match host.invoke("probe", &op.to_string()).await {
                 Ok(outcome) => match outcome.result {
-                    Err(Failure::Host(e)) => assert!(e.contains("audit unavailable"), "{ctx}: {e}"),
+                    Err(Failure::Host(e)) => {
+                        assert!(e.to_string().contains("audit unavailable"), "{ctx}: {e}")
+                    }
                     other => panic!("{ctx}: expected audit unavailable, got {other:?}"),
                 },
                 Err(Error::Audit(_)) => {}

@@ -62,20 +62,25 @@ async fn a_flood_of_refusals_is_one_record_and_ends_the_run() {
             "{kind}: only the budget is written one by one"
         );
         let summary = setup.events("refusals.dropped");
-        assert_eq!(summary.len(), 1, "{kind}");
-        let summary = &summary[0];
-        assert_eq!(summary["budget"], BUDGET);
-        let count = summary["count"].as_u64().unwrap();
-        assert!((1..=200 - BUDGET).contains(&count), "{kind}: {summary}");
-        let by: u64 = summary["by"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["count"].as_u64().unwrap())
-            .sum();
-        assert_eq!(by, count, "{summary}");
-        assert!(summary["first"]["target"].is_string(), "{summary}");
-        assert!(summary["last"]["reason"].is_string(), "{summary}");
+        // A write past the budget is written to close its intent, and ends
+        // the run; if the run is stopped before its next refused call,
+        // nothing was dropped and there is nothing to summarise.
+        if !(kind == "file" && summary.is_empty()) {
+            assert_eq!(summary.len(), 1, "{kind}");
+            let summary = &summary[0];
+            assert_eq!(summary["budget"], BUDGET);
+            let count = summary["count"].as_u64().unwrap();
+            assert!((1..=200 - BUDGET).contains(&count), "{kind}: {summary}");
+            let by: u64 = summary["by"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["count"].as_u64().unwrap())
+                .sum();
+            assert_eq!(by, count, "{summary}");
+            assert!(summary["first"]["target"].is_string(), "{summary}");
+            assert!(summary["last"]["reason"].is_string(), "{summary}");
+        }
         let end = setup.events("run.end").pop().unwrap();
         assert_eq!(end["outcome"], "limit");
         assert!(end["error"].as_str().unwrap().contains("refusals"), "{end}");

@@ -14,6 +14,8 @@ pub fn airlock(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("AIRLOCK_CONFIG")
         .env_remove("RUST_LOG")
+        // Tests leave the user's compile cache alone.
+        .env("AIRLOCK_CACHE_DIR", "off")
         .stdin(Stdio::null())
         .output()
         .unwrap()

@@ -236,9 +236,8 @@ impl CompileCache {
     ) -> Result<CompileCache, airlock_audit::AuditError> {
         let paths = airlock_audit::paths::Paths::new(&audit.path);
         if let Some(dir) = audit.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                airlock_audit::AuditError(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| airlock_audit::AuditError::storage("cannot create", dir, &e))?;
         }
         let key = airlock_audit::signing_key(audit.key.as_deref(), &paths)?;
         Ok(self.keyed(key.derive(KEY_CONTEXT)))

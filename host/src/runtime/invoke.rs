@@ -64,9 +64,10 @@ impl Prepared {
             .ok()
             .and_then(|v| airlock_audit::jcs::value(&v).ok())
             .ok_or_else(|| {
-                Error::Runtime(format!(
-                    "the grant of {label} cannot be written to the audit log"
-                ))
+                Error::runtime(
+                    format!("the grant of {label} cannot be written to the audit log"),
+                    None,
+                )
             })?;
         Ok(Prepared {
             secrets: Arc::new(grant.secrets.clone()),
@@ -264,8 +265,8 @@ impl Runner<'_> {
         // A run any of whose records could not be written has failed, and
         // its end says so.
         let result = match (&recorded, recorder.failure()) {
-            (_, Some(e)) => Err(Failure::Host(e.to_string())),
-            (Err(e), None) => Err(Failure::Host(e.to_string())),
+            (_, Some(e)) => Err(Failure::Host(e)),
+            (Err(e), None) => Err(Failure::Host(e.clone())),
             (Ok(()), None) => result,
         };
         let mut end = Event::new(EventKind::RunEnd)
@@ -294,7 +295,7 @@ impl Runner<'_> {
         }
 
         let result = match (recorded, recorder.failure()) {
-            (_, Some(e)) | (Err(e), None) => Err(Failure::Host(e.to_string())),
+            (_, Some(e)) | (Err(e), None) => Err(Failure::Host(e)),
             (Ok(()), None) => result,
         };
         Ok(Outcome {
@@ -337,7 +338,7 @@ fn classify(
         return Failure::Limit(LimitExceeded::Timeout(timeout));
     }
     if let Some(audit) = trap.downcast_ref::<AuditError>() {
-        return Failure::Host(audit.to_string());
+        return Failure::Host(audit.clone());
     }
     let reason = trap
         .downcast_ref::<wasmtime::Trap>()

@@ -8,7 +8,6 @@
 //! Before anything is compiled, [`bounds`] holds the component to the
 //! policy's ceilings on what compiling it may cost.
 
-pub(crate) mod beside;
 pub mod bindings;
 pub mod cache;
 pub mod compiler;
@@ -75,8 +74,8 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
 /// Neither depends on the policy (without a pool, nothing in the engine is
 /// sized by it: the run's limiter enforces its memory grant), so a process
 /// that runs one action, like `airlock run`, starts them first and reads
-/// its arguments, its policy and its audit log meanwhile; they are the
-/// longest part of setting up a host. Hand them to
+/// its policy and its audit log meanwhile; they are the longest part of
+/// setting up a host. Hand them to
 /// [`HostBuilder::prelinked`](crate::HostBuilder::prelinked).
 #[derive(Debug)]
 pub struct Prelink {
@@ -86,11 +85,13 @@ pub struct Prelink {
 impl Prelink {
     /// Start building them.
     pub fn start() -> std::io::Result<Prelink> {
-        let thread = beside::spawn("airlock-prelink", || {
-            let engine = engine(None)?;
-            let linker = linker(&engine)?;
-            Ok((engine, linker))
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("airlock-prelink".into())
+            .spawn(|| {
+                let engine = engine(None)?;
+                let linker = linker(&engine)?;
+                Ok((engine, linker))
+            })?;
         Ok(Prelink { thread })
     }
 

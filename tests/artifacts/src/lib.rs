@@ -3,8 +3,10 @@
 //! `tests/guests/` — never committed binaries.
 //!
 //! Depending on this crate is what makes `cargo test` (or `cargo build`)
-//! build the guests: each is left at `target/plugins/<name>.wasm` (example
-//! actions) or `target/test-guests/<name>.wasm` (test-only actions).
+//! build the guests, in this crate's build output (`OUT_DIR`): each example
+//! action at `plugins/<name>.wasm` there, each test-only action at
+//! `test-guests/<name>.wasm`. The constants below name them; the
+//! `airlock-test-artifacts` binary prints them for scripts.
 //!
 //! [`hostile`] generates components shaped to make a compiler work hard,
 //! at the sizes a test asks for.

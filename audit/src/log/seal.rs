@@ -12,10 +12,11 @@
 //! writes the checkpoint first and fails (and with it the run asking) if it
 //! still cannot: the log fails closed as before, one run later.
 
-use super::checkpoint::Checkpoint;
-use super::log::{AuditError, AuditLog, now};
-use super::merkle::Hash;
-use super::state::{self, Saved};
+use super::{AuditLog, append::now};
+use crate::AuditError;
+use crate::checkpoint::Checkpoint;
+use crate::merkle::Hash;
+use crate::state::{self, Saved};
 use std::fs::File;
 use std::sync::atomic::Ordering;
 
@@ -35,12 +36,11 @@ impl AuditLog {
         // A checkpoint never names a record that is not on disk.
         self.faults
             .sync(file)
-            .map_err(|e| AuditError(format!("cannot sync {}: {e}", self.paths.log.display())))?;
+            .map_err(|e| AuditError::storage("cannot sync", &self.paths.log, &e))?;
         self.synced.fetch_max(size, Ordering::AcqRel);
-        let mut published = self
-            .published
-            .lock()
-            .map_err(|_| AuditError("the checkpoint writer was poisoned by a panic".into()))?;
+        let mut published = self.published.lock().map_err(|_| {
+            AuditError::Internal("the checkpoint writer was poisoned by a panic".into())
+        })?;
         if size <= *published {
             return Ok(None);
         }
@@ -50,7 +50,7 @@ impl AuditLog {
             root,
             time: Some(now()),
         };
-        super::publish::publish(&self.config, &self.faults, &cp.sign(&self.key), cp.size)?;
+        crate::publish::publish(&self.config, &self.faults, &cp.sign(&self.key), cp.size)?;
         *published = size;
         let mut saved_at = self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
         if state::SavedAt::stale_at(*saved_at, &saved) {

@@ -1,0 +1,147 @@
+//! The append-only writer behind every record: the chain, the Merkle
+//! frontier, durability, checkpoints and segments. [`AuditLog`]'s fields
+//! are private to this module: [`open`], [`append`], [`durable`] and [`seal`]
+//! are the only code that touches them.
+
+mod append;
+mod durable;
+mod open;
+mod seal;
+
+use crate::AuditError;
+use crate::RunInfo;
+use crate::faults::Faults;
+use crate::merkle::Hash;
+use crate::note::{SigningKey, VerifierKey};
+use crate::paths::Paths;
+use crate::record::Event;
+use crate::state::{self, Resume};
+use airlock_rules::policy::{AuditConfig, SyncPolicy};
+use append::Clock;
+use std::fs::File;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
+use std::time::Instant;
+
+/// The `prev` of the first record.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// How many times [`AuditLog::lock`] tries the writer before it sleeps:
+/// some tens of microseconds.
+const SPINS: u32 = 2_000;
+
+/// One host's audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    paths: Paths,
+    config: AuditConfig,
+    key: SigningKey,
+    faults: Faults,
+    writer: Mutex<Writer>,
+    /// Group commit: held by the one writer syncing the log for everyone.
+    syncing: Mutex<()>,
+    /// Every record below this seq is on disk (an fsync covered it).
+    synced: AtomicU64,
+    /// The size of the last checkpoint published: checkpoints go out one at
+    /// a time, each larger than the last.
+    published: Mutex<u64>,
+    /// Where the state file on disk resumes ([`state::SavedAt`]).
+    saved_at: Mutex<Option<state::SavedAt>>,
+    /// The checkpoint thread, if one runs ([`set_sealer`](Self::set_sealer)).
+    sealer: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: Arc<File>,
+    at: Resume,
+    /// Records whose effect happened but whose write failed; written first
+    /// once the log takes writes again.
+    owed: Vec<(Option<RunInfo>, Event)>,
+    checkpointed: u64,
+    checkpointed_at: Instant,
+    /// Set when a failed write could not be undone, or an fsync failed
+    /// under group commit: nothing more is appended until the host restarts.
+    broken: Option<AuditError>,
+    /// Why the last checkpoint written in the background ([`seal`]
+    /// (AuditLog::seal)) failed: the next append writes one first, and fails
+    /// if it cannot.
+    seal_error: Option<AuditError>,
+    /// A checkpoint fell due and the checkpoint thread was asked for it.
+    seal_asked: bool,
+    clock: Clock,
+    buf: Vec<u8>,
+    _lock: File,
+}
+
+impl Writer {
+    /// A checkpoint of `size` records was published.
+    fn checkpointed(&mut self, size: u64) {
+        if size > self.checkpointed {
+            self.checkpointed = size;
+            self.checkpointed_at = Instant::now();
+            self.seal_asked = false;
+        }
+    }
+}
+
+impl AuditLog {
+    /// The active segment's file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.paths.log
+    }
+
+    /// The files of this log.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Where checkpoints are written.
+    pub fn checkpoints_path(&self) -> &std::path::Path {
+        &self.config.checkpoints
+    }
+
+    /// A key for `context` that only a reader of this log's signing key can
+    /// compute ([`SigningKey::derive`](super::note::SigningKey::derive)).
+    pub fn derive_key(&self, context: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.key.derive(context)
+    }
+
+    /// The key that checks this log's checkpoints.
+    pub fn verifier(&self) -> VerifierKey {
+        self.key.verifier()
+    }
+
+    /// Number of records.
+    pub fn size(&self) -> Result<u64, AuditError> {
+        Ok(self.lock()?.at.next_seq)
+    }
+
+    /// The Merkle root over every record.
+    pub fn root(&self) -> Result<Hash, AuditError> {
+        Ok(self.lock()?.at.frontier.root())
+    }
+
+    /// The durability setting.
+    pub fn sync_policy(&self) -> SyncPolicy {
+        self.config.sync
+    }
+
+    /// The writer. It is held for a few microseconds per record, less than
+    /// a sleeping thread takes to be woken (on a VM, its vCPU too), so a
+    /// caller that finds it taken spins for a while before it sleeps.
+    fn lock(&self) -> Result<MutexGuard<'_, Writer>, AuditError> {
+        let poisoned = |_| AuditError::Internal("the audit writer was poisoned by a panic".into());
+        for _ in 0..SPINS {
+            match self.writer.try_lock() {
+                Ok(w) => return Ok(w),
+                Err(TryLockError::Poisoned(e)) => return Err(poisoned(e)),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+        self.writer.lock().map_err(poisoned)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,224 @@
+//! Loading an action: its component read within the policy's bounds,
+//! admitted against the lock (approved digest, no capability drift) and its
+//! signature, checked against the `[compile]` ceilings, compiled or loaded
+//! from the cache, and linked. Every refusal on the way is recorded as
+//! `run.refused`.
+
+use super::{Action, Host};
+use crate::runtime::bindings::ActionPre;
+use crate::runtime::compiler::CompileError;
+use crate::runtime::invoke::Prepared;
+use crate::{Error, Refusal};
+use airlock_audit::Event;
+use airlock_audit::EventKind;
+use airlock_rules::bounds;
+use airlock_rules::grant::Grant;
+use airlock_rules::manifest::{Manifest, section};
+use airlock_rules::provenance::Digest;
+use airlock_rules::provenance::admit::{self, Candidate};
+use airlock_rules::provenance::trust::{self, SignatureFile};
+use std::path::Path;
+use std::sync::Arc;
+
+impl Host {
+    /// The action `name` from the policy: its component read from the
+    /// policy's path, checked against its approval in the lock and its
+    /// signature (`<path>.minisig`), compiled once.
+    pub fn action(&self, name: &str) -> Result<Action, Error> {
+        if let Some(prepared) = self.lock_names().get(name) {
+            return Ok(self.wrap(prepared.clone()));
+        }
+        let path = self
+            .inner
+            .policy
+            .component_path(name)
+            .map_err(|refusal| self.refuse(refusal, None))?;
+        let bytes =
+            self.read_component(path, &format!(" (fix [actions.{name}] path in the policy)"))?;
+        let signature = SignatureFile::next_to(path)?;
+        let prepared = self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            Some(name),
+            signature.as_ref(),
+        )?;
+        self.lock_names().insert(name.to_owned(), prepared.clone());
+        Ok(self.wrap(prepared))
+    }
+
+    /// The action in the component file at `path`, which must be approved
+    /// in the lock (under the name its manifest declares), with its
+    /// signature `<path>.minisig` where one is required.
+    pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
+        let bytes = self.read_component(path, "")?;
+        let signature = SignatureFile::next_to(path)?;
+        self.prepare(
+            &bytes,
+            &path.display().to_string(),
+            None,
+            signature.as_ref(),
+        )
+        .map(|p| self.wrap(p))
+    }
+
+    /// The action in `component`; `origin` names it in messages. It must
+    /// be approved in the lock, and needs no signature only where the
+    /// policy requires none (see [`Host::load_signed_bytes`]).
+    pub fn load_bytes(&self, component: &[u8], origin: &str) -> Result<Action, Error> {
+        self.load_signed_bytes(component, origin, None)
+    }
+
+    /// The action in `component`, with the text of its `.minisig`
+    /// signature if it has one; `origin` names it in messages.
+    pub fn load_signed_bytes(
+        &self,
+        component: &[u8],
+        origin: &str,
+        signature: Option<&str>,
+    ) -> Result<Action, Error> {
+        let signature = signature.map(|text| SignatureFile {
+            origin: format!("{origin}.minisig"),
+            text: text.to_owned(),
+        });
+        self.prepare(component, origin, None, signature.as_ref())
+            .map(|p| self.wrap(p))
+    }
+
+    /// Read the component file at `path` (a regular file, as operator files
+    /// are read), refused unread if it is larger than the policy's
+    /// `[compile] component` ceiling; `hint` says how to fix a path that
+    /// cannot be read.
+    fn read_component(&self, path: &Path, hint: &str) -> Result<Vec<u8>, Error> {
+        bounds::read_file(path, &self.inner.policy.compile)
+            .map_err(|e| {
+                Error::from(airlock_rules::doc::DocError::new(
+                    &path.display().to_string(),
+                    "",
+                    format!("cannot be read: {e}{hint}"),
+                ))
+            })?
+            .map_err(|exceeded| {
+                let origin = path.display().to_string();
+                self.refuse(Refusal::OverCeiling { origin, exceeded }, None)
+            })
+    }
+
+    /// Check `component` against the lock and the policy, and compile it.
+    ///
+    /// Nothing of the component is compiled before the lock has admitted
+    /// it, its signature has been checked, and parsing it has shown it
+    /// within the policy's `[compile]` ceilings.
+    fn prepare(
+        &self,
+        component: &[u8],
+        origin: &str,
+        asked: Option<&str>,
+        signature: Option<&SignatureFile>,
+    ) -> Result<Arc<Prepared>, Error> {
+        let policy = &self.inner.policy;
+        let digest = Digest::of(component);
+        let refuse = |r: Refusal| self.refuse(r, Some(digest));
+
+        let manifest = section::extract(component)
+            .map_err(|error| Refusal::ManifestSection {
+                origin: origin.into(),
+                error,
+            })
+            .and_then(|text| {
+                Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
+            });
+        let candidate = Candidate {
+            asked,
+            digest,
+            origin,
+        };
+        let (_, manifest) = admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
+        let name = &manifest.action.name;
+        trust::check(
+            policy,
+            name,
+            &manifest.action.publisher,
+            component,
+            signature,
+            &format!("{origin}.minisig"),
+        )
+        .map_err(|problem| {
+            refuse(Refusal::Signature {
+                name: name.clone(),
+                origin: origin.into(),
+                problem,
+            })
+        })?;
+
+        if let Some(p) = self
+            .inner
+            .by_digest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+        {
+            return Ok(p.clone());
+        }
+        // Compiling cannot be interrupted: what it may cost is bounded
+        // first, by parsing alone.
+        bounds::check(component, &policy.compile).map_err(|e| refuse(e.refusal(origin)))?;
+        let compile = || {
+            let engine = &self.inner.engine;
+            let compiler = &self.inner.compiler;
+            compiler.compile(engine, component, origin, &policy.compile)
+        };
+        let compiled = match &self.inner.cache {
+            Some(cache) => cache.compiled(&self.inner.engine, &digest, compile),
+            None => compile().map(|c| c.component),
+        };
+        let compiled = compiled.map_err(|e| {
+            let origin = origin.into();
+            match e {
+                CompileError::Invalid(reason) => {
+                    self.refuse(Refusal::InvalidComponent { origin, reason }, Some(digest))
+                }
+                CompileError::Bound(reason) => {
+                    self.refuse(Refusal::CompileBound { origin, reason }, Some(digest))
+                }
+                CompileError::Host(reason) => Error::runtime(reason, None),
+            }
+        })?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&compiled)
+            .and_then(ActionPre::new)
+            .map_err(|e| {
+                self.refuse(
+                    Refusal::Unlinkable {
+                        origin: origin.into(),
+                        reason: airlock_rules::doc::one_line(&format!("{e:#}")),
+                    },
+                    Some(digest),
+                )
+            })?;
+        let grant = Grant::new(&manifest, policy);
+        let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
+        self.inner
+            .by_digest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Record a refusal and turn it into the error to return. If even the
+    /// record fails, the audit failure is the error.
+    fn refuse(&self, refusal: Refusal, digest: Option<Digest>) -> Error {
+        let mut event = Event::new(EventKind::RunRefused).deny(refusal.to_string());
+        if let Some(digest) = digest {
+            event = event.field("digest", digest.to_string());
+        }
+        // The refusal is sealed by a checkpoint, as a run's end is.
+        let audit = &self.inner.audit;
+        match audit.append(None, event).and_then(|_| audit.checkpoint()) {
+            Ok(_) => Error::Refused(refusal),
+            Err(e) => Error::Audit(e),
+        }
+    }
+}

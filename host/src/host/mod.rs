@@ -1,0 +1,170 @@
+//! [`Host`]: one engine, one policy, one audit log, and every action loaded
+//! through them.
+
+mod builder;
+mod load;
+
+pub use builder::HostBuilder;
+
+use crate::Error;
+use crate::caps::fs::Mounts;
+use crate::caps::net::NetConfig;
+use crate::outcome::Outcome;
+use crate::runtime::EpochTicker;
+use crate::runtime::cache::CompileCache;
+use crate::runtime::compiler::Compiler;
+use crate::runtime::invoke::{Prepared, Runner};
+use crate::runtime::state::RunState;
+use airlock_audit::{AuditLog, Checkpointer};
+use airlock_rules::grant::Grant;
+use airlock_rules::manifest::Manifest;
+use airlock_rules::policy::Policy;
+use airlock_rules::provenance::{Digest, Lock};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+/// A sandbox host: load actions by name or file, invoke them, each
+/// invocation in a fresh instance with only its grant, all of it recorded.
+///
+/// `Host` is cheap to clone and can be shared between threads and tasks;
+/// invocations run concurrently. [`invoke`](Host::invoke) needs a Tokio
+/// runtime.
+#[derive(Clone, Debug)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<CompileCache>,
+    compiler: Compiler,
+    /// One permit per run in flight: the engine's pool has a slot for each.
+    runs: Semaphore,
+    policy: Policy,
+    lock: Lock,
+    mounts: Mounts,
+    net: Arc<NetConfig>,
+    audit: Arc<AuditLog>,
+    by_name: Mutex<HashMap<String, Arc<Prepared>>>,
+    by_digest: Mutex<HashMap<Digest, Arc<Prepared>>>,
+    _ticker: EpochTicker,
+    checkpointer: Checkpointer,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Seal whatever the checkpoint thread has not sealed yet.
+        if let Err(e) = self.audit.checkpoint() {
+            tracing::error!("cannot write the last checkpoint: {e}");
+        }
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("audit", &self.audit.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An action that passed every check and can be invoked.
+#[derive(Clone, Debug)]
+pub struct Action {
+    host: Host,
+    prepared: Arc<Prepared>,
+}
+
+impl Action {
+    /// The validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.prepared.manifest
+    }
+
+    /// The component's digest.
+    pub fn digest(&self) -> Digest {
+        self.prepared.digest
+    }
+
+    /// What the action gets under the host's policy.
+    pub fn grant(&self) -> &Grant {
+        &self.prepared.grant
+    }
+
+    /// Run the action once, in a fresh instance, on the JSON `input`.
+    pub async fn invoke(&self, input: &str) -> Result<Outcome, Error> {
+        let inner = &self.host.inner;
+        let _slot = inner
+            .runs
+            .acquire()
+            .await
+            .map_err(|e| Error::runtime(format!("the host is shutting down: {e}"), None))?;
+        Runner {
+            engine: &inner.engine,
+            mounts: &inner.mounts,
+            max_input: inner.policy.limits.input,
+            net: &inner.net,
+            audit: &inner.audit,
+            checkpointer: &inner.checkpointer,
+        }
+        .invoke(&self.prepared, input)
+        .await
+    }
+}
+
+impl Host {
+    /// Start building a host that enforces `policy`.
+    pub fn builder(policy: Policy) -> HostBuilder {
+        HostBuilder::new(policy)
+    }
+
+    /// The policy this host enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The approvals this host holds actions to, read from the policy's
+    /// lock file when the host was built.
+    pub fn lock(&self) -> &Lock {
+        &self.inner.lock
+    }
+
+    /// The audit log this host writes.
+    pub fn audit_log(&self) -> &Path {
+        self.inner.audit.path()
+    }
+
+    /// Write a checkpoint now that covers every record so far. Under `sync
+    /// = "group"` and `"none"` a run's end is sealed in the background,
+    /// shortly after the run returns; call this to wait for it (before
+    /// exiting, or before handing the log to an auditor). An error means
+    /// the log cannot be sealed: nothing more runs until it can.
+    pub fn seal(&self) -> Result<(), Error> {
+        self.inner
+            .audit
+            .checkpoint()
+            .map(drop)
+            .map_err(Error::Audit)
+    }
+
+    /// Load, verify and invoke the action `name` from the policy.
+    pub async fn invoke(&self, name: &str, input: &str) -> Result<Outcome, Error> {
+        self.action(name)?.invoke(input).await
+    }
+
+    fn wrap(&self, prepared: Arc<Prepared>) -> Action {
+        Action {
+            host: self.clone(),
+            prepared,
+        }
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Prepared>>> {
+        self.inner.by_name.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
