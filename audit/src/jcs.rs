@@ -99,6 +99,7 @@ pub enum Extra<'a> {
 /// The canonical bytes of an object of `fields` (in the order of their
 /// keys' bytes, as a map gives them; any other order costs a sort) and more
 /// members, `extra`: each replaces a field of the same key.
+#[cfg(test)]
 pub fn object_with<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
     extra: &[(&'a str, Extra<'a>)],

@@ -4,7 +4,7 @@
 //! # Records
 //!
 //! JSON Lines, one record per event. Each record is one canonical JSON
-//! object ([`jcs`]: RFC 8785 for the subset airlock writes), so the bytes on
+//! object (RFC 8785 for the subset airlock writes), so the bytes on
 //! disk are the bytes that are hashed. Every record has `v` (format, 1),
 //! `seq` (contiguous from 0), `time`, `event`, `phase`, and `prev` (hex
 //! SHA-256 of the previous record's line; zeros for the first); records of a
@@ -68,8 +68,8 @@
 pub mod checkpoint;
 mod error;
 mod event;
-pub mod faults;
-pub mod jcs;
+mod faults;
+mod jcs;
 mod keys;
 mod log;
 pub mod merkle;
@@ -80,7 +80,7 @@ mod publish;
 mod record;
 mod recorder;
 pub mod show;
-pub mod state;
+mod state;
 mod ticker;
 pub mod verify;
 

@@ -124,7 +124,7 @@ impl Event {
     }
 
     /// A host-chosen field whose value is given as its canonical JSON
-    /// bytes ([`jcs::value`](super::jcs::value)), computed once and written
+    /// bytes (RFC 8785, [`Canonical::of`]), computed once and written
     /// into every record that carries it — like the grant in each
     /// `run.start`, canonicalised when the action is loaded.
     pub fn canonical_field(mut self, key: &'static str, json: Arc<Canonical>) -> Event {
@@ -264,7 +264,7 @@ impl Fields {
     }
 }
 
-/// A value's canonical JSON ([`jcs::value`](super::jcs::value)), computed
+/// A value's canonical JSON (RFC 8785, [`Canonical::of`]), computed
 /// once and written into every record that carries it
 /// ([`Event::canonical_field`]).
 #[derive(Debug)]
@@ -273,9 +273,11 @@ pub struct Canonical {
 }
 
 impl Canonical {
-    /// `json`, which must be the canonical bytes of a value.
-    pub fn new(json: Vec<u8>) -> Canonical {
-        Canonical { json: json.into() }
+    /// The canonical form of `value`; `None` if it is outside the subset
+    /// airlock writes (a number that is not an integer within ±2^53).
+    pub fn of(value: &Value) -> Option<Canonical> {
+        let json = crate::jcs::value(value).ok()?;
+        Some(Canonical { json: json.into() })
     }
 
     /// The canonical bytes.
@@ -312,6 +314,7 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
 
 /// The canonical bytes of a record with its pre-canonicalised field, if
 /// any.
+#[cfg(test)]
 #[cfg(test)]
 pub(crate) fn canonical_with(
     fields: &Fields,
@@ -378,7 +381,7 @@ mod tests {
     #[test]
     fn a_canonical_field_is_written_as_the_value_would_be() {
         let grant = serde_json::json!({"network": ["https://a.example"], "limits": {"memory": 1}});
-        let bytes = Arc::new(Canonical::new(crate::jcs::value(&grant).unwrap()));
+        let bytes = Arc::new(Canonical::of(&grant).unwrap());
         for (key, extra) in [("grant", "zz"), ("grant", "aa"), ("a", "grant")] {
             let plain = Event::new(EventKind::RunStart)
                 .field(extra, 7)

@@ -7,7 +7,7 @@
 //! 2. [`compile`] compiles it as the hosts that run it will, so that a
 //!    component wasmtime refuses, or one beyond the policy's `[compile]`
 //!    bounds, is never approved, and its first run finds it compiled.
-//! 3. Once a person agrees, [`write`] records the approval: a downgrade is
+//! 3. Once a person agrees, [`write()`] records the approval: a downgrade is
 //!    refused unless allowed, and the lock is changed only if this
 //!    action's approval in it is still the one the review compared against
 //!    (a compare-and-swap).

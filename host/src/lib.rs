@@ -98,10 +98,11 @@ pub use outcome::{Failure, Outcome};
 pub use runtime::Prelink;
 pub use runtime::limits::LimitExceeded;
 
-/// Compiling components: where ([`Compiler`]: in the host's process or in a
-/// child held to the policy's `[compile]` bounds), the on-disk cache of
-/// compiled components ([`CompileCache`]), and the child's side of the
-/// protocol ([`compile_as_child`]).
+/// Compiling components: where ([`Compiler`](compile::Compiler): in the
+/// host's process or in a child held to the policy's `[compile]` bounds),
+/// the on-disk cache of compiled components
+/// ([`CompileCache`](compile::CompileCache)), and the child's side of the
+/// protocol ([`compile_as_child`](compile::compile_as_child)).
 pub mod compile {
     pub use crate::runtime::cache::{CacheError, CompileCache, ENV as CACHE_DIR_ENV, default_dir};
     pub use crate::runtime::compiler::{ChildFailure, CompileError, Compiler, compile_as_child};

@@ -25,7 +25,7 @@ impl AuditLog {
     ///
     /// The log is locked for this host; the chain, tree and open intents are
     /// resumed from the saved state and the log's tail (see
-    /// [`state`](super::state)) and checked against the last checkpoint.
+    /// its state file) and checked against the last checkpoint.
     /// Intents a crash left open are closed with an `audit.recover`
     /// record, and a checkpoint covers whatever the last one did not.
     pub fn open_with(config: &AuditConfig, faults: Faults) -> Result<AuditLog, AuditError> {

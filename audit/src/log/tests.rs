@@ -65,9 +65,10 @@ fn records_with_a_canonical_field_chain_as_any_other() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
     let log = AuditLog::open(&c).unwrap();
-    let grant = Arc::new(super::super::Canonical::new(
-        br#"{"network":["https://a.example"]}"#.to_vec(),
-    ));
+    let grant = Arc::new(
+        super::super::Canonical::of(&serde_json::json!({"network": ["https://a.example"]}))
+            .unwrap(),
+    );
     let other = RunInfo {
         action: "b@2.0.0".into(),
         ..run()

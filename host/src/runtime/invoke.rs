@@ -62,7 +62,7 @@ impl Prepared {
         // subset; one that is not would leave runs without their record.
         let grant_json = serde_json::to_value(&grant)
             .ok()
-            .and_then(|v| airlock_audit::jcs::value(&v).ok())
+            .and_then(|v| Canonical::of(&v))
             .ok_or_else(|| {
                 Error::runtime(
                     format!("the grant of {label} cannot be written to the audit log"),
@@ -72,7 +72,7 @@ impl Prepared {
         Ok(Prepared {
             secrets: Arc::new(grant.secrets.clone()),
             net: Arc::new(NetGrant::new(&grant)),
-            grant_json: Arc::new(Canonical::new(grant_json)),
+            grant_json: Arc::new(grant_json),
             label,
             grant,
             manifest,

@@ -164,7 +164,7 @@ pub struct MountPolicy {
 /// Where a secret's value comes from. Values are read when a run starts, from
 /// the host's environment or file system — never from the action's. A
 /// source that gives no value, or an empty one, refuses the secret where it
-/// is used, naming the source ([`crate::caps::secrets::read_source`]).
+/// is used, naming the source (the `airlock` crate reads it at run time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretSource {
     /// An environment variable of the airlock process.

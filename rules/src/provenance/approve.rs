@@ -19,7 +19,7 @@ use super::review::Review;
 use std::path::Path;
 use std::time::SystemTime;
 
-/// What [`write`] did.
+/// What [`write()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
     /// The lock now approves the component with this entry.

@@ -11,7 +11,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_with(path, bytes, None)
 }
 
-/// Like [`write`], creating the file with Unix permission `mode` (for
+/// Like [`write()`], creating the file with Unix permission `mode` (for
 /// secret keys: `0o600`, readable only by its owner from the start).
 pub fn write_with(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = match path.parent() {
