@@ -16,7 +16,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 say "Building airlock and the example actions (plugins/)"
 # The whole workspace, so that the features match `cargo test --workspace`'s
 # and either command reuses the other's build instead of building wasmtime twice.
-cargo build --quiet --workspace
+cargo build --locked --quiet --workspace
 airlock="$PWD/target/debug/airlock"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo/release/bin" "$demo/reports"

@@ -10,4 +10,4 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown   # the Extism guest (Rust PDK)
 # Extism 1.41 links wasmtime 49, which declares Rust 1.96 but builds with 1.95.
 cargo build --release --locked --ignore-rust-version --manifest-path bench/extism/Cargo.toml
-cargo bench -p airlock-cli --bench perf -- "$@"
+cargo bench --locked -p airlock-cli --bench perf -- "$@"
