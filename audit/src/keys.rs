@@ -11,11 +11,11 @@ use std::path::Path;
 /// at `paths`, creating it (and its `.pub`) if there is none.
 pub fn load_or_create(configured: Option<&Path>, paths: &Paths) -> Result<SigningKey, AuditError> {
     if let Some(path) = configured {
-        return read(path);
+        return read(path, Origin::Policy);
     }
     let path = paths.key();
     if path.exists() {
-        return read(&path);
+        return read(&path, Origin::Generated);
     }
     let mut id = [0u8; 4];
     getrandom::fill(&mut id)
@@ -32,17 +32,40 @@ pub fn load_or_create(configured: Option<&Path>, paths: &Paths) -> Result<Signin
     Ok(key)
 }
 
-fn read(path: &Path) -> Result<SigningKey, AuditError> {
-    let text = zeroize::Zeroizing::new(
+/// Where a key comes from, which decides what a key that cannot be used
+/// means.
+#[derive(Copy, Clone)]
+enum Origin {
+    /// The policy's `[audit] key`: the policy names a key it cannot have.
+    Policy,
+    /// Generated beside the log by airlock: a key airlock wrote that can no
+    /// longer be read failed in storage, and one that no longer parses was
+    /// changed.
+    Generated,
+}
+
+fn read(path: &Path, origin: Origin) -> Result<SigningKey, AuditError> {
+    let text =
         airlock_rules::opfile::read_operator_text(path, airlock_rules::opfile::KEY_MAX, "key")
-            .map_err(|e| {
-                AuditError::Config(format!(
+            .map_err(|e| match origin {
+                Origin::Policy => AuditError::Config(format!(
                     "cannot read the checkpoint key {}: {e}",
                     path.display()
-                ))
-            })?,
-    );
-    SigningKey::parse(&text).map_err(|e| AuditError::Config(format!("{}: {e}", path.display())))
+                )),
+                Origin::Generated => {
+                    AuditError::storage("cannot read the checkpoint key", path, &e)
+                }
+            })?;
+    let text = zeroize::Zeroizing::new(text);
+    SigningKey::parse(&text).map_err(|e| {
+        let why = format!("{}: {e}", path.display());
+        match origin {
+            Origin::Policy => AuditError::Config(why),
+            Origin::Generated => AuditError::Tampered(format!(
+                "{why}: the key airlock generated beside the log was changed"
+            )),
+        }
+    })
 }
 
 /// Write `key` to `path` (readable by its owner only, never overwriting)

@@ -54,7 +54,8 @@ pub fn prepare(path: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>, Aud
         None => Ok(None),
         Some(entry) => Checkpoint::open(&entry.note, key).map(Some).map_err(|e| {
             AuditError::Tampered(format!(
-                "the last checkpoint in {} does not verify with the log's key: {e}",
+                "the last checkpoint in {} does not verify with the log's key (if [audit] key \
+                 was changed on purpose, start a new log with the new key): {e}",
                 path.display()
             ))
         }),

@@ -209,7 +209,7 @@ fn compile(
         None
     } else {
         // Bound by the key of the hosts that run it, so they load it.
-        match super::run::compile_cache().map_err(|e| host(e.to_string()))? {
+        match super::run::compile_cache().map_err(host)? {
             Some(cache) => match cache.keyed_for(&policy.audit) {
                 Ok(cache) => Some(cache),
                 Err(e) => {

@@ -2,7 +2,7 @@
 
 use super::{exit, fail, failed};
 use airlock::Prelink;
-use airlock::compile::{self, CacheError, CompileCache};
+use airlock::compile::{CacheError, CompileCache};
 use airlock::{Failure, Host, Outcome, Policy};
 use airlock_rules::opfile;
 use airlock_rules::units::ByteSize;
@@ -179,18 +179,43 @@ fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
     code
 }
 
-/// The compile cache `airlock run` (and `approve`) uses ([`compile::default_dir`]). One
-/// named with `AIRLOCK_CACHE_DIR` must be usable; the default one is
+/// The environment variable that moves the compile cache, or turns it off
+/// (`off`).
+const CACHE_DIR_ENV: &str = "AIRLOCK_CACHE_DIR";
+
+/// Where the compile cache is: `$AIRLOCK_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None` when
+/// `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
+fn cache_dir() -> Option<PathBuf> {
+    match std::env::var_os(CACHE_DIR_ENV) {
+        Some(v) if v.is_empty() || v == "off" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .map(|base| base.join("airlock")),
+    }
+}
+
+/// The compile cache `airlock run` (and `approve`) uses ([`cache_dir`]).
+/// One named with `AIRLOCK_CACHE_DIR` must be usable; the default one is
 /// skipped with a note if it is not (a read-only home, say): the cache only
 /// saves time.
-pub(super) fn compile_cache() -> Result<Option<CompileCache>, CacheError> {
-    let Some(dir) = compile::default_dir() else {
+pub(super) fn compile_cache() -> Result<Option<CompileCache>, String> {
+    let Some(dir) = cache_dir() else {
         return Ok(None);
+    };
+    let hint = |e: CacheError| {
+        format!(
+            "{e} (fix it, choose another directory with {CACHE_DIR_ENV}=DIR, or turn the cache \
+             off with {CACHE_DIR_ENV}=off or --no-cache)"
+        )
     };
     // Ambient authority on behalf of airlock itself, never of an action.
     match CompileCache::open(&dir, cap_std::ambient_authority()) {
         Ok(cache) => Ok(Some(cache)),
-        Err(e) if std::env::var_os(compile::CACHE_DIR_ENV).is_some() => Err(e),
+        Err(e) if std::env::var_os(CACHE_DIR_ENV).is_some() => Err(hint(e)),
         Err(e) => {
             eprintln!("airlock: note: compiling without a cache: {e}");
             Ok(None)

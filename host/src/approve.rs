@@ -16,9 +16,9 @@
 //! test.
 
 use crate::Error;
-use crate::compile::{CompileCache, CompileError, Compiler};
+use crate::compile::{CompileCache, Compiler};
 use crate::runtime;
-use airlock_rules::{Policy, Refusal};
+use airlock_rules::{Digest, Policy, Refusal};
 
 pub use airlock_rules::provenance::approve::{ApproveError, Written, check_downgrade, write};
 pub use airlock_rules::provenance::review::Review;
@@ -34,6 +34,18 @@ pub fn compile(
     compiler: &Compiler,
     cache: Option<&CompileCache>,
 ) -> Result<(), Error> {
+    // What is compiled, and cached as the approved digest, must be what
+    // was reviewed: a file read again may have changed in between.
+    let actual = Digest::of(bytes);
+    if actual != review.digest {
+        return Err(Refusal::DigestMismatch {
+            name: review.manifest.action.name.clone(),
+            origin: review.origin.clone(),
+            approved: review.digest,
+            actual,
+        }
+        .into());
+    }
     let engine = runtime::engine(None)
         .map_err(|e| Error::runtime("cannot set up the WebAssembly engine", Some(e)))?;
     let origin = &review.origin;
@@ -43,11 +55,7 @@ pub fn compile(
         None => compile().map(|c| c.component),
     };
     compiled.map(drop).map_err(|e| {
-        let origin = origin.clone();
-        match e {
-            CompileError::Invalid(reason) => Refusal::InvalidComponent { origin, reason }.into(),
-            CompileError::Bound(reason) => Refusal::CompileBound { origin, reason }.into(),
-            CompileError::Host(reason) => Error::runtime(reason, None),
-        }
+        e.refusal(origin.clone())
+            .map_or_else(|host| host, Error::from)
     })
 }

@@ -104,7 +104,7 @@ pub use runtime::limits::LimitExceeded;
 /// ([`CompileCache`](compile::CompileCache)), and the child's side of the
 /// protocol ([`compile_as_child`](compile::compile_as_child)).
 pub mod compile {
-    pub use crate::runtime::cache::{CacheError, CompileCache, ENV as CACHE_DIR_ENV, default_dir};
+    pub use crate::runtime::cache::{CacheError, CompileCache};
     pub use crate::runtime::compiler::{ChildFailure, CompileError, Compiler, compile_as_child};
 }
 

@@ -513,9 +513,12 @@ async fn a_request_over_the_limit_is_judged_by_its_grant_first() {
             "{reason}: {record}"
         );
         assert_eq!(record["host"], *host, "{record}");
-        let named: Vec<&str> = record["secrets"].as_array().map_or(Vec::new(), |a| {
+        // Declared secrets by name; an undeclared one as the first (and
+        // only) undeclared name.
+        let mut named: Vec<&str> = record["secrets"].as_array().map_or(Vec::new(), |a| {
             a.iter().map(|s| s.as_str().unwrap()).collect()
         });
+        named.extend(record["undeclared_secret"].as_str());
         assert_eq!(named, *secrets, "{record}");
         assert!(denial.reason.contains(reason), "{denial:?}");
         assert!(denial.target.contains(&format!("{host}:")), "{denial:?}");
@@ -535,4 +538,44 @@ async fn a_request_over_the_limit_is_judged_by_its_grant_first() {
         "the value is in the log"
     );
     assert!(!format!("{out:?}{outcome:?}").contains(GH_TOKEN));
+}
+
+/// The names of undeclared secrets are the action's to choose: a request
+/// carrying thousands of them, long ones, is recorded with their count and
+/// the first, cut, so that its record stays small.
+#[tokio::test(flavor = "multi_thread")]
+async fn made_up_secret_names_cannot_swell_a_record() {
+    let api = Server::http(Reply::echo);
+    let origin = format!("http://api.test:{}", api.port());
+    let mut setup = Setup::new();
+    setup.network(
+        &[],
+        &["127.0.0.1"],
+        &[("api.test", vec!["127.0.0.1".into()])],
+    );
+    setup.probe(&format!("network = [\"{origin}\"]"), "");
+    let long = "N".repeat(120);
+    for (body, count) in [
+        (
+            (0..2000)
+                .map(|i| format!("{{{{secret:{long}{i}}}}}"))
+                .collect::<String>(),
+            2000,
+        ),
+        ("{{secret:B}}{{secret:A}}{{secret:A}}".to_owned(), 2),
+    ] {
+        let op = json!({"op": "http", "method": "POST", "url": format!("{origin}/"), "body": body});
+        let (out, _) = run_many(&setup, &[op]).await;
+        assert!(out[0]["err"].is_string(), "{out:?}");
+        let record = denials(&setup).pop().unwrap();
+        assert_eq!(record["undeclared_secrets"], count, "{record}");
+        let first = record["undeclared_secret"].as_str().unwrap();
+        assert!(first.len() <= 36, "{first}");
+        assert!(
+            record.to_string().len() < 2048,
+            "{} bytes",
+            record.to_string().len()
+        );
+    }
+    assert!(api.received().is_empty());
 }

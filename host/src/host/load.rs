@@ -160,9 +160,15 @@ impl Host {
             return Ok(p.clone());
         }
         // Compiling cannot be interrupted: what it may cost is bounded
-        // first, by parsing alone.
-        bounds::check(component, &policy.compile).map_err(|e| refuse(e.refusal(origin)))?;
+        // first, by parsing alone. The ceilings bound compiling; a copy
+        // the cache holds (under a MAC of this digest, written after such a
+        // check) is not compiled again, so it is not parsed again either.
+        let over = std::cell::Cell::new(None);
         let compile = || {
+            if let Err(e) = bounds::check(component, &policy.compile) {
+                over.set(Some(e.refusal(origin)));
+                return Err(CompileError::Bound(String::new()));
+            }
             let engine = &self.inner.engine;
             let compiler = &self.inner.compiler;
             compiler.compile(engine, component, origin, &policy.compile)
@@ -172,15 +178,9 @@ impl Host {
             None => compile().map(|c| c.component),
         };
         let compiled = compiled.map_err(|e| {
-            let origin = origin.into();
-            match e {
-                CompileError::Invalid(reason) => {
-                    self.refuse(Refusal::InvalidComponent { origin, reason }, Some(digest))
-                }
-                CompileError::Bound(reason) => {
-                    self.refuse(Refusal::CompileBound { origin, reason }, Some(digest))
-                }
-                CompileError::Host(reason) => Error::runtime(reason, None),
+            match over.take().map_or_else(|| e.refusal(origin.into()), Ok) {
+                Ok(refusal) => self.refuse(refusal, Some(digest)),
+                Err(host) => host,
             }
         })?;
         let pre = self

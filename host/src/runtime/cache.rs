@@ -11,7 +11,7 @@
 //! 1. the cache directory is owned by the user airlock runs as and nobody
 //!    else can write it (airlock creates it `0700`), and the file is a
 //!    regular file owned by that user that nobody else can write;
-//! 2. its trailer carries a MAC (keyed BLAKE2b-256) over the component's
+//! 2. its trailer carries a MAC (keyed BLAKE3) over the component's
 //!    SHA-256 digest (checked against the lock before anything was looked
 //!    up), wasmtime's compatibility hash of the engine configuration and
 //!    the whole payload, under a key derived from the audit log's
@@ -36,9 +36,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::runtime::compiler::{CompileError, Compiled, Compiler};
+use crate::runtime::compiler::{CompileError, Compiled};
 use airlock_rules::provenance::Digest;
-use blake2::digest::{KeyInit, Mac as _, consts::U32};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -49,14 +48,12 @@ use wasmtime::component::Component;
 
 /// A cache file is the payload (what `Component::serialize` returned), then
 /// its MAC (32 bytes), then these bytes.
-const MAGIC: &[u8; 16] = b"airlock-cwasm-3\n";
+const MAGIC: &[u8; 16] = b"airlock-cwasm-4\n";
 const MAC_LEN: usize = 32;
 const TRAILER: usize = MAC_LEN + MAGIC.len();
 
 /// What the cache's MAC key is derived for, from the audit log's key.
 pub(crate) const KEY_CONTEXT: &str = "airlock compile cache v1";
-
-type Blake2bMac256 = blake2::Blake2bMac<U32>;
 
 /// The key that binds cached artifacts to their components.
 struct CacheKey {
@@ -69,18 +66,14 @@ struct CacheKey {
 impl CacheKey {
     /// The MAC of a payload for `digest` under `engine`, fed everything but
     /// the payload.
-    fn mac(&self, digest: &Digest, engine: &str) -> Blake2bMac256 {
-        let mut mac = <Blake2bMac256 as KeyInit>::new_from_slice(&*self.secret)
-            .expect("a 32-byte key is a valid BLAKE2b key");
+    fn mac(&self, digest: &Digest, engine: &str) -> blake3::Hasher {
+        let mut mac = blake3::Hasher::new_keyed(&self.secret);
         mac.update(MAGIC);
         mac.update(digest.as_bytes());
         mac.update(engine.as_bytes());
         mac
     }
 }
-
-/// The environment variable that moves the cache, or turns it off (`off`).
-pub const ENV: &str = "AIRLOCK_CACHE_DIR";
 
 /// A directory of compiled components, opened once and used through its
 /// handle (so renaming or replacing its path later changes nothing).
@@ -101,27 +94,12 @@ impl std::fmt::Debug for CompileCache {
 
 /// The cache directory cannot be trusted or used.
 #[derive(Debug, thiserror::Error)]
-#[error("compile cache {}: {reason} (fix it, choose another directory with {ENV}=DIR, or turn the cache off with {ENV}=off or --no-cache)", path.display())]
+#[error("compile cache {}: {reason}", path.display())]
 pub struct CacheError {
     /// The directory.
     pub path: PathBuf,
     /// What is wrong with it.
     pub reason: String,
-}
-
-/// Where the cache is by default: `$AIRLOCK_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None` when
-/// `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
-pub fn default_dir() -> Option<PathBuf> {
-    match std::env::var_os(ENV) {
-        Some(v) if v.is_empty() || v == "off" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-            .map(|base| base.join("airlock")),
-    }
 }
 
 /// The part of a cache file's name that changes with the engine: wasmtime's
@@ -135,7 +113,7 @@ fn engine_key(engine: &Engine) -> String {
 /// Read a cache file of `len` bytes from `file` in chunks (never all of it
 /// in memory) and check its trailer against `mac`; the payload's length if
 /// it is sound.
-fn check(mut file: impl Read, len: u64, mut mac: Blake2bMac256) -> Result<usize, String> {
+fn check(mut file: impl Read, len: u64, mut mac: blake3::Hasher) -> Result<usize, String> {
     let payload = len
         .checked_sub(TRAILER as u64)
         .and_then(|n| usize::try_from(n).ok())
@@ -156,9 +134,14 @@ fn check(mut file: impl Read, len: u64, mut mac: Blake2bMac256) -> Result<usize,
     if magic != MAGIC {
         return Err("not an airlock cache file (or one of an older format)".into());
     }
-    mac.verify_slice(recorded).map_err(
-        |_| "its MAC does not match this component, engine and key: it was not written for them",
-    )?;
+    // `Hash`'s equality is constant-time.
+    let recorded = <[u8; MAC_LEN]>::try_from(recorded).map_err(|_| "not an airlock cache file")?;
+    if mac.finalize() != blake3::Hash::from_bytes(recorded) {
+        return Err(
+            "its MAC does not match this component, engine and key: it was not written for them"
+                .into(),
+        );
+    }
     Ok(payload)
 }
 
@@ -271,7 +254,8 @@ impl CompileCache {
     /// The compiled `component` (whose digest is `digest`): loaded from the
     /// cache if a sound copy is there, else compiled in this process and
     /// stored.
-    pub fn component(
+    #[cfg(test)]
+    pub(crate) fn component(
         &self,
         engine: &Engine,
         digest: &Digest,
@@ -279,7 +263,12 @@ impl CompileCache {
     ) -> Result<Component, CompileError> {
         let ceilings = airlock_rules::policy::CompileCeilings::default();
         self.compiled(engine, digest, || {
-            Compiler::InProcess.compile(engine, component, "the component", &ceilings)
+            crate::runtime::compiler::Compiler::InProcess.compile(
+                engine,
+                component,
+                "the component",
+                &ceilings,
+            )
         })
     }
 
@@ -312,8 +301,8 @@ impl CompileCache {
             None => component.serialize().map_err(|e| e.to_string()),
         };
         if let Err(e) = bytes.and_then(|bytes| {
-            let mac = key.mac(digest, &engine_id).chain_update(&bytes).finalize();
-            self.store(&name, &bytes, &mac.into_bytes())
+            let mac = key.mac(digest, &engine_id).update(&bytes).finalize();
+            self.store(&name, &bytes, mac.as_bytes())
                 .map_err(|e| e.to_string())
         }) {
             tracing::warn!(cache = %self.path.display(), file = %name, "cannot store the compiled component: {e}");
@@ -327,7 +316,7 @@ impl CompileCache {
         &self,
         engine: &Engine,
         name: &str,
-        mac: Blake2bMac256,
+        mac: blake3::Hasher,
     ) -> Result<Option<Component>, String> {
         let file = match self.dir.open(name) {
             Ok(f) => f.into_std(),
@@ -536,7 +525,6 @@ mod tests {
             err.to_string().contains("writable by group or others"),
             "{err}"
         );
-        assert!(err.to_string().contains("AIRLOCK_CACHE_DIR=off"), "{err}");
     }
 
     #[test]

@@ -69,6 +69,20 @@ pub enum CompileError {
     Host(String),
 }
 
+impl CompileError {
+    /// The refusal this is for the component read from `origin`, or, when
+    /// compiling failed for another reason than the component, the host's
+    /// error.
+    pub(crate) fn refusal(self, origin: String) -> Result<airlock_rules::Refusal, crate::Error> {
+        use airlock_rules::Refusal;
+        match self {
+            CompileError::Invalid(reason) => Ok(Refusal::InvalidComponent { origin, reason }),
+            CompileError::Bound(reason) => Ok(Refusal::CompileBound { origin, reason }),
+            CompileError::Host(reason) => Err(crate::Error::runtime(reason, None)),
+        }
+    }
+}
+
 /// A compiled component, and its serialized artifact when the compiling
 /// produced one (a child's), for the cache to store as it is.
 pub(crate) struct Compiled {

@@ -102,15 +102,22 @@ pub fn write(
     now: SystemTime,
     allow_downgrade: bool,
 ) -> Result<Written, ApproveError> {
-    if review.already_approved() {
-        return Ok(Written::AlreadyApproved);
-    }
-    check_downgrade(review, allow_downgrade)?;
     let editing = Lock::edit(lock_path)?;
     let name = &review.manifest.action.name;
+    // Decided on the lock as it is now, under the edit, not on the one
+    // the review read.
+    match editing.current().get(name) {
+        Some(now) if now.digest == review.digest => {
+            return Ok(match reviewed.get(name) == Some(now) {
+                true => Written::AlreadyApproved,
+                false => Written::ApprovedMeanwhile,
+            });
+        }
+        _ => {}
+    }
+    check_downgrade(review, allow_downgrade)?;
     match editing.current().get(name) {
         now if now == reviewed.get(name) => {}
-        Some(now) if now.digest == review.digest => return Ok(Written::ApprovedMeanwhile),
         now => {
             return Err(ApproveError::Changed {
                 lock: lock_path.display().to_string(),

@@ -43,6 +43,12 @@ pub struct Report {
     /// in a request that was sent, and named in a refusal's record too, so
     /// that it shows which secrets a refused request tried to send.
     pub secrets: Vec<String>,
+    /// How many names it carried that the manifest does not declare (the
+    /// action chooses those: only their count and the first, cut, are
+    /// recorded).
+    pub undeclared: usize,
+    /// The first undeclared name, cut as `secret.read` cuts one.
+    pub undeclared_first: Option<String>,
     /// Exposed secrets the request was searched for (names only).
     pub scanned: Vec<String>,
     /// Request body bytes sent.
@@ -155,6 +161,11 @@ fn describe(report: &Report, redactor: &Redactor) -> Event {
     }
     if !report.secrets.is_empty() {
         e = e.field("secrets", report.secrets.clone());
+    }
+    if let Some(first) = &report.undeclared_first {
+        e = e
+            .field("undeclared_secrets", report.undeclared as u64)
+            .field("undeclared_secret", first.as_str());
     }
     if !report.scanned.is_empty() {
         // The search for exposed values is best effort, and says so.

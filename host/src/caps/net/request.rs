@@ -3,6 +3,7 @@
 
 use super::record::{self, Report, Stage, Verdict};
 use super::{IoFuture, RunNet, Stop, client, headers, transfer};
+use airlock_audit::AuditError;
 use airlock_rules::net::Destination;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -97,7 +98,7 @@ impl RunNet {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         // Named in the record however the request ends, as far as known.
         let mut out = transfer::Outgoing::new(&parts, Vec::new());
-        report.secrets = out.carried();
+        self.carried(&out, report);
 
         let dest = Destination::parse(
             parts.uri.scheme_str().unwrap_or("https"),
@@ -113,7 +114,7 @@ impl RunNet {
         self.scan_host(&dest)?;
 
         out.body = transfer::read_body(body, limits.http_request_body, declared).await?;
-        report.secrets = out.carried();
+        self.carried(&out, report);
         self.judge_secrets(&dest, &out)?;
 
         if n > limits.http_requests {
@@ -163,10 +164,11 @@ impl RunNet {
             .recorder
             .intent(record::intent(report, &self.redactor))
             .map_err(|e| {
-                Stop::fail(
-                    e.to_string(),
-                    HttpError::InternalError(Some("the audit log cannot be written".into())),
-                )
+                let told = match e {
+                    AuditError::OverBudget(_) => "the run is past its budget of refusals",
+                    _ => "the audit log cannot be written",
+                };
+                Stop::fail(e.to_string(), HttpError::InternalError(Some(told.into())))
             })?;
         {
             let mut f = self.lock();
@@ -203,6 +205,24 @@ impl RunNet {
         .await
         .map_err(|e| Stop::fail(e.to_string(), e.code()))?;
         Ok(transfer::deliver(reply, cap, &self.secrets, report))
+    }
+}
+
+impl RunNet {
+    /// Name in `report` the secrets whose placeholders `out` carries: the
+    /// declared ones by name; of the rest, which the action makes up, only
+    /// how many and the first, cut, so that a request cannot make its
+    /// record as large as its body.
+    fn carried(&self, out: &transfer::Outgoing, report: &mut Report) {
+        let (declared, undeclared): (Vec<String>, Vec<String>) = out
+            .carried()
+            .into_iter()
+            .partition(|name| self.secrets.contains_key(name));
+        report.secrets = declared;
+        report.undeclared = undeclared.len();
+        report.undeclared_first = undeclared
+            .first()
+            .map(|name| crate::caps::secrets::undeclared(name));
     }
 }
 

@@ -252,7 +252,7 @@ const UNDECLARED_SHOWN: usize = 32;
 /// [`UNDECLARED_SHOWN`] bytes as it is, anything else cut there with its
 /// control characters blanked, and marked `…` when cut (the record keeps
 /// the whole name's length and SHA-256 beside it).
-fn undeclared(name: &str) -> String {
+pub(crate) fn undeclared(name: &str) -> String {
     let end = name.floor_char_boundary(UNDECLARED_SHOWN);
     let shown = airlock_rules::doc::one_line(&name[..end]);
     if end < name.len() {
