@@ -73,8 +73,8 @@ kinds! {
     FileTouch = "file.touch",
     /// The log's torn tail, found and cut when it was opened.
     AuditTorn = "audit.torn",
-    /// Runs the log shows as started and never ended, found when it was
-    /// opened after a crash.
+    /// What a crash left open, found when the log was opened again:
+    /// intents with no result and runs with no end.
     AuditRecover = "audit.recover",
 }
 

@@ -315,7 +315,6 @@ pub(crate) fn canonical(fields: &Map<String, Value>) -> Option<Vec<u8>> {
 /// The canonical bytes of a record with its pre-canonicalised field, if
 /// any.
 #[cfg(test)]
-#[cfg(test)]
 pub(crate) fn canonical_with(
     fields: &Fields,
     raw: Option<&(&'static str, Arc<Canonical>)>,

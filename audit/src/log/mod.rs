@@ -91,16 +91,6 @@ impl AuditLog {
         &self.paths.log
     }
 
-    /// The files of this log.
-    pub fn paths(&self) -> &Paths {
-        &self.paths
-    }
-
-    /// Where checkpoints are written.
-    pub fn checkpoints_path(&self) -> &std::path::Path {
-        &self.config.checkpoints
-    }
-
     /// A key for `context` that only a reader of this log's signing key can
     /// compute ([`SigningKey::derive`](super::note::SigningKey::derive)).
     pub fn derive_key(&self, context: &str) -> zeroize::Zeroizing<[u8; 32]> {

@@ -58,7 +58,7 @@ impl Intents {
             Some(Phase::Single) => {}
             None => return Err((Reason::Malformed, "the record has no valid phase".into())),
         }
-        if event == "audit.recover" {
+        if event == EventKind::AuditRecover.as_str() {
             // The host reopened the log: it closes what a crash left open,
             // and anything it does not name was forgotten.
             let closed: Vec<u64> = record

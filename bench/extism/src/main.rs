@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 const WASM: &str = env!("EXTISM_VOWELS_WASM");
 
-/// The same ~1 KiB input airlock's suite uses (`host/benches/perf/main.rs`).
+/// The same ~1 KiB input airlock's suite uses (`cli/benches/perf/main.rs`).
 fn input() -> String {
     let words = [
         "sandbox", "instance", "component", "capability", "audit", "policy", "grant", "digest",

@@ -2,7 +2,7 @@
 //! process held to the policy's `[compile] timeout` and `memory`.
 //!
 //! Cranelift cannot be interrupted, so a component within the
-//! [`bounds`](super::bounds) ceilings can still compile for a minute and in
+//! [`bounds`](airlock_rules::bounds) ceilings can still compile for a minute and in
 //! gigabytes. In a child process that costs the host nothing it cannot take
 //! back: the child's address space and CPU time are limited by the kernel
 //! (`RLIMIT_AS`, `RLIMIT_CPU`), and the host kills it when its wall-clock
