@@ -65,6 +65,8 @@
 //! [`AuditLog::open_with`] takes [`Faults`], the test API that injects
 //! write and sync failures.
 
+#![deny(missing_docs)]
+
 pub mod checkpoint;
 mod error;
 mod event;

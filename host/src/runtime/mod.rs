@@ -5,8 +5,8 @@
 //! [`ActionPre`](bindings::ActionPre). Each invocation then gets a fresh
 //! `Store` and instance ([`invoke`]), from a [`pool`] of slots sized for
 //! that, so no memory, global or handle survives from one run to the next.
-//! Before anything is compiled, [`airlock_rules::bounds`] holds the component to the
-//! policy's ceilings on what compiling it may cost.
+//! Before anything is compiled, [`airlock_rules::bounds`] holds the
+//! component to the policy's ceilings on what compiling it may cost.
 
 pub mod bindings;
 pub mod cache;

@@ -11,8 +11,8 @@
 //! carries (names only), as far as they are known when it is refused.
 //!
 //! 1. The grant: the URL's scheme, host and port against the grant
-//!    ([`airlock_rules::net::origin`]) — before any DNS; then the secret placeholders
-//!    ([`placeholder`]) in the URL and headers: each must name a declared
+//!    ([`airlock_rules::net::origin`]) — before any DNS; then the secret
+//!    placeholders ([`placeholder`]) in the URL and headers: each must name a declared
 //!    secret whose `send_to` holds the destination and which has a value,
 //!    or the request is refused, never sent with the placeholder.
 //! 2. The request's form: a user in the URL, a percent-encoded host, a
@@ -29,8 +29,9 @@
 //!    `[network.hosts]` first).
 //! 6. Every resolved address is checked: an unspecified one (`0.0.0.0`,
 //!    `::`) or one of a kind the policy's `forbid` names refuses the
-//!    request whatever is granted; one in a blocked class ([`airlock_rules::net::addr`]:
-//!    loopback, private, link-local, …) refuses it unless the manifest
+//!    request whatever is granted; one in a blocked class
+//!    ([`airlock_rules::net::addr`]: loopback, private, link-local, …)
+//!    refuses it unless the manifest
 //!    grants that address or block explicitly, or the policy's
 //!    `allow_private` names it.
 //! 7. The placeholders are filled in.
