@@ -6,7 +6,6 @@
 
 use super::{Action, Host};
 use crate::runtime::bindings::ActionPre;
-use crate::runtime::compiler::CompileError;
 use crate::runtime::invoke::Prepared;
 use crate::{Error, Refusal};
 use airlock_audit::Event;
@@ -159,16 +158,9 @@ impl Host {
         {
             return Ok(p.clone());
         }
-        // Compiling cannot be interrupted: what it may cost is bounded
-        // first, by parsing alone. The ceilings bound compiling; a copy
-        // the cache holds (under a MAC of this digest, written after such a
-        // check) is not compiled again, so it is not parsed again either.
-        let over = std::cell::Cell::new(None);
+        // Held to the [compile] ceilings when it is compiled
+        // (`Compiler::compile`), not when a compiled copy is loaded.
         let compile = || {
-            if let Err(e) = bounds::check(component, &policy.compile) {
-                over.set(Some(e.refusal(origin)));
-                return Err(CompileError::Bound(String::new()));
-            }
             let engine = &self.inner.engine;
             let compiler = &self.inner.compiler;
             compiler.compile(engine, component, origin, &policy.compile)
@@ -177,11 +169,9 @@ impl Host {
             Some(cache) => cache.compiled(&self.inner.engine, &digest, compile),
             None => compile().map(|c| c.component),
         };
-        let compiled = compiled.map_err(|e| {
-            match over.take().map_or_else(|| e.refusal(origin.into()), Ok) {
-                Ok(refusal) => self.refuse(refusal, Some(digest)),
-                Err(host) => host,
-            }
+        let compiled = compiled.map_err(|e| match e.refusal(origin.into()) {
+            Ok(refusal) => self.refuse(refusal, Some(digest)),
+            Err(host) => host,
         })?;
         let pre = self
             .inner

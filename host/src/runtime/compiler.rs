@@ -63,6 +63,10 @@ pub enum CompileError {
     /// Compiling it went beyond `[compile] timeout` or `memory`.
     #[error("{0}")]
     Bound(String),
+    /// Parsing it showed it beyond a `[compile]` ceiling; nothing of it was
+    /// compiled.
+    #[error("{0}")]
+    Ceiling(airlock_rules::bounds::Exceeded),
     /// The compiling process could not be run, or failed for another
     /// reason than the component.
     #[error("{0}")]
@@ -78,6 +82,7 @@ impl CompileError {
         match self {
             CompileError::Invalid(reason) => Ok(Refusal::InvalidComponent { origin, reason }),
             CompileError::Bound(reason) => Ok(Refusal::CompileBound { origin, reason }),
+            CompileError::Ceiling(exceeded) => Ok(Refusal::OverCeiling { origin, exceeded }),
             CompileError::Host(reason) => Err(crate::Error::runtime(reason, None)),
         }
     }
@@ -91,8 +96,10 @@ pub(crate) struct Compiled {
 }
 
 impl Compiler {
-    /// Compile `component` (read from `origin`) for `engine`, within
-    /// `ceilings`' time and memory if in a child.
+    /// Compile `component` (read from `origin`) for `engine`: first held to
+    /// `ceilings` by parsing alone (compiling cannot be interrupted), then,
+    /// in a child, to their time and memory. A copy the cache holds is not
+    /// compiled, so it is not parsed again either.
     pub(crate) fn compile(
         &self,
         engine: &Engine,
@@ -100,6 +107,12 @@ impl Compiler {
         origin: &str,
         ceilings: &CompileCeilings,
     ) -> Result<Compiled, CompileError> {
+        airlock_rules::bounds::check(component, ceilings).map_err(|e| match e {
+            airlock_rules::bounds::BoundsError::Exceeded(exceeded) => {
+                CompileError::Ceiling(exceeded)
+            }
+            airlock_rules::bounds::BoundsError::Malformed(reason) => CompileError::Invalid(reason),
+        })?;
         match self {
             Compiler::InProcess => Component::new(engine, component)
                 .map(|component| Compiled {
