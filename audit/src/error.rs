@@ -55,16 +55,4 @@ impl AuditError {
             kind: e.kind(),
         }
     }
-
-    /// The message, without the kind's prefix.
-    pub fn message(&self) -> &str {
-        match self {
-            AuditError::Busy(m)
-            | AuditError::Tampered(m)
-            | AuditError::Config(m)
-            | AuditError::OverBudget(m)
-            | AuditError::Internal(m) => m,
-            AuditError::Storage { message, .. } => message,
-        }
-    }
 }
