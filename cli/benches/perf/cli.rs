@@ -101,24 +101,25 @@ pub fn measure(
     )
     .expect("write cwasm");
     let me = std::env::current_exe().expect("current exe");
-    // All three in turn, so that both ratios are taken under the same
-    // drift; the cached run comes right after a compiling one, which leaves
-    // the caches colder for it, not for the bare program.
-    let mut fresh = 0;
-    let [first, second, bare] = spawn(
+    // The cached run and the bare program in turn, so that their ratio is
+    // taken under the same drift. The compiling first runs go in a loop of
+    // their own: each leaves a fresh artifact to be written back to disk,
+    // and that writeback would fall on whichever sample came next.
+    let [second, bare] = spawn(
         n,
-        [
-            &mut || {
-                fresh += 1;
-                airlock(&dir.join(format!("cache-first-{fresh}")))
-            },
-            &mut || airlock(&cache),
-            &mut || {
-                let mut c = Command::new(&me);
-                c.arg("--bare").arg(&cwasm).arg(&input_file);
-                c
-            },
-        ],
+        [&mut || airlock(&cache), &mut || {
+            let mut c = Command::new(&me);
+            c.arg("--bare").arg(&cwasm).arg(&input_file);
+            c
+        }],
+    );
+    let mut fresh = 0;
+    let [first] = spawn(
+        n,
+        [&mut || {
+            fresh += 1;
+            airlock(&dir.join(format!("cache-first-{fresh}")))
+        }],
     );
 
     report.time(
