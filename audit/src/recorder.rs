@@ -37,6 +37,8 @@ impl std::fmt::Debug for Recorder {
 struct Track {
     denials: Vec<Denial>,
     failure: Option<AuditError>,
+    /// The first and last sequence numbers written for the run.
+    records: Option<(u64, u64)>,
     /// Refusals that may still be written one by one.
     budget: u32,
     /// Refusals past the budget: counted, not written.
@@ -48,6 +50,7 @@ impl Default for Track {
         Track {
             denials: Vec::new(),
             failure: None,
+            records: None,
             budget: u32::MAX,
             over: None,
         }
@@ -314,7 +317,11 @@ impl Recorder {
     fn note(&self, result: &Result<u64, AuditError>, denial: Option<Denial>) {
         let mut track = self.track_mut();
         match result {
-            Ok(_) => track.denials.extend(denial),
+            Ok(seq) => {
+                track.denials.extend(denial);
+                let (first, last) = track.records.unwrap_or((*seq, *seq));
+                track.records = Some((first.min(*seq), last.max(*seq)));
+            }
             Err(e) => {
                 track.failure.get_or_insert_with(|| e.clone());
             }
@@ -338,6 +345,14 @@ impl Recorder {
             .unwrap_or_else(|p| p.into_inner())
             .denials
             .clone()
+    }
+
+    /// The sequence numbers of the first and the last record written for
+    /// the run so far; `None` before any. Records of other runs may lie
+    /// between them.
+    pub fn records(&self) -> Option<std::ops::RangeInclusive<u64>> {
+        let track = self.track.lock().unwrap_or_else(|p| p.into_inner());
+        track.records.map(|(first, last)| first..=last)
     }
 
     /// The first record that could not be written, if any.

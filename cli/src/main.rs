@@ -182,16 +182,7 @@ fn fail(code: u8, error: impl std::fmt::Display) -> u8 {
 /// Print a library error with the errors that caused it, and return its
 /// exit code.
 fn failed(e: &airlock::Error) -> u8 {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    fail(code_of(e), text)
+    fail(code_of(e), airlock::report::chain(e))
 }
 
 /// The bytes of a file the command was given, or the usage error that
@@ -207,19 +198,7 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, u8> {
 
 /// The exit code for a library error.
 fn code_of(e: &airlock::Error) -> u8 {
-    match e {
-        airlock::Error::Document(_)
-        | airlock::Error::Input(_)
-        | airlock::Error::InputTooLarge { .. }
-        | airlock::Error::Mount(_)
-        | airlock::Error::Overlap(_)
-        | airlock::Error::Network(_) => exit::USAGE,
-        airlock::Error::Refused(_) => exit::REFUSED,
-        airlock::Error::Audit(_) | airlock::Error::Io { .. } | airlock::Error::Runtime { .. } => {
-            exit::HOST
-        }
-        _ => exit::HOST,
-    }
+    airlock::report::Code::of_error(e).exit_code()
 }
 
 /// Where the CLI compiles components: in a child process, this binary's

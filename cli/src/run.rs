@@ -1,9 +1,10 @@
 //! `airlock run`: run one vetted action and print its JSON output.
 
-use super::{exit, fail, failed};
+use super::{fail, failed};
 use airlock::Prelink;
 use airlock::compile::{CacheError, CompileCache};
-use airlock::{Failure, Host, Outcome, Policy};
+use airlock::report::{Code, Report};
+use airlock::{Host, Outcome, Policy};
 use airlock_rules::opfile;
 use airlock_rules::units::ByteSize;
 use std::path::{Path, PathBuf};
@@ -34,17 +35,22 @@ pub struct Args {
 
 /// Run `args`.
 pub fn run(args: Args) -> u8 {
+    let mut ended = Ended {
+        json: args.json,
+        action: &args.action,
+        audit: None,
+    };
     // The engine and linker take longer to build than anything else before
     // the run, and need nothing from the policy: start them first. A failed
     // start just means the host builds them itself.
     let prelink = Prelink::start().ok();
     let policy = match Policy::load(&args.config) {
         Ok(p) => p,
-        Err(e) => return fail(exit::USAGE, e),
+        Err(e) => return ended.not_run(Code::BadPolicy, &e.to_string()),
     };
     let input = match read_input(&args.input, policy.limits.input) {
         Ok(input) => input,
-        Err(e) => return fail(exit::USAGE, e),
+        Err(e) => return ended.not_run(Code::BadInput, &e),
     };
     // One run: no instance pool to reserve, no checkpoint thread (the run
     // is sealed below, before it is reported).
@@ -56,25 +62,29 @@ pub fn run(args: Args) -> u8 {
     }
     match super::compiler() {
         Ok(compiler) => builder = builder.compiler(compiler),
-        Err(e) => return fail(exit::HOST, e),
+        Err(e) => return ended.not_run(Code::HostError, &e),
     }
     if !args.no_cache {
         match compile_cache() {
             Ok(Some(cache)) => builder = builder.compile_cache(cache),
             Ok(None) => {}
-            Err(e) => return fail(exit::HOST, e),
+            Err(e) => return ended.not_run(Code::HostError, &e),
         }
     }
     let host = match builder.build() {
         Ok(h) => h,
-        Err(e) => return failed(&e),
+        Err(e) => return ended.error(&e),
     };
+    ended.audit = Some(host.audit_log().to_path_buf());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(exit::HOST, format!("cannot start the async runtime: {e}")),
+        Err(e) => {
+            let why = format!("cannot start the async runtime: {e}");
+            return ended.not_run(Code::HostError, &why);
+        }
     };
     let action = if super::by_path(&args.action) {
         host.load_file(Path::new(&args.action))
@@ -83,20 +93,52 @@ pub fn run(args: Args) -> u8 {
     };
     let action = match action {
         Ok(a) => a,
-        Err(e) => return failed(&e),
+        Err(e) => return ended.error(&e),
     };
     for note in &action.grant().narrowed {
         eprintln!("airlock: note: {note}");
     }
     let outcome = match runtime.block_on(action.invoke(&input)) {
         Ok(o) => o,
-        Err(e) => return failed(&e),
+        Err(e) => return ended.error(&e),
     };
     // The run is reported only once a checkpoint seals it.
     if let Err(e) = host.seal() {
-        return failed(&e);
+        return ended.error(&e);
     }
     report(&outcome, args.json, host.audit_log())
+}
+
+/// How a run that did not get to run is reported: one line on stderr, and
+/// with `--json` the [`Report`] on stdout as well.
+struct Ended<'a> {
+    json: bool,
+    action: &'a str,
+    audit: Option<PathBuf>,
+}
+
+impl Ended<'_> {
+    fn error(&self, e: &airlock::Error) -> u8 {
+        if self.json {
+            let action = Some(self.action);
+            print(&Report::of_error(action, e, self.audit.as_deref()));
+        }
+        failed(e)
+    }
+
+    fn not_run(&self, code: Code, message: &str) -> u8 {
+        if self.json {
+            print(&Report::not_run(Some(self.action), code, message));
+        }
+        fail(code.exit_code(), message)
+    }
+}
+
+fn print(report: &Report) {
+    match serde_json::to_string(report) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("airlock: error: cannot encode the outcome as JSON: {e}"),
+    }
 }
 
 /// The input `arg` gives: inline, `@FILE` or `@-` (stdin), of at most `max`
@@ -127,35 +169,11 @@ fn read_input(arg: &str, max: ByteSize) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("the input from {from} is not UTF-8 text"))
 }
 
-fn exit_code(result: &Result<String, Failure>) -> u8 {
-    match result {
-        Ok(_) => exit::OK,
-        Err(Failure::Action(_)) => exit::ACTION_ERROR,
-        Err(Failure::Limit(_) | Failure::Trap(_)) => exit::LIMIT,
-        Err(Failure::Host(_)) => exit::HOST,
-    }
-}
-
 fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
-    let code = exit_code(&outcome.result);
+    let report = Report::of_outcome(outcome, audit);
     if json {
-        let value = serde_json::json!({
-            "run": outcome.run,
-            "action": outcome.action,
-            "digest": outcome.digest.to_string(),
-            "ok": outcome.result.is_ok(),
-            "output": outcome.result.as_ref().ok().and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok()),
-            "error": outcome.result.as_ref().err().map(ToString::to_string),
-            "exit_code": code,
-            "duration_ms": u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
-            "peak_memory": outcome.peak_memory,
-            "denials": outcome.denials.iter().map(|d| serde_json::json!({
-                "event": d.event, "target": d.target, "reason": d.reason,
-            })).collect::<Vec<_>>(),
-            "audit_log": audit.display().to_string(),
-        });
-        println!("{value}");
-        return code;
+        print(&report);
+        return report.exit_code();
     }
     for d in &outcome.denials {
         eprintln!(
@@ -176,7 +194,7 @@ fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
             );
         }
     }
-    code
+    report.exit_code()
 }
 
 /// The environment variable that moves the compile cache, or turns it off

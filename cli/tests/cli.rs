@@ -136,7 +136,10 @@ fn run_prints_the_output_and_records_the_run() {
     let out = airlock(dir.path(), &["run", HELLO, "--input", "@in.json", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["output"]["greeting"], "Hello, Lin!");
-    assert_eq!(v["exit_code"], 0);
+    assert_eq!(
+        (v["status"].as_str(), v["code"].as_str()),
+        (Some("ok"), None)
+    );
 
     // With the global flag before the command (the engine is then started
     // ahead as well, found past the flag).
@@ -218,6 +221,170 @@ fn exit_codes_tell_what_happened() {
     .unwrap();
     let (c, e) = code(&["run", "hello", "--input", r#"{"name": "x"}"#]);
     assert_eq!((c, e.contains("audit unavailable")), (5, true), "{e}");
+}
+
+/// `airlock run --json` prints one outcome document for every ending; its
+/// status and code say what happened, and the exit status agrees.
+#[test]
+fn run_json_reports_every_ending_with_a_stable_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = probe_component(
+        dir.path(),
+        "network = [\"http://127.0.0.1:9\"]",
+        "memory = \"24 MiB\"\ntimeout = \"300ms\"\noutput = \"1 KiB\"",
+    );
+    let mut policy = pin("probe", probe.to_str().unwrap());
+    policy.push_str(&pin("hello", HELLO));
+    policy.push_str("[actions.ghost]\npath = \"ghost.wasm\"\n");
+    std::fs::write(dir.path().join("airlock.toml"), &policy).unwrap();
+    approve(dir.path(), "probe");
+    approve(dir.path(), "hello");
+    let report = |args: &[&str]| {
+        let args = [args, &["--json"]].concat();
+        let out = airlock(dir.path(), &args);
+        let stdout = text(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {stdout}"));
+        (out.status.code().unwrap(), v, text(&out.stderr))
+    };
+    let op = |json: &str| ["run", "probe", "--input", json].map(str::to_owned);
+    let cases: Vec<(Vec<String>, i32, &str, Option<&str>)> = vec![
+        (
+            op(r#"{"op": "fail", "message": "nope"}"#).into(),
+            1,
+            "action_error",
+            Some("action_failed"),
+        ),
+        (
+            op(r#"{"op": "alloc", "mib": 256}"#).into(),
+            4,
+            "limit",
+            Some("memory"),
+        ),
+        (op(r#"{"op": "spin"}"#).into(), 4, "limit", Some("timeout")),
+        (
+            op(r#"{"op": "output", "bytes": 4096}"#).into(),
+            4,
+            "limit",
+            Some("output"),
+        ),
+        (
+            op(r#"{"op": "panic", "message": "boom"}"#).into(),
+            4,
+            "limit",
+            Some("trap"),
+        ),
+        (op("{not json").into(), 2, "refused", Some("bad_input")),
+        (op("@missing.json").into(), 2, "refused", Some("bad_input")),
+        (
+            vec!["run".into(), "unknown".into()],
+            3,
+            "refused",
+            Some("unknown_action"),
+        ),
+        (
+            vec!["run".into(), "ghost".into()],
+            2,
+            "refused",
+            Some("bad_policy"),
+        ),
+        (
+            vec![
+                "run".into(),
+                "hello".into(),
+                "--config".into(),
+                "nowhere.toml".into(),
+            ],
+            2,
+            "refused",
+            Some("bad_policy"),
+        ),
+    ];
+    for (args, exit, status, code) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (c, v, stderr) = report(&args);
+        assert_eq!(
+            (c, v["status"].as_str(), v["code"].as_str()),
+            (exit, Some(status), code),
+            "{args:?}: {v}\n{stderr}"
+        );
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && !message.contains('\n'),
+            "{args:?}: {v}"
+        );
+        assert!(v["output"].is_null(), "{args:?}: {v}");
+    }
+
+    // A run that ended: its identity, its records in the log, its denials.
+    let (c, v, _) = report(&[
+        "run",
+        "probe",
+        "--input",
+        r#"{"op": "many", "ops": [{"op": "http", "url": "http://127.0.0.2:9/"}, {"op": "output", "bytes": 2}]}"#,
+    ]);
+    assert_eq!(
+        (c, v["status"].as_str(), v["code"].as_null()),
+        (0, Some("ok"), Some(())),
+        "{v}"
+    );
+    assert_eq!(
+        (v["action"].as_str(), v["version"].as_str()),
+        (Some("probe"), Some("1.0.0")),
+        "{v}"
+    );
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"), "{v}");
+    assert!(v["output"].is_array(), "{v}");
+    let denial = &v["denials"][0];
+    assert_eq!(denial["event"], "net.request", "{v}");
+    assert!(
+        denial["target"].as_str().unwrap().contains("127.0.0.2"),
+        "{v}"
+    );
+    let records = v["audit"]["records"].as_array().unwrap();
+    let (first, last) = (records[0].as_u64().unwrap(), records[1].as_u64().unwrap());
+    let log = read_records(&dir.path().join("airlock-audit.jsonl"));
+    let run = v["run"].as_str().unwrap();
+    let seqs: Vec<u64> = log
+        .iter()
+        .filter(|r| r["run"] == run)
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        (seqs.first().copied(), seqs.last().copied()),
+        (Some(first), Some(last)),
+        "{v}"
+    );
+
+    // Refused before running: no run, the refusal's digest.
+    let mut bytes = std::fs::read(&probe).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 1;
+    std::fs::write(&probe, bytes).unwrap();
+    let (c, v, _) = report(&["run", "probe"]);
+    assert_eq!((c, v["code"].as_str()), (3, Some("digest_mismatch")), "{v}");
+    assert!(v["run"].is_null() && v["digest"].as_str().is_some(), "{v}");
+
+    // The audit log cannot be used: a host fault, nothing ran.
+    std::fs::write(
+        dir.path().join("airlock.toml"),
+        format!("{policy}\n[audit]\npath = \"/dev/full\"\n"),
+    )
+    .unwrap();
+    let (c, v, _) = report(&["run", "hello", "--input", r#"{"name": "x"}"#]);
+    assert_eq!(
+        (c, v["status"].as_str(), v["code"].as_str()),
+        (5, Some("host_fault"), Some("audit_unavailable")),
+        "{v}"
+    );
+}
+
+fn read_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn every_block_says_what_it_is() {
         let kinds: &[&str] = match b.lang() {
             "toml" => &["policy", "manifest", "lock", "cargo"],
             "sh" => &["", "ci", "session", "demo"],
-            "json" => &["", "record"],
+            "json" => &["", "record", "outcome"],
             "text" => &[""],
             "rust" => &["no_run", "ignore", "should_panic", "compile_fail", ""],
             other => panic!(
@@ -718,6 +718,53 @@ fn every_event_the_host_emits_is_documented() {
             assert!(
                 EventKind::parse(name).is_some(),
                 "docs/audit-format.md describes `{name}`, which the host never emits"
+            );
+        }
+    }
+}
+
+/// docs/outcome.md lists every code with its status and exit status, and
+/// nothing else; its example has the fields of a report.
+#[test]
+fn every_outcome_code_is_documented() {
+    use airlock::report::{Code, Report};
+    let page = root().join("docs/outcome.md");
+    let doc = read(&page);
+    let name = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+    for code in Code::ALL {
+        let status = name(serde_json::to_value(code.status()).unwrap());
+        let row = format!("| `{status}` | `{code}` | {} |", code.exit_code());
+        assert!(doc.contains(&row), "docs/outcome.md has no row `{row}`");
+    }
+    let names: Vec<String> = Code::ALL.iter().map(ToString::to_string).collect();
+    // The table of codes: the rows whose first cell is a status.
+    let statuses = ["`ok`", "`action_error`", "`refused`", "`limit`", "`host_fault`"];
+    for row in doc.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        if !statuses.contains(&cells[1]) {
+            continue;
+        }
+        let code = cells[2].trim_matches('`');
+        assert!(
+            code == "—" || names.iter().any(|n| n == code),
+            "docs/outcome.md documents `{code}`, which is not a code"
+        );
+    }
+    let fields =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let report = serde_json::to_value(Report::not_run(None, Code::BadInput, "x")).unwrap();
+    let examples: Vec<Block> = blocks_of(&page)
+        .into_iter()
+        .filter(|b| b.lang() == "json" && b.has("outcome"))
+        .collect();
+    assert!(!examples.is_empty(), "docs/outcome.md shows an outcome");
+    for b in examples {
+        let example: serde_json::Value = serde_json::from_str(&b.text).unwrap();
+        assert_eq!(fields(&example), fields(&report), "{}", b.at());
+        for field in fields(&report) {
+            assert!(
+                doc.contains(&format!("| `{field}` |")),
+                "`{field}` is not described"
             );
         }
     }

@@ -87,6 +87,7 @@ mod caps;
 mod error;
 mod host;
 mod outcome;
+pub mod report;
 mod runtime;
 
 pub use airlock_audit as audit;

@@ -4,6 +4,7 @@ use crate::runtime::limits::LimitExceeded;
 use airlock_audit::{AuditError, Denial};
 use airlock_rules::provenance::Digest;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// The result of one invocation that ran.
@@ -23,6 +24,10 @@ pub struct Outcome {
     pub peak_memory: u64,
     /// What was refused during the run, in the order it happened.
     pub denials: Vec<Denial>,
+    /// The sequence numbers of the run's first and last records in the
+    /// audit log (records of other runs may lie between them); `None` if
+    /// none could be written.
+    pub records: Option<RangeInclusive<u64>>,
 }
 
 /// Why a run produced no output.

@@ -306,6 +306,7 @@ impl Runner<'_> {
             duration,
             peak_memory,
             denials: recorder.denials(),
+            records: recorder.records(),
         })
     }
 }
