@@ -53,10 +53,14 @@ pub fn run(args: Args) -> u8 {
         Err(e) => return ended.not_run(Code::BadInput, &e),
     };
     // One run: no instance pool to reserve, no checkpoint thread (the run
-    // is sealed below, before it is reported).
+    // is sealed below, before it is reported). Other runs on the same log
+    // (parallel steps of a CI job) hold it while they run: wait for them
+    // as long as a run may take.
+    let wait = policy.limits.timeout;
     let mut builder = Host::builder(policy)
         .instance_pool(false)
-        .seal_in_background(false);
+        .seal_in_background(false)
+        .audit_lock_wait(wait);
     if let Some(prelink) = prelink {
         builder = builder.prelinked(prelink);
     }

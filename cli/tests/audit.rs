@@ -566,3 +566,83 @@ fn an_auditor_checks_the_log_and_a_proof_with_the_cli() {
         text(&out.stdout)
     );
 }
+
+/// Parallel steps of a CI job, each an `airlock run` on one policy: each
+/// waits for the log while the others hold it (as long as a run may take),
+/// every run succeeds, and the log verifies with every run in it once. A
+/// run whose wait is over before the log is let go is refused, with a
+/// reason that says so.
+#[test]
+fn concurrent_runs_on_one_log_wait_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    setup(dir, "airlock-audit.jsonl");
+    let log = dir.join("airlock-audit.jsonl");
+    assert!(!log.exists(), "approving writes no record");
+    let input = writes("c", 1);
+    let children: Vec<_> = (0..40)
+        .map(|i| {
+            let input = input.replace("/out/c0", &format!("/out/c{i}"));
+            command(dir)
+                .args(["run", "probe", "--json", "--input", &input])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        runs.push(report["run"].as_str().unwrap().to_owned());
+    }
+    let starts = run_starts(&log);
+    assert_eq!(starts.len(), 40);
+    for run in &runs {
+        let ends = records(&log)
+            .into_iter()
+            .filter(|r| r["event"] == "run.end" && r["run"] == run.as_str())
+            .count();
+        assert_eq!(ends, 1, "run {run} ends once in the log");
+    }
+    let verify = airlock(dir, &["audit", "verify", "airlock-audit.jsonl"]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+
+    // One run holds the log for a second; a policy that lets runs take at
+    // most 200 ms waits no longer for it.
+    let holder = command(dir)
+        .args(["run", "probe", "--input", r#"{"op": "sleep", "ms": 1500}"#])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while run_starts(&log).len() < starts.len() + 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the holder never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hasty = std::fs::read_to_string(dir.join("airlock.toml")).unwrap()
+        + "\n[limits]\ntimeout = \"200ms\"\n";
+    std::fs::write(dir.join("hasty.toml"), hasty).unwrap();
+    let out = airlock(dir, &["run", "probe", "--json", "--config", "hasty.toml"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), report["code"].as_str()),
+        (Some(5), Some("audit_busy")),
+        "{report}"
+    );
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        message.contains("another airlock host is writing") && message.contains("200ms"),
+        "{message}"
+    );
+    let holder = holder.wait_with_output().unwrap();
+    assert!(holder.status.success(), "{}", text(&holder.stderr));
+    let verify = airlock(dir, &["audit", "verify", "airlock-audit.jsonl"]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+}

@@ -738,7 +738,13 @@ fn every_outcome_code_is_documented() {
     }
     let names: Vec<String> = Code::ALL.iter().map(ToString::to_string).collect();
     // The table of codes: the rows whose first cell is a status.
-    let statuses = ["`ok`", "`action_error`", "`refused`", "`limit`", "`host_fault`"];
+    let statuses = [
+        "`ok`",
+        "`action_error`",
+        "`refused`",
+        "`limit`",
+        "`host_fault`",
+    ];
     for row in doc.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         if !statuses.contains(&cells[1]) {

@@ -29,6 +29,18 @@ impl AuditLog {
     /// Intents a crash left open are closed with an `audit.recover`
     /// record, and a checkpoint covers whatever the last one did not.
     pub fn open_with(config: &AuditConfig, faults: Faults) -> Result<AuditLog, AuditError> {
+        AuditLog::open_waiting(config, faults, LOCK_PATIENCE)
+    }
+
+    /// [`open_with`](Self::open_with), waiting up to `patience` for another
+    /// host that holds the log to let it go (by default a quarter of a
+    /// second): a command that runs once, beside others on the same log,
+    /// waits as long as its run may take.
+    pub fn open_waiting(
+        config: &AuditConfig,
+        faults: Faults,
+        patience: Duration,
+    ) -> Result<AuditLog, AuditError> {
         let paths = Paths::new(&config.path);
         let fail = |what: &str, path: &std::path::Path, e: std::io::Error| {
             AuditError::storage(what, path, &e)
@@ -45,7 +57,7 @@ impl AuditLog {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail("cannot create the directory of", &paths.log, e))?;
         }
-        let lock = lock(&paths)?;
+        let lock = lock(&paths, patience)?;
         let key = crate::keys::load_or_create(config.key.as_deref(), &paths)?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -144,8 +156,8 @@ impl AuditLog {
     }
 }
 
-/// How long [`lock`] keeps trying before it decides another host holds the
-/// lock.
+/// How long [`lock`] keeps trying, unless told otherwise, before it decides
+/// another host holds the lock.
 const LOCK_PATIENCE: Duration = Duration::from_millis(250);
 
 /// Only one host writes a log at a time.
@@ -154,9 +166,9 @@ const LOCK_PATIENCE: Duration = Duration::from_millis(250);
 /// forked by any thread of this one holds it too until it execs and its
 /// copy of the descriptor closes. A host dropped and opened again while
 /// another thread spawns a command could find its own lock still held for
-/// that moment, so a held lock is tried again for [`LOCK_PATIENCE`] before
-/// it is taken to be another host's, which holds it for its lifetime.
-fn lock(paths: &Paths) -> Result<File, AuditError> {
+/// that moment, so a held lock is tried again for `patience` before it is
+/// taken to be another host's, which holds it for its lifetime.
+fn lock(paths: &Paths, patience: Duration) -> Result<File, AuditError> {
     let path = paths.lock();
     let file = OpenOptions::new()
         .create(true)
@@ -164,7 +176,7 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
         .write(true)
         .open(&path)
         .map_err(|e| AuditError::storage("cannot open", &path, &e))?;
-    let deadline = Instant::now() + LOCK_PATIENCE;
+    let deadline = Instant::now() + patience;
     let mut pause = Duration::from_millis(1);
     loop {
         match file.try_lock() {
@@ -175,9 +187,11 @@ fn lock(paths: &Paths) -> Result<File, AuditError> {
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(AuditError::Busy(format!(
-                    "another airlock host is writing {} (it holds {})",
+                    "another airlock host is writing {} (it held {} for all of {}): retry \
+                     when it is done, or give this host a log of its own ([audit] path)",
                     paths.log.display(),
-                    path.display()
+                    path.display(),
+                    humantime::format_duration(patience)
                 )));
             }
             Err(std::fs::TryLockError::Error(e)) => {

@@ -17,6 +17,7 @@ use airlock_rules::policy::Policy;
 use airlock_rules::provenance::Lock;
 use airlock_rules::units::ByteSize;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
@@ -30,6 +31,7 @@ pub struct HostBuilder {
     compiler: Compiler,
     engine: EngineSetup,
     background_seal: bool,
+    audit_wait: Option<Duration>,
 }
 
 /// Where a host's engine and linker come from.
@@ -53,7 +55,18 @@ impl HostBuilder {
             compiler: Compiler::InProcess,
             engine: EngineSetup::Pooled,
             background_seal: true,
+            audit_wait: None,
         }
+    }
+
+    /// How long `build` waits for another host that holds the audit log to
+    /// let it go before it fails with [`AuditError::Busy`](airlock_audit::AuditError::Busy)
+    /// (by default a quarter of a second: a long-lived host holds its log
+    /// for its lifetime). A host that runs once beside others on the same
+    /// log, like `airlock run`, waits as long as its run may take.
+    pub fn audit_lock_wait(mut self, wait: Duration) -> HostBuilder {
+        self.audit_wait = Some(wait);
+        self
     }
 
     /// Whether instances come from a pool reserved when the host is built
@@ -121,7 +134,13 @@ impl HostBuilder {
             compiler,
             engine,
             background_seal,
+            audit_wait,
         } = self;
+        let config = &policy.audit;
+        let open_log = move |faults: Faults| match audit_wait {
+            Some(wait) => AuditLog::open_waiting(config, faults, wait),
+            None => AuditLog::open_with(config, faults),
+        };
         let lock = Lock::load(&policy.trust.lock)?;
         // The one use of ambient authority over the file system on behalf of
         // actions: turning the operator's mount paths into handles.
@@ -137,13 +156,13 @@ impl HostBuilder {
         // else on a helper while this thread builds the engine.
         let (engine, audit) = match engine {
             EngineSetup::Prelinked(prelink) => {
-                let audit = AuditLog::open_with(&policy.audit, faults);
+                let audit = open_log(faults);
                 tracing::debug!("the engine and linker were built ahead, on a thread of their own");
                 (prelink.join().map_err(runtime_error), audit)
             }
             setup => std::thread::scope(|s| {
-                let (config, thread_faults) = (&policy.audit, faults.clone());
-                let open = move || AuditLog::open_with(config, thread_faults);
+                let thread_faults = faults.clone();
+                let open = move || open_log(thread_faults);
                 let opening = std::thread::Builder::new()
                     .name("airlock-audit-open".into())
                     .spawn_scoped(s, open);
@@ -153,7 +172,7 @@ impl HostBuilder {
                     Ok(thread) => thread
                         .join()
                         .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    Err(_) => AuditLog::open_with(&policy.audit, faults),
+                    Err(_) => open_log(faults),
                 };
                 (engine, audit)
             }),
