@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
 # What airlock's build, tests and demo need beyond Rust 1.95 itself:
 #   - the wasm32-wasip2 target, which the example and test actions are built for;
-#   - Debian's `minisign`, which the signature interop tests sign and verify with.
+#   - Debian's `minisign`, which the signature interop tests sign and verify with;
+#   - `curl`, which the docs' `airlock serve` session calls the server with;
+#   - a Python virtualenv in .venv with httpx and pytest, for the Python
+#     client's tests (clients/python), which `cargo test` runs.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
-if ! command -v minisign >/dev/null 2>&1; then
+missing=""
+command -v minisign >/dev/null 2>&1 || missing="$missing minisign"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+if [ -n "$missing" ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "setup: minisign is missing; install it with your package manager (https://jedisct1.github.io/minisign/)" >&2
+        echo "setup: missing:$missing; install them with your package manager" >&2
         exit 1
     fi
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
     $sudo apt-get update
-    $sudo apt-get install -y minisign
+    # shellcheck disable=SC2086 # one word per package
+    $sudo apt-get install -y $missing
+fi
+
+if ! .venv/bin/python -c 'import httpx, pytest, pytest_asyncio' >/dev/null 2>&1; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check \
+        'httpx>=0.27,<1' 'pytest>=8' 'pytest-asyncio>=0.23'
 fi

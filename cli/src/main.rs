@@ -20,6 +20,7 @@ mod inspect;
 mod keygen;
 mod pack;
 mod run;
+mod serve;
 mod sign;
 mod verify;
 
@@ -72,6 +73,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(run::Args),
+    Serve(serve::Args),
     Inspect(inspect::Args),
     Approve(approve::Args),
     Diff(diff::Args),
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let code = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Approve(args) => approve::run(args),
         Command::Diff(args) => diff::run(args),

@@ -776,6 +776,18 @@ fn every_outcome_code_is_documented() {
     }
 }
 
+/// The Python example docs/serve.md shows is the one the client's tests
+/// run.
+#[test]
+fn the_python_example_is_the_tested_one() {
+    let example = read(&root().join("clients/python/examples/quickstart.py"));
+    let page = read(&root().join("docs/serve.md"));
+    assert!(
+        page.contains(&format!("```text\n{example}```")),
+        "docs/serve.md does not show clients/python/examples/quickstart.py as it is"
+    );
+}
+
 #[test]
 fn every_verification_code_is_documented() {
     let doc = read(&root().join("docs/audit-format.md"));

@@ -55,3 +55,30 @@ impl fmt::Display for Failure {
         }
     }
 }
+
+/// How one invocation differs from the defaults
+/// ([`Action::invoke_with`](crate::Action::invoke_with)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Invocation {
+    /// Who asked for the run (a token's name, a certificate's subject),
+    /// recorded in its `run.start` as `caller`.
+    pub caller: Option<String>,
+    /// A time limit shorter than the grant's (a longer one changes
+    /// nothing); recorded in `run.start` as `timeout_ms`.
+    pub timeout: Option<Duration>,
+}
+
+impl Invocation {
+    /// Record `caller` as who asked for the run.
+    pub fn caller(mut self, caller: impl Into<String>) -> Invocation {
+        self.caller = Some(caller.into());
+        self
+    }
+
+    /// End the run after `timeout` if the grant allows longer.
+    pub fn timeout(mut self, timeout: Duration) -> Invocation {
+        self.timeout = Some(timeout);
+        self
+    }
+}

@@ -9,7 +9,7 @@ pub use builder::HostBuilder;
 use crate::Error;
 use crate::caps::fs::Mounts;
 use crate::caps::net::NetConfig;
-use crate::outcome::Outcome;
+use crate::outcome::{Invocation, Outcome};
 use crate::runtime::EpochTicker;
 use crate::runtime::cache::CompileCache;
 use crate::runtime::compiler::Compiler;
@@ -98,6 +98,12 @@ impl Action {
 
     /// Run the action once, in a fresh instance, on the JSON `input`.
     pub async fn invoke(&self, input: &str) -> Result<Outcome, Error> {
+        self.invoke_with(input, &Invocation::default()).await
+    }
+
+    /// [`invoke`](Self::invoke), recording who asked (`how.caller`) and
+    /// with a shorter time limit if `how.timeout` says so.
+    pub async fn invoke_with(&self, input: &str, how: &Invocation) -> Result<Outcome, Error> {
         let inner = &self.host.inner;
         let _slot = inner
             .runs
@@ -112,7 +118,7 @@ impl Action {
             audit: &inner.audit,
             checkpointer: &inner.checkpointer,
         }
-        .invoke(&self.prepared, input)
+        .invoke(&self.prepared, input, how)
         .await
     }
 }

@@ -6,6 +6,7 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
+use crate::Invocation;
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
@@ -127,8 +128,13 @@ pub struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// Run `action` once on `input`.
-    pub async fn invoke(&self, action: &Prepared, input: &str) -> Result<Outcome, Error> {
+    /// Run `action` once on `input`, as `how` asks.
+    pub async fn invoke(
+        &self,
+        action: &Prepared,
+        input: &str,
+        how: &Invocation,
+    ) -> Result<Outcome, Error> {
         if input.len() as u64 > self.max_input.0 {
             return Err(Error::InputTooLarge {
                 max: self.max_input,
@@ -136,7 +142,11 @@ impl Runner<'_> {
         }
         serde_json::from_str::<IgnoredAny>(input)
             .map_err(|e| Error::Input(airlock_rules::doc::one_line(&e.to_string())))?;
-        let limits = &action.grant.limits;
+        let mut limits = action.grant.limits.clone();
+        if let Some(shorter) = how.timeout {
+            limits.timeout = limits.timeout.min(shorter);
+        }
+        let limits = &limits;
         let secrets = Secrets::resolve(action.secrets.clone());
         let redactor = secrets.redactor();
         let recorder = Recorder::new(
@@ -154,13 +164,21 @@ impl Runner<'_> {
             .preopens(&action.grant.mounts)
             .map_err(|e| Error::io("cannot open a mount for the run", e))?;
 
-        recorder.record(
-            Event::new(EventKind::RunStart)
-                .allow()
-                .canonical_field("grant", action.grant_json.clone())
-                .field("input_sha256", sha256_hex(input.as_bytes()))
-                .field("input_bytes", input.len()),
-        )?;
+        let mut start = Event::new(EventKind::RunStart)
+            .allow()
+            .canonical_field("grant", action.grant_json.clone())
+            .field("input_sha256", sha256_hex(input.as_bytes()))
+            .field("input_bytes", input.len());
+        if let Some(caller) = &how.caller {
+            start = start.field("caller", caller.as_str());
+        }
+        if limits.timeout < action.grant.limits.timeout {
+            start = start.field(
+                "timeout_ms",
+                u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            );
+        }
+        recorder.record(start)?;
         let started = Instant::now();
 
         let stdout = Capture::new(limits.stdio.as_usize());

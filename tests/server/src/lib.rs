@@ -121,6 +121,24 @@ impl TestCa {
         &self.pem_file
     }
 
+    /// A certificate for `names` and its key, written to `dir/NAME.pem` and
+    /// `dir/NAME.key` (PEM), for a server or a client of airlock's own.
+    pub fn issue(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        let (cert_file, key_file) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert_file, pem(cert.der())).unwrap();
+        std::fs::write(&key_file, pem_block("PRIVATE KEY", &key.serialize_der())).unwrap();
+        (cert_file, key_file)
+    }
+
     /// A TLS server configuration with a certificate for `names`.
     fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
@@ -144,14 +162,19 @@ impl TestCa {
 
 /// A certificate in PEM form.
 fn pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+/// `der` as a PEM block labelled `label`.
+fn pem_block(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap());
         out.push('\n');
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 

@@ -1,0 +1,861 @@
+//! `airlock serve`, run as a real process on a Unix socket and on loopback
+//! TCP (plain and TLS), called by a real HTTP client.
+
+#![allow(clippy::unwrap_used)]
+
+use airlock_test_artifacts::{HELLO, PROBE};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
+const TOKEN: &str = "0123456789abcdef0123456789abcdef-ci";
+
+fn airlock(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(AIRLOCK)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("AIRLOCK_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap()
+}
+
+/// A directory with `hello` and a `probe` (sleeps on request) approved.
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(HELLO, dir.path().join("hello.wasm")).unwrap();
+    let manifest = "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"t\"\n";
+    let probe =
+        airlock::rules::manifest::section::embed(&std::fs::read(PROBE).unwrap(), manifest).unwrap();
+    std::fs::write(dir.path().join("probe.wasm"), probe).unwrap();
+    std::fs::write(
+        dir.path().join("airlock.toml"),
+        "[actions.hello]\npath = \"hello.wasm\"\nrequire_signature = false\n\n\
+         [actions.probe]\npath = \"probe.wasm\"\nrequire_signature = false\n\n\
+         [limits]\ninput = \"64 KiB\"\n",
+    )
+    .unwrap();
+    for name in ["hello", "probe"] {
+        let out = airlock(dir.path(), &["approve", name, "--yes"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+/// A running `airlock serve`; stopped with SIGTERM when dropped.
+struct Served {
+    dir: PathBuf,
+    child: Option<Child>,
+    addresses: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Start `airlock serve ARGS` in `dir` and wait until it listens.
+    fn start(dir: &Path, args: &[&str]) -> Served {
+        let mut child = Command::new(AIRLOCK)
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env_remove("AIRLOCK_CONFIG")
+            .env_remove("RUST_LOG")
+            .env("AIRLOCK_CACHE_DIR", dir.join("cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (lines, log) = (BufReader::new(child.stderr.take().unwrap()), stderr.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(address) = line.strip_prefix("airlock: serving on ") {
+                    let _ = tx.send(address.to_owned());
+                }
+            }
+        });
+        let mut addresses = Vec::new();
+        let expected = args.iter().filter(|a| **a == "--listen").count().max(1);
+        while addresses.len() < expected {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(address) => addresses.push(address),
+                Err(_) => panic!("the server did not start: {}", stderr.lock().unwrap()),
+            }
+        }
+        Served {
+            dir: dir.to_path_buf(),
+            child: Some(child),
+            addresses,
+            stderr,
+        }
+    }
+
+    fn target(&self, i: usize) -> Target {
+        let address = &self.addresses[i];
+        match address.strip_prefix("unix:") {
+            Some(path) => Target::Unix(self.dir.join(path)),
+            None => Target::Tcp(address.strip_prefix("tcp:").unwrap().parse().unwrap()),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Unix(PathBuf),
+    Tcp(std::net::SocketAddr),
+}
+
+/// What came back.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn request(method: Method, path: &str, token: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+    let mut r = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        r = r.header("authorization", format!("Bearer {token}"));
+    }
+    r.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
+}
+
+async fn send_on<S>(stream: S, request: Request<Full<Bytes>>) -> Result<Answer, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
+
+async fn send(target: &Target, request: Request<Full<Bytes>>) -> Result<Answer, String> {
+    match target {
+        Target::Unix(path) => {
+            let s = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| e.to_string())?;
+            send_on(s, request).await
+        }
+        Target::Tcp(addr) => {
+            let s = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            send_on(s, request).await
+        }
+    }
+}
+
+async fn get(target: &Target, path: &str, token: Option<&str>) -> Answer {
+    send(target, request(Method::GET, path, token, ""))
+        .await
+        .unwrap()
+}
+
+async fn invoke(target: &Target, action: &str, body: &str, token: Option<&str>) -> Answer {
+    let path = format!("/v1/actions/{action}/invoke");
+    send(target, request(Method::POST, &path, token, body))
+        .await
+        .unwrap()
+}
+
+fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("airlock-audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn runs_started(dir: &Path) -> usize {
+    records(dir)
+        .iter()
+        .filter(|r| r["event"] == "run.start")
+        .count()
+}
+
+fn verify(dir: &Path) {
+    let out = airlock(dir, &["audit", "verify", "airlock-audit.jsonl"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The response `answer` to `method path` is one the OpenAPI document
+/// describes: its status is listed, and its JSON body has every required
+/// field of the schema and no field the schema does not name.
+fn conforms(openapi: &Value, template: &str, method: &str, answer: &Answer) {
+    let operation = &openapi["paths"][template][method];
+    let status = answer.status.as_u16().to_string();
+    let response = &operation["responses"][&status];
+    assert!(
+        response.is_object(),
+        "{method} {template} answered {status}, which openapi.json does not list"
+    );
+    let Some((_, media)) = response["content"]
+        .as_object()
+        .and_then(|c| c.iter().next())
+    else {
+        return;
+    };
+    let mut schema = &media["schema"];
+    if let Some(r) = schema["$ref"].as_str() {
+        schema = &openapi["components"]["schemas"][r.rsplit('/').next().unwrap()];
+    }
+    let Some(properties) = schema["properties"].as_object() else {
+        return;
+    };
+    let body = answer.json();
+    let fields = body.as_object().unwrap();
+    for required in schema["required"].as_array().into_iter().flatten() {
+        let required = required.as_str().unwrap();
+        assert!(
+            fields.contains_key(required),
+            "{method} {template} {status}: no `{required}` in {body}"
+        );
+    }
+    for field in fields.keys() {
+        assert!(
+            properties.contains_key(field),
+            "{method} {template} {status}: `{field}` is not in openapi.json: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_api_over_a_unix_socket() {
+    let dir = setup();
+    let mut served = Served::start(dir.path(), &[]);
+    let target = served.target(0);
+    let Target::Unix(socket) = target.clone() else {
+        unreachable!()
+    };
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the server's user may connect");
+
+    let openapi = get(&target, "/v1/openapi.json", None).await;
+    assert_eq!(openapi.status, StatusCode::OK);
+    let document = openapi.json();
+    let in_repo: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../serve/openapi.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(document, in_repo);
+    assert_eq!(document["openapi"], "3.1.0");
+
+    for (path, template) in [
+        ("/healthz", "/healthz"),
+        ("/readyz", "/readyz"),
+        ("/v1/actions", "/v1/actions"),
+    ] {
+        let a = get(&target, path, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        conforms(&document, template, "get", &a);
+    }
+    let listed = get(&target, "/v1/actions", None).await.json();
+    let names: Vec<&str> = listed["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hello", "probe"]);
+
+    let hello = get(&target, "/v1/actions/hello", None).await;
+    assert_eq!(hello.status, StatusCode::OK);
+    conforms(&document, "/v1/actions/{name}", "get", &hello);
+    assert!(
+        hello.json()["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        hello.json()["grant"]["limits"].is_object(),
+        "{}",
+        hello.json()
+    );
+
+    // A run: the outcome document, the caller in its run.start.
+    let ok = invoke(&target, "hello", r#"{"input": {"name": "Ada"}}"#, None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    conforms(&document, "/v1/actions/{name}/invoke", "post", &ok);
+    let outcome = ok.json();
+    assert_eq!(outcome["status"], "ok");
+    assert_eq!(outcome["output"]["greeting"], "Hello, Ada!");
+    let run = outcome["run"].as_str().unwrap();
+    let start = records(dir.path())
+        .into_iter()
+        .find(|r| r["event"] == "run.start" && r["run"] == run)
+        .unwrap();
+    let uid = my_uid();
+    assert_eq!(start["caller"], format!("unix:uid={uid}"));
+
+    // Endings that are not ok: each answered, each with its code.
+    let started = runs_started(dir.path());
+    let cases: &[(&str, &str, StatusCode, &str)] = &[
+        (
+            "nope",
+            r#"{"input": {}}"#,
+            StatusCode::NOT_FOUND,
+            "unknown_action",
+        ),
+        (
+            "hello",
+            r#"{"input": {"name": "x"}, "extra": 1}"#,
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            "hello",
+            r#"{"input": "#,
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            "hello",
+            r#"{"input": {}, "timeout": "soon"}"#,
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        ("hello", "", StatusCode::BAD_REQUEST, "bad_json"),
+    ];
+    for (action, body, status, code) in cases {
+        let a = invoke(&target, action, body, None).await;
+        assert_eq!(
+            (a.status, a.json()["code"].as_str()),
+            (*status, Some(*code)),
+            "{body}: {}",
+            a.json()
+        );
+        conforms(&document, "/v1/actions/{name}/invoke", "post", &a);
+    }
+    let big = format!(r#"{{"input": "{}"}}"#, "x".repeat(200 * 1024));
+    let a = invoke(&target, "hello", &big, None).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    conforms(&document, "/v1/actions/{name}/invoke", "post", &a);
+    assert_eq!(
+        runs_started(dir.path()),
+        started,
+        "nothing ran for a refused request"
+    );
+
+    // Paths that are not plain, and methods that are not taken.
+    for path in [
+        "/v1/actions/../actions",
+        "/v1/actions/%68ello/invoke",
+        "/v1/actions/hello%2Finvoke",
+        "/v1//actions",
+        "/v1/actions/./hello",
+    ] {
+        let a = send(
+            &target,
+            request(Method::POST, path, None, r#"{"input": {}}"#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (a.status, a.json()["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_path")),
+            "{path}"
+        );
+        assert_eq!(a.headers["content-type"], "application/problem+json");
+    }
+    let a = send(
+        &target,
+        request(Method::GET, "/v1/actions/hello/invoke", None, ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (a.status, a.headers["allow"].to_str().unwrap()),
+        (StatusCode::METHOD_NOT_ALLOWED, "POST")
+    );
+    let a = get(&target, "/v1/nothing", None).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    let metrics = String::from_utf8(get(&target, "/metrics", None).await.body.to_vec()).unwrap();
+    assert!(
+        metrics.contains("airlock_runs_total{action=\"hello\",status=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("airlock_runs_total{action=\"-\",status=\"refused\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("airlock_run_duration_seconds_count 1"),
+        "{metrics}"
+    );
+
+    let status = served.stop();
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        served.stderr.lock().unwrap()
+    );
+    assert!(!socket.exists(), "the socket is removed on shutdown");
+    verify(dir.path());
+}
+
+fn my_uid() -> u32 {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// TCP is refused unless its callers are authenticated, and in the clear
+/// only on loopback; nothing runs for a caller without a good token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_needs_a_token_and_loopback_or_tls() {
+    let dir = setup();
+    let d = dir.path();
+    let tokens = d.join("tokens");
+    std::fs::write(&tokens, format!("# who may call\nci-runner {TOKEN}\n")).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let refused = |args: &[&str], why: &str| {
+        let out = Command::new(AIRLOCK)
+            .arg("serve")
+            .args(args)
+            .current_dir(d)
+            .env("AIRLOCK_CACHE_DIR", "off")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr
+                .lines()
+                .filter(|l| l.starts_with("airlock: error:"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+    };
+    refused(
+        &["--listen", "tcp:127.0.0.1:0"],
+        "would let anyone who can reach it run actions",
+    );
+    refused(
+        &["--listen", "tcp:127.0.0.1:0", "--tokens", "tokens"],
+        "chmod 600",
+    );
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
+    refused(
+        &["--listen", "tcp:0.0.0.0:0", "--tokens", "tokens"],
+        "not a loopback address",
+    );
+    refused(
+        &["--listen", "tcp:[::]:0", "--tokens", "tokens"],
+        "not a loopback address",
+    );
+    assert_eq!(runs_started(d), 0);
+
+    let served = Served::start(d, &["--listen", "tcp:127.0.0.1:0", "--tokens", "tokens"]);
+    let target = served.target(0);
+    assert_eq!(
+        get(&target, "/healthz", None).await.status,
+        StatusCode::OK,
+        "liveness needs no token"
+    );
+    for token in [None, Some("wrong"), Some(&TOKEN[1..])] {
+        let a = invoke(&target, "hello", r#"{"input": {"name": "x"}}"#, token).await;
+        assert_eq!(
+            (a.status, a.json()["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+            "{token:?}"
+        );
+        assert!(a.headers.contains_key("www-authenticate"));
+        let a = get(&target, "/v1/actions", token).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        runs_started(d),
+        0,
+        "nothing runs for a caller without a good token"
+    );
+    let a = invoke(&target, "hello", r#"{"input": {"name": "x"}}"#, Some(TOKEN)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json());
+    let start = records(d)
+        .into_iter()
+        .find(|r| r["event"] == "run.start")
+        .unwrap();
+    assert_eq!(start["caller"], "ci-runner");
+    assert!(
+        !std::fs::read_to_string(d.join("airlock-audit.jsonl"))
+            .unwrap()
+            .contains(TOKEN),
+        "the token itself is never recorded"
+    );
+}
+
+/// TLS with client certificates: without one the handshake fails; with
+/// one signed by the CA the caller is let in and recorded by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates() {
+    let dir = setup();
+    let d = dir.path();
+    let ca = airlock_test_server::TestCa::new(d);
+    let (cert, key) = ca.issue(d, "server", &["localhost", "127.0.0.1"]);
+    let (client_cert, client_key) = ca.issue(d, "client", &["ci.example"]);
+    let served = Served::start(
+        d,
+        &[
+            "--listen",
+            "tcp:127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--client-ca",
+            ca.pem_file().to_str().unwrap(),
+        ],
+    );
+    let Target::Tcp(addr) = served.target(0) else {
+        unreachable!()
+    };
+
+    let connector = |with_cert: bool| {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca.pem_file()).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = if with_cert {
+            let chain = rustls::pki_types::CertificateDer::pem_file_iter(&client_cert)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&client_key).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    // No client certificate: no request gets through.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let without = match connector(false).connect(name.clone(), tcp).await {
+        Err(_) => None,
+        Ok(tls) => Some(
+            send_on(
+                tls,
+                request(
+                    Method::POST,
+                    "/v1/actions/hello/invoke",
+                    None,
+                    r#"{"input": {}}"#,
+                ),
+            )
+            .await,
+        ),
+    };
+    assert!(matches!(without, None | Some(Err(_))), "{without:?}");
+    assert_eq!(runs_started(d), 0);
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = connector(true).connect(name, tcp).await.unwrap();
+    let a = send_on(
+        tls,
+        request(
+            Method::POST,
+            "/v1/actions/hello/invoke",
+            None,
+            r#"{"input": {"name": "x"}}"#,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json());
+    let start = records(d)
+        .into_iter()
+        .find(|r| r["event"] == "run.start")
+        .unwrap();
+    assert!(
+        start["caller"]
+            .as_str()
+            .unwrap()
+            .starts_with("cert:sha256:"),
+        "{start}"
+    );
+}
+
+/// 1,000 invocations from 50 concurrent clients: each answered, each run
+/// in the log exactly once, the log verifies; a full queue is told to come
+/// back; a client that trickles its headers holds nobody up; HTTP/2 with
+/// many streams is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_every_run_is_answered_and_recorded_once() {
+    let dir = setup();
+    let d = dir.path();
+    let served = Served::start(d, &["--queue", "1000"]);
+    let target = served.target(0);
+    let baseline = rss_kib(served.pid());
+
+    // A client that sends half a request line and then nothing.
+    let Target::Unix(socket) = target.clone() else {
+        unreachable!()
+    };
+    let mut slow = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, b"POST /v1/actions/hello/inv")
+        .await
+        .unwrap();
+
+    let clients: Vec<_> = (0..50)
+        .map(|c| {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut runs = Vec::new();
+                for i in 0..20 {
+                    let body = format!(r#"{{"input": {{"name": "c{c}-{i}"}}}}"#);
+                    let a = invoke(&target, "hello", &body, None).await;
+                    assert_eq!(
+                        a.status,
+                        StatusCode::OK,
+                        "{}",
+                        String::from_utf8_lossy(&a.body)
+                    );
+                    let outcome = a.json();
+                    assert_eq!(outcome["output"]["greeting"], format!("Hello, c{c}-{i}!"));
+                    runs.push(outcome["run"].as_str().unwrap().to_owned());
+                }
+                runs
+            })
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for c in clients {
+        runs.extend(c.await.unwrap());
+    }
+    assert_eq!(runs.len(), 1000);
+    let log = records(d);
+    for run in &runs {
+        let starts = log
+            .iter()
+            .filter(|r| r["event"] == "run.start" && r["run"] == run.as_str())
+            .count();
+        let ends = log
+            .iter()
+            .filter(|r| r["event"] == "run.end" && r["run"] == run.as_str())
+            .count();
+        assert_eq!((starts, ends), (1, 1), "run {run}");
+    }
+    let after = rss_kib(served.pid());
+    assert!(
+        after < baseline + 128 * 1024,
+        "resident memory grew from {baseline} KiB to {after} KiB over 1,000 runs"
+    );
+
+    // HTTP/2, prior knowledge, 100 streams at once on one connection.
+    let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let streams: Vec<_> = (0..100)
+        .map(|_| {
+            let mut sender = sender.clone();
+            tokio::spawn(async move {
+                let r = Request::builder()
+                    .uri("http://localhost/healthz")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                sender.send_request(r).await.map(|r| r.status())
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for s in streams {
+        if let Ok(status) = s.await.unwrap() {
+            assert_eq!(status, StatusCode::OK);
+            answered += 1;
+        }
+    }
+    assert!(answered >= 64, "{answered} of 100 streams answered");
+    drop(slow);
+    verify(d);
+}
+
+/// With one run slot and no queue, a second invocation while the first
+/// runs is told to come back later, and nothing of it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_with_retry_after() {
+    let dir = setup();
+    let d = dir.path();
+    let served = Served::start(d, &["--concurrency", "1", "--queue", "0"]);
+    let target = served.target(0);
+    let slow = {
+        let target = target.clone();
+        tokio::spawn(async move {
+            invoke(
+                &target,
+                "probe",
+                r#"{"input": {"op": "sleep", "ms": 1500}}"#,
+                None,
+            )
+            .await
+        })
+    };
+    let started = Instant::now();
+    while runs_started(d) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let a = invoke(&target, "hello", r#"{"input": {"name": "x"}}"#, None).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("busy"))
+    );
+    assert_eq!(a.headers["retry-after"], "1");
+    assert_eq!(slow.await.unwrap().status, StatusCode::OK);
+    assert_eq!(runs_started(d), 1);
+}
+
+/// SIGTERM while clients are sending: the server stops taking requests,
+/// lets the runs in flight finish, seals the log and exits 0; every run
+/// that started has its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_finishes_what_runs_and_seals_the_log() {
+    let dir = setup();
+    let d = dir.path();
+    let mut served = Served::start(d, &[]);
+    let target = served.target(0);
+    let clients: Vec<_> = (0..20)
+        .map(|c| {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut answered = 0;
+                for i in 0..200 {
+                    let body = format!(r#"{{"input": {{"name": "c{c}-{i}"}}}}"#);
+                    let path = "/v1/actions/hello/invoke";
+                    match send(&target, request(Method::POST, path, None, &body)).await {
+                        Ok(a) => {
+                            assert_eq!(a.status, StatusCode::OK);
+                            answered += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    while runs_started(d) < 50 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = served.stop();
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        served.stderr.lock().unwrap()
+    );
+    let mut answered = 0;
+    for c in clients {
+        answered += c.await.unwrap();
+    }
+    let log = records(d);
+    let starts = log.iter().filter(|r| r["event"] == "run.start").count();
+    let ends = log.iter().filter(|r| r["event"] == "run.end").count();
+    assert_eq!(starts, ends, "every run that started has its end");
+    assert!(
+        answered <= starts && answered >= 50,
+        "{answered} answered, {starts} ran"
+    );
+    verify(d);
+}
+
+/// The resident set of process `pid`, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}

@@ -1,0 +1,424 @@
+//! The HTTP API: routing, authentication, admission and the handlers.
+
+use crate::metrics::Metrics;
+use crate::problem::{Body, json_response, problem, status_of};
+use crate::{Peer, Tokens};
+use airlock::report::{Code, Report};
+use airlock::{Host, Invocation};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// How long a client may take to send a request's body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every request is served with.
+pub struct State {
+    pub host: Host,
+    /// Required of TCP callers, when given.
+    pub tokens: Option<Tokens>,
+    /// One permit per run at a time.
+    pub slots: Semaphore,
+    /// How many may wait for a slot before the next is told to come back.
+    pub queue: u64,
+    /// The largest request body accepted.
+    pub body_limit: usize,
+    pub metrics: Metrics,
+    /// Why the audit log takes no more runs, once a run found out.
+    pub fault: std::sync::Mutex<Option<String>>,
+}
+
+/// A problem answered and counted.
+fn refuse(state: &State, status: StatusCode, code: &str, detail: &str) -> Response<Body> {
+    state.metrics.problem(code);
+    problem(status, code, detail)
+}
+
+/// Answer `request` from `peer`.
+pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path().to_owned();
+    let Some(segments) = segments(&path) else {
+        return refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            "the path has an empty, `.` or `..` segment, a percent-encoding or a character that \
+             is not plain ASCII; action names are sent as they are",
+        );
+    };
+    let method = request.method().clone();
+    if segments == ["healthz"] {
+        return only_get(state, &method, || {
+            json_response(StatusCode::OK, &serde_json::json!({"alive": true}))
+        });
+    }
+    let caller = match authenticate(state, peer, &request) {
+        Ok(caller) => caller,
+        Err(response) => return *response,
+    };
+    match segments.as_slice() {
+        ["readyz"] => only_get(state, &method, || ready(state)),
+        ["metrics"] => only_get(state, &method, || {
+            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }),
+        ["v1", "openapi.json"] => only_get(state, &method, || {
+            let mut r = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }),
+        ["v1", "actions"] => only_get(state, &method, || actions(state)),
+        ["v1", "actions", name] => {
+            let name = (*name).to_owned();
+            only_get(state, &method, || action(state, &name))
+        }
+        ["v1", "actions", name, "invoke"] => {
+            if method != Method::POST {
+                return not_allowed(state, "POST");
+            }
+            let name = (*name).to_owned();
+            invoke(state, &name, caller, request).await
+        }
+        _ => refuse(
+            state,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no such endpoint: {path} (GET /v1/openapi.json lists them)"),
+        ),
+    }
+}
+
+/// The path's segments, or `None` for a path that is not plain: a percent
+/// sign, a dot segment, an empty segment, anything but printable ASCII.
+fn segments(path: &str) -> Option<Vec<&str>> {
+    let rest = path.strip_prefix('/')?;
+    if !rest.bytes().all(|b| b.is_ascii_graphic()) || rest.contains('%') {
+        return None;
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return None;
+    }
+    Some(segments)
+}
+
+fn only_get(
+    state: &State,
+    method: &Method,
+    answer: impl FnOnce() -> Response<Body>,
+) -> Response<Body> {
+    if method == Method::GET || method == Method::HEAD {
+        answer()
+    } else {
+        not_allowed(state, "GET")
+    }
+}
+
+fn not_allowed(state: &State, allow: &'static str) -> Response<Body> {
+    let mut r = refuse(
+        state,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("this endpoint takes {allow}"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, http::HeaderValue::from_static(allow));
+    r
+}
+
+/// Who is asking: the peer's identity on a Unix socket (the socket's file
+/// permission let them in), the token's name (and the certificate) on TCP.
+fn authenticate<B>(
+    state: &State,
+    peer: &Peer,
+    request: &Request<B>,
+) -> Result<String, Box<Response<Body>>> {
+    match peer {
+        Peer::Unix { uid } => Ok(format!("unix:uid={uid}")),
+        Peer::Tcp { certificate } => {
+            let Some(tokens) = &state.tokens else {
+                // Without tokens, TCP is only allowed with client
+                // certificates, which the TLS handshake already checked.
+                return certificate.clone().ok_or_else(|| {
+                    let why = "no credentials";
+                    Box::new(refuse(
+                        state,
+                        StatusCode::UNAUTHORIZED,
+                        "unauthenticated",
+                        why,
+                    ))
+                });
+            };
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            let challenge = |detail: &str| {
+                let mut r = refuse(state, StatusCode::UNAUTHORIZED, "unauthenticated", detail);
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer realm=\"airlock\""),
+                );
+                Box::new(r)
+            };
+            let Some(presented) = presented else {
+                return Err(challenge(
+                    "send `Authorization: Bearer TOKEN` with a token from the server's --tokens file",
+                ));
+            };
+            match tokens.check(presented.trim()) {
+                Some(name) => Ok(match certificate {
+                    Some(cert) => format!("{name} ({cert})"),
+                    None => name.to_owned(),
+                }),
+                None => Err(challenge("the token is not one of the server's")),
+            }
+        }
+    }
+}
+
+/// Ready when the audit log is there and no run found it unwritable or
+/// changed behind the server's back (after which it takes no more runs).
+fn ready(state: &State) -> Response<Body> {
+    let fault = state
+        .fault
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let fault = fault.or_else(|| {
+        std::fs::metadata(state.host.audit_log()).err().map(|e| {
+            format!(
+                "the audit log {} cannot be read: {e}",
+                state.host.audit_log().display()
+            )
+        })
+    });
+    match fault {
+        Some(why) => refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            &why,
+        ),
+        None => json_response(
+            StatusCode::OK,
+            &serde_json::json!({"ready": true, "approved": state.host.lock().entries().count()}),
+        ),
+    }
+}
+
+fn actions(state: &State) -> Response<Body> {
+    let lock = state.host.lock();
+    let list: Vec<serde_json::Value> = state
+        .host
+        .policy()
+        .actions
+        .keys()
+        .map(|name| {
+            let entry = lock.get(name);
+            serde_json::json!({
+                "name": name,
+                "approved": entry.is_some(),
+                "version": entry.map(|e| e.version.to_string()),
+                "digest": entry.map(|e| e.digest.to_string()),
+                "publisher": entry.map(|e| e.publisher.clone()),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &serde_json::json!({ "actions": list }))
+}
+
+fn action(state: &State, name: &str) -> Response<Body> {
+    match state.host.action(name) {
+        Ok(action) => {
+            let entry = state.host.lock().get(name);
+            json_response(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "name": name,
+                    "version": action.manifest().action.version.to_string(),
+                    "digest": action.digest().to_string(),
+                    "publisher": entry.map(|e| e.publisher.clone()),
+                    "grant": action.grant(),
+                }),
+            )
+        }
+        Err(e) => {
+            let report = Report::of_error(Some(name), &e, Some(state.host.audit_log()));
+            let code = report.code.map(|c| c.to_string()).unwrap_or_default();
+            let detail = report.message.clone().unwrap_or_default();
+            refuse(state, status_of(&report), &code, &detail)
+        }
+    }
+}
+
+/// The body of `POST /v1/actions/{name}/invoke`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvokeBody {
+    input: serde_json::Value,
+    /// A shorter time limit than the grant's, as `10s` or `500ms`.
+    timeout: Option<String>,
+}
+
+async fn invoke(
+    state: &State,
+    name: &str,
+    caller: String,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let body = Limited::new(request.into_body(), state.body_limit);
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+        Err(_) => {
+            return refuse(
+                state,
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                &format!(
+                    "the body did not arrive within {}",
+                    humantime::format_duration(BODY_TIMEOUT)
+                ),
+            );
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return refuse(
+                state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!(
+                    "the body is larger than {} bytes, the most this server accepts (the policy's \
+                     [limits] input, and room for the envelope)",
+                    state.body_limit
+                ),
+            );
+        }
+        Ok(Err(e)) => {
+            return refuse(
+                state,
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                &format!("cannot read the body: {e}"),
+            );
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let body: InvokeBody = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return refuse(
+                state,
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                &format!("the body is not {{\"input\": JSON, \"timeout\"?: \"10s\"}}: {e}"),
+            );
+        }
+    };
+    let mut how = Invocation::default().caller(caller);
+    if let Some(text) = &body.timeout {
+        match humantime::parse_duration(text) {
+            Ok(t) => how = how.timeout(t),
+            Err(e) => {
+                return refuse(
+                    state,
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    &format!("timeout `{text}` is not a duration like 10s or 500ms: {e}"),
+                );
+            }
+        }
+    }
+    let input = body.input.to_string();
+
+    let Some(_slot) = admit(state).await else {
+        let mut r = refuse(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "every run slot is taken and the queue is full: retry after a moment",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return r;
+    };
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let report = match state.host.action(name) {
+        Ok(action) => match action.invoke_with(&input, &how).await {
+            Ok(outcome) => Report::of_outcome(&outcome, state.host.audit_log()),
+            Err(e) => Report::of_error(Some(name), &e, Some(state.host.audit_log())),
+        },
+        Err(e) => Report::of_error(Some(name), &e, Some(state.host.audit_log())),
+    };
+    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let known = state.host.policy().actions.contains_key(name);
+    state.metrics.ended(&report, known);
+    if matches!(
+        report.code,
+        Some(Code::AuditTampered | Code::AuditUnavailable)
+    ) {
+        let why = report.message.clone().unwrap_or_default();
+        tracing::error!("{why}");
+        *state.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+    json_response(status_of(&report), &report)
+}
+
+/// A run slot, waiting in the queue for one if it has room; `None` when
+/// it has not.
+async fn admit(state: &State) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    if let Ok(permit) = state.slots.try_acquire() {
+        return Some(permit);
+    }
+    let waiting = state.metrics.queued.fetch_add(1, Ordering::AcqRel);
+    if waiting >= state.queue {
+        state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
+        return None;
+    }
+    let permit = state.slots.acquire().await.ok();
+    state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
+    permit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn only_plain_paths_are_routed() {
+        assert_eq!(
+            segments("/v1/actions/a/invoke"),
+            Some(vec!["v1", "actions", "a", "invoke"])
+        );
+        for bad in [
+            "/v1/actions/../invoke",
+            "/v1/actions/./a",
+            "/v1//actions",
+            "/v1/actions/%61",
+            "/v1/actions/a%2Finvoke",
+            "/v1/actions/é",
+            "/v1/actions/a b",
+            "/v1/",
+            "v1",
+        ] {
+            assert_eq!(segments(bad), None, "{bad}");
+        }
+    }
+}
