@@ -76,6 +76,9 @@ kinds! {
     /// What a crash left open, found when the log was opened again:
     /// intents with no result and runs with no end.
     AuditRecover = "audit.recover",
+    /// A long-lived host took a new policy and lock, or refused them and
+    /// kept the ones in force.
+    PolicyReload = "policy.reload",
 }
 
 impl EventKind {

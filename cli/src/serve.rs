@@ -8,7 +8,8 @@ use std::time::Duration;
 /// Answer the HTTP API (docs/serve.md) with one long-lived host: by
 /// default on the Unix socket airlock.sock next to the policy, mode 0600.
 /// Stops on SIGTERM or SIGINT: no new requests, runs in flight finish for
-/// --grace, the log is sealed.
+/// --grace, the log is sealed. Takes the policy and lock again when they
+/// change, or on SIGHUP.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The operator policy.
@@ -98,6 +99,10 @@ pub fn run(args: Args) -> u8 {
             Ok(stop) => stop,
             Err(e) => return fail(exit::HOST, format!("cannot watch for SIGTERM: {e}")),
         };
+        match reload_on_sighup(server.reloader()) {
+            Ok(()) => {}
+            Err(e) => return fail(exit::HOST, format!("cannot watch for SIGHUP: {e}")),
+        }
         for address in server.addresses() {
             eprintln!("airlock: serving on {address}");
         }
@@ -109,6 +114,26 @@ pub fn run(args: Args) -> u8 {
             Err(e) => fail(exit::HOST, e),
         }
     })
+}
+
+/// On each SIGHUP, read the policy and lock again; say on stderr what
+/// came of it.
+fn reload_on_sighup(reloader: airlock_serve::Reloader) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let reloader = reloader.clone();
+            match tokio::task::spawn_blocking(move || reloader.reload()).await {
+                Ok(Ok(())) => eprintln!("airlock: took the new policy and lock"),
+                Ok(Err(why)) => {
+                    eprintln!("airlock: error: {why}; the policy and lock in force stay")
+                }
+                Err(e) => eprintln!("airlock: error: the reload failed: {e}"),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Completes on the first SIGTERM or SIGINT. The handlers are the

@@ -594,27 +594,10 @@ async fn tls_with_client_certificates() {
     };
 
     let connector = |with_cert: bool| {
-        use rustls::pki_types::pem::PemObject as _;
-        let mut roots = rustls::RootCertStore::empty();
-        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca.pem_file()).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = if with_cert {
-            let chain = rustls::pki_types::CertificateDer::pem_file_iter(&client_cert)
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&client_key).unwrap();
-            builder.with_client_auth_cert(chain, key).unwrap()
-        } else {
-            builder.with_no_client_auth()
-        };
-        tokio_rustls::TlsConnector::from(Arc::new(config))
+        tls_connector(
+            ca.pem_file(),
+            with_cert.then_some((&client_cert, &client_key)),
+        )
     };
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
 
@@ -663,6 +646,93 @@ async fn tls_with_client_certificates() {
             .starts_with("cert:sha256:"),
         "{start}"
     );
+}
+
+/// A TLS client trusting `ca`, presenting `client` (certificate and key
+/// files) if given.
+fn tls_connector(ca: &Path, client: Option<(&PathBuf, &PathBuf)>) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => {
+            let chain = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// TLS with a bearer token, on a non-loopback-capable listener: the token
+/// is required over TLS as in the clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_token() {
+    let dir = setup();
+    let d = dir.path();
+    let ca = airlock_test_server::TestCa::new(d);
+    let (cert, key) = ca.issue(d, "server", &["localhost"]);
+    std::fs::write(d.join("tokens"), format!("engine {TOKEN}\n")).unwrap();
+    std::fs::set_permissions(d.join("tokens"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let served = Served::start(
+        d,
+        &[
+            "--listen",
+            "tcp:127.0.0.1:0",
+            "--tokens",
+            "tokens",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let Target::Tcp(addr) = served.target(0) else {
+        unreachable!()
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    for (token, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(TOKEN), StatusCode::OK),
+    ] {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tls_connector(ca.pem_file(), None)
+            .connect(name.clone(), tcp)
+            .await
+            .unwrap();
+        let body = r#"{"input": {"name": "t"}}"#;
+        let a = send_on(
+            tls,
+            request(Method::POST, "/v1/actions/hello/invoke", token, body),
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, status, "{}", a.json());
+    }
+    let callers: Vec<Value> = records(d)
+        .into_iter()
+        .filter(|r| r["event"] == "run.start")
+        .map(|r| r["caller"].clone())
+        .collect();
+    assert_eq!(callers, [Value::from("engine")]);
+    // In the clear, the TLS listener answers nothing.
+    let plain = send(
+        &served.target(0),
+        request(Method::GET, "/healthz", None, ""),
+    )
+    .await;
+    assert!(plain.is_err() || plain.unwrap().status != StatusCode::OK);
 }
 
 /// 1,000 invocations from 50 concurrent clients: each answered, each run
@@ -858,4 +928,191 @@ fn rss_kib(pid: i32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// Wait until `check` holds, for at most ten seconds.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The lock without `name`'s approval.
+fn withdraw(dir: &Path, name: &str) {
+    let path = dir.join("airlock.lock");
+    let mut lock: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let entries = lock["action"].as_array_mut().unwrap();
+    entries.retain(|e| e["name"].as_str() != Some(name));
+    std::fs::write(&path, toml::to_string(&lock).unwrap()).unwrap();
+}
+
+/// While requests flow: a new version approved is served without a
+/// restart, a withdrawn approval stops new runs, a malformed lock is
+/// refused with the old one kept (recorded, and said by /readyz and on
+/// stderr), and SIGHUP reads them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_change_without_a_restart() {
+    let dir = setup();
+    let d = dir.path();
+    let served = Served::start(d, &[]);
+    let target = served.target(0);
+    let flowing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flow = {
+        let (target, flowing) = (target.clone(), flowing.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while flowing.load(std::sync::atomic::Ordering::Relaxed) {
+                let a = invoke(&target, "hello", r#"{"input": {"name": "f"}}"#, None).await;
+                assert_eq!(
+                    a.status,
+                    StatusCode::OK,
+                    "hello stays approved: {}",
+                    a.json()
+                );
+                n += 1;
+            }
+            n
+        })
+    };
+    let probe = |target: Target| async move {
+        invoke(
+            &target,
+            "probe",
+            r#"{"input": {"op": "output", "bytes": 2}}"#,
+            None,
+        )
+        .await
+        .json()
+    };
+    assert_eq!(probe(target.clone()).await["version"], "1.0.0");
+
+    // A new build of the probe: the vetted one, loaded already, is run
+    // until the new one is approved; then the new one.
+    let manifest = "[action]\nname = \"probe\"\nversion = \"1.1.0\"\npublisher = \"t\"\n";
+    let v2 =
+        airlock::rules::manifest::section::embed(&std::fs::read(PROBE).unwrap(), manifest).unwrap();
+    std::fs::write(d.join("probe.wasm"), v2).unwrap();
+    assert_eq!(probe(target.clone()).await["version"], "1.0.0");
+    let out = airlock(d, &["approve", "probe", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually("the new approval is served", async || {
+        probe(target.clone()).await["version"] == "1.1.0"
+    })
+    .await;
+
+    // Withdrawn: no new run.
+    withdraw(d, "probe");
+    eventually("the withdrawal stops new runs", async || {
+        probe(target.clone()).await["code"] == "not_approved"
+    })
+    .await;
+
+    // A malformed lock: refused, the lock in force stays.
+    let good = std::fs::read_to_string(d.join("airlock.lock")).unwrap();
+    std::fs::write(d.join("airlock.lock"), "version = 1\n[[action]\n").unwrap();
+    eventually("/readyz says the reload failed", async || {
+        get(&target, "/readyz", None).await.json()["code"] == "reload_failed"
+    })
+    .await;
+    assert_eq!(probe(target.clone()).await["code"], "not_approved");
+    let refusals: Vec<Value> = records(d)
+        .into_iter()
+        .filter(|r| r["event"] == "policy.reload" && r["decision"] == "deny")
+        .collect();
+    assert!(!refusals.is_empty());
+    assert!(
+        served.stderr.lock().unwrap().contains("was not taken"),
+        "{}",
+        served.stderr.lock().unwrap()
+    );
+    std::fs::write(d.join("airlock.lock"), good).unwrap();
+    eventually("/readyz is ready again", async || {
+        get(&target, "/readyz", None).await.status == StatusCode::OK
+    })
+    .await;
+
+    // SIGHUP reads them again, changed or not.
+    let taken = |d: &Path| {
+        records(d)
+            .iter()
+            .filter(|r| r["event"] == "policy.reload" && r["decision"] == "allow")
+            .count()
+    };
+    let before = taken(d);
+    Command::new("kill")
+        .args(["-HUP", &served.pid().to_string()])
+        .status()
+        .unwrap();
+    eventually("SIGHUP reloads", async || taken(d) > before).await;
+    assert!(
+        served
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("airlock: took the new policy and lock")
+    );
+
+    flowing.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(flow.await.unwrap() > 0);
+    drop(served);
+    verify(d);
+}
+
+/// `airlock run` on the policy a server holds: it waits as long as a run
+/// may take, then is refused with a reason that says the log is held, and
+/// the server's log is untouched by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn airlock_run_beside_a_server_is_refused_clearly() {
+    let dir = setup();
+    let d = dir.path();
+    let served = Served::start(d, &[]);
+    let policy = std::fs::read_to_string(d.join("airlock.toml")).unwrap();
+    std::fs::write(
+        d.join("hasty.toml"),
+        policy.replace("[limits]\n", "[limits]\ntimeout = \"300ms\"\n"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = airlock(
+        d,
+        &[
+            "run",
+            "hello",
+            "--json",
+            "--config",
+            "hasty.toml",
+            "--input",
+            r#"{"name": "x"}"#,
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), report["code"].as_str()),
+        (Some(5), Some("audit_busy")),
+        "{report}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("another airlock host is writing"),
+        "{report}"
+    );
+    let a = invoke(
+        &served.target(0),
+        "hello",
+        r#"{"input": {"name": "y"}}"#,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    drop(served);
+    verify(d);
 }

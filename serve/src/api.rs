@@ -4,7 +4,7 @@ use crate::metrics::Metrics;
 use crate::problem::{Body, json_response, problem, status_of};
 use crate::{Peer, Tokens};
 use airlock::report::{Code, Report};
-use airlock::{Host, Invocation};
+use airlock::{Host, Invocation, Policy};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -22,18 +22,77 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every request is served with.
 pub struct State {
-    pub host: Host,
+    /// The host in force; replaced whole when the policy or lock changes.
+    pub host: std::sync::RwLock<Host>,
+    /// The policy file, read again on reload.
+    pub policy: std::path::PathBuf,
+    /// Why the last reload was refused, until one succeeds.
+    pub reload_error: std::sync::Mutex<Option<String>>,
+    /// One reload at a time.
+    pub reloading: std::sync::Mutex<()>,
     /// Required of TCP callers, when given.
     pub tokens: Option<Tokens>,
     /// One permit per run at a time.
     pub slots: Semaphore,
     /// How many may wait for a slot before the next is told to come back.
     pub queue: u64,
-    /// The largest request body accepted.
-    pub body_limit: usize,
     pub metrics: Metrics,
     /// Why the audit log takes no more runs, once a run found out.
     pub fault: std::sync::Mutex<Option<String>>,
+}
+
+impl State {
+    /// The host in force now (its runs keep it while they last).
+    pub fn host(&self) -> Host {
+        self.host.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Read the policy and its lock again and put a host for them in force;
+    /// refused (and recorded) if either is malformed, the old host staying.
+    pub fn reload(&self) -> Result<(), String> {
+        let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.host();
+        let result = match Policy::load(&self.policy) {
+            Err(e) => {
+                let why = format!("the new policy was not taken: {e}");
+                let _ = current.refuse_reload(&why);
+                Err(why)
+            }
+            Ok(policy) => match current.reload(policy) {
+                Ok(host) => {
+                    *self.host.write().unwrap_or_else(|p| p.into_inner()) = host;
+                    Ok(())
+                }
+                Err(e) => Err(format!(
+                    "the new policy or lock was not taken: {}",
+                    airlock::report::chain(&e)
+                )),
+            },
+        };
+        let mut error = self.reload_error.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(()) => {
+                *error = None;
+                tracing::info!(
+                    "took the new policy and lock from {}",
+                    self.policy.display()
+                );
+            }
+            Err(why) => {
+                tracing::error!("{why}; the policy and lock in force stay");
+                *error = Some(why.clone());
+            }
+        }
+        result
+    }
+
+    /// The largest request body accepted: the policy's `[limits] input`
+    /// and room for the envelope.
+    fn body_limit(&self, host: &Host) -> usize {
+        usize::try_from(host.policy().limits.input.0)
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 * 1024)
+    }
 }
 
 /// A problem answered and counted.
@@ -64,8 +123,9 @@ pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> R
         Ok(caller) => caller,
         Err(response) => return *response,
     };
+    let host = state.host();
     match segments.as_slice() {
-        ["readyz"] => only_get(state, &method, || ready(state)),
+        ["readyz"] => only_get(state, &method, || ready(state, &host)),
         ["metrics"] => only_get(state, &method, || {
             let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
             r.headers_mut().insert(
@@ -82,17 +142,17 @@ pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> R
             );
             r
         }),
-        ["v1", "actions"] => only_get(state, &method, || actions(state)),
+        ["v1", "actions"] => only_get(state, &method, || actions(&host)),
         ["v1", "actions", name] => {
             let name = (*name).to_owned();
-            only_get(state, &method, || action(state, &name))
+            only_get(state, &method, || action(state, &host, &name))
         }
         ["v1", "actions", name, "invoke"] => {
             if method != Method::POST {
                 return not_allowed(state, "POST");
             }
             let name = (*name).to_owned();
-            invoke(state, &name, caller, request).await
+            invoke(state, &host, &name, caller, request).await
         }
         _ => refuse(
             state,
@@ -196,40 +256,53 @@ fn authenticate<B>(
     }
 }
 
-/// Ready when the audit log is there and no run found it unwritable or
-/// changed behind the server's back (after which it takes no more runs).
-fn ready(state: &State) -> Response<Body> {
+/// Ready when the audit log is there, no run found it unwritable or
+/// changed behind the server's back (after which it takes no more runs),
+/// and the last change to the policy or lock was taken.
+fn ready(state: &State, host: &Host) -> Response<Body> {
     let fault = state
         .fault
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let fault = fault.or_else(|| {
-        std::fs::metadata(state.host.audit_log()).err().map(|e| {
+        std::fs::metadata(host.audit_log()).err().map(|e| {
             format!(
                 "the audit log {} cannot be read: {e}",
-                state.host.audit_log().display()
+                host.audit_log().display()
             )
         })
     });
-    match fault {
-        Some(why) => refuse(
+    if let Some(why) = fault {
+        return refuse(
             state,
             StatusCode::SERVICE_UNAVAILABLE,
             "audit_unavailable",
             &why,
-        ),
-        None => json_response(
-            StatusCode::OK,
-            &serde_json::json!({"ready": true, "approved": state.host.lock().entries().count()}),
-        ),
+        );
     }
+    let reload = state
+        .reload_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(why) = reload {
+        return refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reload_failed",
+            &why,
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({"ready": true, "approved": host.lock().entries().count()}),
+    )
 }
 
-fn actions(state: &State) -> Response<Body> {
-    let lock = state.host.lock();
-    let list: Vec<serde_json::Value> = state
-        .host
+fn actions(host: &Host) -> Response<Body> {
+    let lock = host.lock();
+    let list: Vec<serde_json::Value> = host
         .policy()
         .actions
         .keys()
@@ -247,10 +320,10 @@ fn actions(state: &State) -> Response<Body> {
     json_response(StatusCode::OK, &serde_json::json!({ "actions": list }))
 }
 
-fn action(state: &State, name: &str) -> Response<Body> {
-    match state.host.action(name) {
+fn action(state: &State, host: &Host, name: &str) -> Response<Body> {
+    match host.action(name) {
         Ok(action) => {
-            let entry = state.host.lock().get(name);
+            let entry = host.lock().get(name);
             json_response(
                 StatusCode::OK,
                 &serde_json::json!({
@@ -263,7 +336,7 @@ fn action(state: &State, name: &str) -> Response<Body> {
             )
         }
         Err(e) => {
-            let report = Report::of_error(Some(name), &e, Some(state.host.audit_log()));
+            let report = Report::of_error(Some(name), &e, Some(host.audit_log()));
             let code = report.code.map(|c| c.to_string()).unwrap_or_default();
             let detail = report.message.clone().unwrap_or_default();
             refuse(state, status_of(&report), &code, &detail)
@@ -282,11 +355,13 @@ struct InvokeBody {
 
 async fn invoke(
     state: &State,
+    host: &Host,
     name: &str,
     caller: String,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let body = Limited::new(request.into_body(), state.body_limit);
+    let body_limit = state.body_limit(host);
+    let body = Limited::new(request.into_body(), body_limit);
     let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
         Err(_) => {
             return refuse(
@@ -307,7 +382,7 @@ async fn invoke(
                 &format!(
                     "the body is larger than {} bytes, the most this server accepts (the policy's \
                      [limits] input, and room for the envelope)",
-                    state.body_limit
+                    body_limit
                 ),
             );
         }
@@ -360,15 +435,19 @@ async fn invoke(
         return r;
     };
     state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-    let report = match state.host.action(name) {
+    // The host in force once the run has its slot: a withdrawal taken
+    // while it waited counts.
+    let host = &state.host();
+    let log = host.audit_log();
+    let report = match host.action(name) {
         Ok(action) => match action.invoke_with(&input, &how).await {
-            Ok(outcome) => Report::of_outcome(&outcome, state.host.audit_log()),
-            Err(e) => Report::of_error(Some(name), &e, Some(state.host.audit_log())),
+            Ok(outcome) => Report::of_outcome(&outcome, log),
+            Err(e) => Report::of_error(Some(name), &e, Some(log)),
         },
-        Err(e) => Report::of_error(Some(name), &e, Some(state.host.audit_log())),
+        Err(e) => Report::of_error(Some(name), &e, Some(log)),
     };
     state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-    let known = state.host.policy().actions.contains_key(name);
+    let known = host.policy().actions.contains_key(name);
     state.metrics.ended(&report, known);
     if matches!(
         report.code,

@@ -113,6 +113,22 @@ pub enum ServeError {
     },
 }
 
+/// Makes a running server take its policy and lock again.
+#[derive(Clone)]
+pub struct Reloader {
+    state: Arc<State>,
+}
+
+impl Reloader {
+    /// Read the policy and its lock again. A malformed one is refused
+    /// (recorded as a `policy.reload` that denies it, reported by
+    /// `/readyz`) and the ones in force stay. Blocks while the new host is
+    /// built: call it off the async threads.
+    pub fn reload(&self) -> Result<(), String> {
+        self.state.reload()
+    }
+}
+
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]
 enum Peer {
@@ -170,9 +186,6 @@ impl Server {
                 }
             }
         }
-        let body_limit = usize::try_from(policy.limits.input.0)
-            .unwrap_or(usize::MAX)
-            .saturating_add(64 * 1024);
         let mut builder = Host::builder(policy).compiler(config.compiler.clone());
         if let Some(cache) = config.compile_cache.take() {
             builder = builder.compile_cache(cache);
@@ -186,11 +199,13 @@ impl Server {
         }
         Ok(Server {
             state: Arc::new(State {
-                host,
+                host: std::sync::RwLock::new(host),
+                policy: config.policy.clone(),
+                reload_error: std::sync::Mutex::new(None),
+                reloading: std::sync::Mutex::new(()),
                 tokens,
                 slots: tokio::sync::Semaphore::new(config.concurrency.max(1)),
                 queue: config.queue as u64,
-                body_limit,
                 metrics: metrics::Metrics::default(),
                 fault: std::sync::Mutex::new(None),
             }),
@@ -211,9 +226,18 @@ impl Server {
             .collect()
     }
 
-    /// The host the server runs actions on.
-    pub fn host(&self) -> &Host {
-        &self.state.host
+    /// The host the server runs actions on now.
+    pub fn host(&self) -> Host {
+        self.state.host()
+    }
+
+    /// A handle that makes the server read its policy and lock again (the
+    /// binary calls it on SIGHUP). The server also does, by itself, when
+    /// either file changes.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            state: self.state.clone(),
+        }
     }
 
     /// Answer requests until `shutdown` completes; then stop accepting,
@@ -236,6 +260,7 @@ impl Server {
             }
             acceptors.spawn(accept(b, state.clone(), tls.clone(), stopping.clone()));
         }
+        let watcher = tokio::spawn(watch(state.clone()));
         tokio::pin!(shutdown);
         tokio::select! {
             () = &mut shutdown => {}
@@ -244,6 +269,7 @@ impl Server {
             }
         }
         let _ = stop.send(true);
+        watcher.abort();
         let mut open = Vec::new();
         while let Some(joined) = acceptors.join_next().await {
             open.extend(joined.ok());
@@ -267,9 +293,37 @@ impl Server {
             }
         }
         state
-            .host
+            .host()
             .seal()
             .map_err(|e| ServeError::Host(airlock::report::chain(&e)))
+    }
+}
+
+/// How often the policy and lock files are looked at for a change.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Reload whenever the policy file or its lock changes (by size, time or
+/// file: an editor's rename counts).
+async fn watch(state: Arc<State>) {
+    let look = |state: &State| {
+        let lock = state.host().policy().trust.lock.clone();
+        [state.policy.clone(), lock].map(|path| {
+            std::fs::metadata(&path).ok().map(|m| {
+                use std::os::unix::fs::MetadataExt as _;
+                (m.len(), m.mtime(), m.mtime_nsec(), m.ino(), m.ctime_nsec())
+            })
+        })
+    };
+    let mut seen = look(&state);
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let now = look(&state);
+        if now != seen {
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+            // What was taken (or refused) is what the files held then.
+            seen = now;
+        }
     }
 }
 

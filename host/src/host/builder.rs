@@ -32,6 +32,8 @@ pub struct HostBuilder {
     engine: EngineSetup,
     background_seal: bool,
     audit_wait: Option<Duration>,
+    /// The log (and the cache keyed to it) of the host this one replaces.
+    shared: Option<(Arc<AuditLog>, Option<Arc<CompileCache>>)>,
 }
 
 /// Where a host's engine and linker come from.
@@ -56,7 +58,20 @@ impl HostBuilder {
             engine: EngineSetup::Pooled,
             background_seal: true,
             audit_wait: None,
+            shared: None,
         }
+    }
+
+    /// Write to `audit` instead of opening the policy's log, and compile
+    /// into `cache` (already keyed to it): a host that replaces one holding
+    /// that log ([`Host::reload`]).
+    pub(super) fn sharing(
+        mut self,
+        audit: Arc<AuditLog>,
+        cache: Option<Arc<CompileCache>>,
+    ) -> HostBuilder {
+        self.shared = Some((audit, cache));
+        self
     }
 
     /// How long `build` waits for another host that holds the audit log to
@@ -135,7 +150,9 @@ impl HostBuilder {
             engine,
             background_seal,
             audit_wait,
+            shared,
         } = self;
+        let pooled = matches!(engine, EngineSetup::Pooled);
         let config = &policy.audit;
         let open_log = move |faults: Faults| match audit_wait {
             Some(wait) => AuditLog::open_waiting(config, faults, wait),
@@ -147,39 +164,59 @@ impl HostBuilder {
         let mounts = Mounts::open(&policy, cap_std::ambient_authority())?;
         // No mount may reach airlock's own files (after the mounts opened,
         // so that one that cannot be a mount at all says so first).
-        crate::caps::fs::overlap::check(&policy, cache.as_ref().map(CompileCache::path))?;
+        let cache_path = match &shared {
+            Some((_, shared_cache)) => shared_cache.as_deref().map(CompileCache::path),
+            None => cache.as_ref().map(CompileCache::path),
+        };
+        crate::caps::fs::overlap::check(&policy, cache_path)?;
         let net = Arc::new(NetConfig::new(&policy.network)?);
         // With the operator's files read and sound, open the audit log
         // (reading it back to its last record and checking it against its
         // last checkpoint) while the engine is set up, neither depending on
         // the other: here while a prelinked engine finishes on its thread,
         // else on a helper while this thread builds the engine.
-        let (engine, audit) = match engine {
-            EngineSetup::Prelinked(prelink) => {
-                let audit = open_log(faults);
-                tracing::debug!("the engine and linker were built ahead, on a thread of their own");
-                (prelink.join().map_err(runtime_error), audit)
-            }
-            setup => std::thread::scope(|s| {
-                let thread_faults = faults.clone();
-                let open = move || open_log(thread_faults);
-                let opening = std::thread::Builder::new()
-                    .name("airlock-audit-open".into())
-                    .spawn_scoped(s, open);
-                let pool = matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
-                let engine = Self::engine(pool);
-                let audit = match opening {
-                    Ok(thread) => thread
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    Err(_) => open_log(faults),
+        let (engine, audit, cache) = match (engine, shared) {
+            // Replacing a host: its log is open already.
+            (setup, Some((audit, cache))) => {
+                let engine = match setup {
+                    EngineSetup::Prelinked(prelink) => prelink.join().map_err(runtime_error),
+                    setup => {
+                        let pool =
+                            matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
+                        Self::engine(pool)
+                    }
                 };
-                (engine, audit)
-            }),
+                (engine, audit, cache)
+            }
+            (EngineSetup::Prelinked(prelink), None) => {
+                let audit = Arc::new(open_log(faults)?);
+                tracing::debug!("the engine and linker were built ahead, on a thread of their own");
+                let cache = keyed(cache, &audit);
+                (prelink.join().map_err(runtime_error), audit, cache)
+            }
+            (setup, None) => {
+                let (engine, audit) = std::thread::scope(|s| {
+                    let thread_faults = faults.clone();
+                    let open = move || open_log(thread_faults);
+                    let opening = std::thread::Builder::new()
+                        .name("airlock-audit-open".into())
+                        .spawn_scoped(s, open);
+                    let pool = matches!(setup, EngineSetup::Pooled).then_some(policy.limits.memory);
+                    let engine = Self::engine(pool);
+                    let audit = match opening {
+                        Ok(thread) => thread
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                        Err(_) => open_log(faults),
+                    };
+                    (engine, audit)
+                });
+                let audit = Arc::new(audit?);
+                let cache = keyed(cache, &audit);
+                (engine, audit, cache)
+            }
         };
         let (engine, linker) = engine?;
-        let audit = Arc::new(audit?);
-        let cache = cache.map(|c| c.keyed(audit.derive_key(runtime::cache::KEY_CONTEXT)));
         let checkpointer = if background_seal {
             Checkpointer::start(&audit, policy.audit.checkpoint_interval)
                 .map_err(|e| Error::io("cannot start the checkpoint thread", e))?
@@ -194,6 +231,8 @@ impl HostBuilder {
                 linker,
                 cache,
                 compiler,
+                pooled,
+                background_seal,
                 runs: Semaphore::new(MAX_RUNS as usize),
                 policy,
                 lock,
@@ -215,6 +254,11 @@ impl HostBuilder {
         let linker = runtime::linker(&engine).map_err(runtime_error)?;
         Ok((engine, linker))
     }
+}
+
+/// `cache`, its artifacts bound to `audit`'s key.
+fn keyed(cache: Option<CompileCache>, audit: &AuditLog) -> Option<Arc<CompileCache>> {
+    cache.map(|c| Arc::new(c.keyed(audit.derive_key(runtime::cache::KEY_CONTEXT))))
 }
 
 fn runtime_error(e: wasmtime::Error) -> Error {

@@ -15,7 +15,7 @@ use crate::runtime::cache::CompileCache;
 use crate::runtime::compiler::Compiler;
 use crate::runtime::invoke::{Prepared, Runner};
 use crate::runtime::state::RunState;
-use airlock_audit::{AuditLog, Checkpointer};
+use airlock_audit::{AuditLog, Checkpointer, Event, EventKind};
 use airlock_rules::grant::Grant;
 use airlock_rules::manifest::Manifest;
 use airlock_rules::policy::Policy;
@@ -41,8 +41,12 @@ pub struct Host {
 struct Inner {
     engine: Engine,
     linker: Linker<RunState>,
-    cache: Option<CompileCache>,
+    cache: Option<Arc<CompileCache>>,
     compiler: Compiler,
+    /// Whether runs' instances come from a pool (kept on reload).
+    pooled: bool,
+    /// Whether runs' ends are sealed in the background (kept on reload).
+    background_seal: bool,
     /// One permit per run in flight: the engine's pool has a slot for each.
     runs: Semaphore,
     policy: Policy,
@@ -154,6 +158,74 @@ impl Host {
         self.inner
             .audit
             .checkpoint()
+            .map(drop)
+            .map_err(Error::Audit)
+    }
+
+    /// A host for `policy` — and the lock it names, read now — that writes
+    /// to this host's audit log, keeps its engine settings, compiler and
+    /// compile cache, and records a `policy.reload` for the change: what a
+    /// long-lived server swaps in when the operator changes the policy or
+    /// the lock, without a restart. Runs in flight finish on this host;
+    /// drop it when they have. A policy whose `[audit]` settings differ is
+    /// refused (a log is changed only by a restart), and so is anything
+    /// `build` refuses; each refusal is recorded, and this host stays as it
+    /// was.
+    pub fn reload(&self, policy: Policy) -> Result<Host, Error> {
+        let inner = &self.inner;
+        let file = policy
+            .file
+            .as_ref()
+            .map_or_else(|| "the new policy".to_owned(), |f| f.display().to_string());
+        if policy.audit != inner.policy.audit {
+            let e = Error::Document(airlock_rules::doc::DocError::new(
+                &file,
+                "audit",
+                "the [audit] settings differ from the ones in force; a log is changed only by a \
+                 restart",
+            ));
+            self.refuse_reload(&crate::report::chain(&e))?;
+            return Err(e);
+        }
+        let builder = HostBuilder::new(policy)
+            .instance_pool(inner.pooled)
+            .seal_in_background(inner.background_seal)
+            .compiler(inner.compiler.clone())
+            .sharing(inner.audit.clone(), inner.cache.clone());
+        match builder.build() {
+            Ok(host) => {
+                let approved: Vec<String> = host
+                    .lock()
+                    .entries()
+                    .map(|e| format!("{}@{} {}", e.name, e.version, e.digest))
+                    .collect();
+                let event = Event::new(EventKind::PolicyReload)
+                    .allow()
+                    .field("policy", file)
+                    .field("approved", approved);
+                inner
+                    .audit
+                    .append(None, event)
+                    .and_then(|_| inner.audit.checkpoint())
+                    .map_err(Error::Audit)?;
+                Ok(host)
+            }
+            Err(e) => {
+                self.refuse_reload(&crate::report::chain(&e))?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Record that a new policy or lock was not taken, because of `reason`
+    /// (a `policy.reload` record that denies it): this host stays in force.
+    /// For a policy that does not even parse, so that [`reload`](Self::reload)
+    /// never saw it.
+    pub fn refuse_reload(&self, reason: &str) -> Result<(), Error> {
+        let audit = &self.inner.audit;
+        audit
+            .append(None, Event::new(EventKind::PolicyReload).deny(reason))
+            .and_then(|_| audit.checkpoint())
             .map(drop)
             .map_err(Error::Audit)
     }
