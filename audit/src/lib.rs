@@ -96,7 +96,7 @@ pub use keys::load_or_create as signing_key;
 pub use keys::write_pair as write_key_pair;
 pub use log::{AuditLog, GENESIS};
 pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase, Scrub};
-pub use recorder::{Intent, Recorder};
+pub use recorder::{Intent, Observer, Recorder};
 pub use ticker::Checkpointer;
 
 use airlock_rules::provenance::Digest;

@@ -96,6 +96,18 @@ impl Event {
         self.kind
     }
 
+    /// The event's fields as a JSON object, as they will be recorded
+    /// (once sealed: redacted and cut), without a field given
+    /// as canonical JSON (the grant of a `run.start`) and without the
+    /// record's chain fields.
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.fields
+            .0
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
     /// Record the host's decision.
     pub fn decision(self, decision: Decision) -> Event {
         self.field("decision", decision.as_str())

@@ -22,7 +22,12 @@ pub struct Recorder {
     info: Arc<RunInfo>,
     scrub: Option<Arc<dyn Scrub>>,
     track: Arc<Mutex<Track>>,
+    observer: Option<Observer>,
 }
+
+/// Told of each record of a run once it is written: its `seq` and its
+/// fields ([`Event::to_json`]), redacted as recorded.
+pub type Observer = Arc<dyn Fn(u64, &serde_json::Map<String, Value>) + Send + Sync>;
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,6 +119,7 @@ impl Recorder {
             info: Arc::new(info),
             scrub: None,
             track: Arc::default(),
+            observer: None,
         }
     }
 
@@ -121,6 +127,23 @@ impl Recorder {
     pub fn scrubbing(mut self, scrub: Arc<dyn Scrub>) -> Recorder {
         self.scrub = Some(scrub);
         self
+    }
+
+    /// Tell `observer` of each record once it is written.
+    pub fn observing(mut self, observer: Observer) -> Recorder {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// What the observer is shown of `event`, if there is one.
+    fn view(&self, event: &Event) -> Option<serde_json::Map<String, Value>> {
+        self.observer.as_ref().map(|_| event.to_json())
+    }
+
+    fn tell(&self, result: &Result<u64, AuditError>, view: Option<serde_json::Map<String, Value>>) {
+        if let (Some(observer), Ok(seq), Some(view)) = (&self.observer, result, view) {
+            observer(*seq, &view);
+        }
     }
 
     /// Write at most `budget` refusals one by one (single records: the
@@ -174,8 +197,10 @@ impl Recorder {
             .field("first", denial(over.first))
             .field("last", denial(over.last));
         let event = self.seal(event);
+        let view = self.view(&event);
         let result = self.log.append(Some(&self.info), event);
         self.note(&result, None);
+        self.tell(&result, view);
         result.map(drop)
     }
 
@@ -226,8 +251,10 @@ impl Recorder {
         {
             return Ok(None);
         }
+        let view = self.view(&event);
         let result = self.log.append(Some(&self.info), event);
         self.note(&result, denial);
+        self.tell(&result, view);
         result.map(Some)
     }
 
@@ -254,10 +281,11 @@ impl Recorder {
             return Err(AuditError::OverBudget(why));
         }
         let kind = event.kind();
-        let result = self
-            .log
-            .append_durable(Some(&self.info), self.seal(event.phase(Phase::Intent)));
+        let event = self.seal(event.phase(Phase::Intent));
+        let view = self.view(&event);
+        let result = self.log.append_durable(Some(&self.info), event);
         self.note(&result, None);
+        self.tell(&result, view);
         Ok(Intent {
             seq: result?,
             kind,
@@ -296,6 +324,7 @@ impl Recorder {
             self.admit(denial, true);
         }
         let result = self.log.append_event(Some(&self.info), &event);
+        self.tell(&result, self.view(&event));
         if result.is_err() {
             self.log.owe(Some(&self.info), event);
         }

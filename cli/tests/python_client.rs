@@ -84,7 +84,7 @@ fn the_python_client_passes_its_tests_against_a_real_server() {
     // Every test ran: none skipped, none deselected.
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(
-        summary.starts_with("7 passed") && !summary.contains("skipped"),
+        summary.starts_with("9 passed") && !summary.contains("skipped"),
         "{stdout}"
     );
 }

@@ -1116,3 +1116,207 @@ async fn airlock_run_beside_a_server_is_refused_clearly() {
     drop(served);
     verify(d);
 }
+
+/// The Server-Sent Events of `GET path`, read to the end: (event, data).
+async fn read_events(target: &Target, path: &str, token: Option<&str>) -> Vec<(String, Value)> {
+    let request = request(Method::GET, path, token, "");
+    let Target::Tcp(addr) = target else {
+        unreachable!()
+    };
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut text = String::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    text.split("\n\n")
+        .filter(|block| !block.is_empty())
+        .map(|block| {
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap();
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap();
+            (event.to_owned(), serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+/// A run started without waiting: its id at once, its state, its records
+/// as they happen, cancelling it (recorded in its end), and nobody but its
+/// caller seeing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_without_waiting_stream_and_cancel() {
+    let dir = setup();
+    let d = dir.path();
+    let other = "fedcba9876543210fedcba9876543210-other";
+    std::fs::write(d.join("tokens"), format!("ci {TOKEN}\nother {other}\n")).unwrap();
+    std::fs::set_permissions(d.join("tokens"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let served = Served::start(d, &["--listen", "tcp:127.0.0.1:0", "--tokens", "tokens"]);
+    let target = served.target(0);
+    let openapi = get(&target, "/v1/openapi.json", Some(TOKEN)).await.json();
+    let post = |body: &'static str| {
+        let target = target.clone();
+        async move {
+            send(
+                &target,
+                request(Method::POST, "/v1/runs", Some(TOKEN), body),
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // One that finishes: its events end with its outcome.
+    let a = post(r#"{"action": "hello", "input": {"name": "Ada"}}"#).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.json());
+    conforms(&openapi, "/v1/runs", "post", &a);
+    let id = a.json()["run"].as_str().unwrap().to_owned();
+    assert_eq!(a.headers["location"], format!("/v1/runs/{id}"));
+    let events = read_events(&target, &format!("/v1/runs/{id}/events"), Some(TOKEN)).await;
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|(e, d)| format!("{e}:{}", d["event"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("record:run.start"),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"record:run.end".to_owned()), "{kinds:?}");
+    let (last, outcome) = events.last().unwrap();
+    assert_eq!(
+        (last.as_str(), outcome["status"].as_str()),
+        ("end", Some("ok"))
+    );
+    assert_eq!(outcome["run"], id.as_str());
+    let state = get(&target, &format!("/v1/runs/{id}"), Some(TOKEN)).await;
+    conforms(&openapi, "/v1/runs/{id}", "get", &state);
+    assert_eq!(state.json()["state"], "finished");
+    assert_eq!(state.json()["outcome"]["output"]["greeting"], "Hello, Ada!");
+    // Late readers get the whole story too.
+    assert_eq!(
+        read_events(&target, &format!("/v1/runs/{id}/events"), Some(TOKEN))
+            .await
+            .len(),
+        events.len()
+    );
+
+    // Another caller does not see it.
+    for path in [format!("/v1/runs/{id}"), format!("/v1/runs/{id}/events")] {
+        let a = get(&target, &path, Some(other)).await;
+        assert_eq!(
+            (a.status, a.json()["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unknown_run"))
+        );
+    }
+    let a = send(
+        &target,
+        request(Method::DELETE, &format!("/v1/runs/{id}"), Some(other), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = send(
+        &target,
+        request(Method::DELETE, &format!("/v1/runs/{id}"), Some(TOKEN), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (StatusCode::CONFLICT, Some("run_finished"))
+    );
+
+    // One that would sleep for a minute, cancelled while its events stream.
+    let a = post(r#"{"action": "probe", "input": {"op": "sleep", "ms": 60000}}"#).await;
+    let id = a.json()["run"].as_str().unwrap().to_owned();
+    let reading = {
+        let (target, path) = (target.clone(), format!("/v1/runs/{id}/events"));
+        tokio::spawn(async move { read_events(&target, &path, Some(TOKEN)).await })
+    };
+    eventually("the run starts", async || {
+        get(&target, &format!("/v1/runs/{id}"), Some(TOKEN))
+            .await
+            .json()["state"]
+            == "running"
+    })
+    .await;
+    let started = Instant::now();
+    let a = send(
+        &target,
+        request(Method::DELETE, &format!("/v1/runs/{id}"), Some(TOKEN), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    conforms(&openapi, "/v1/runs/{id}", "delete", &a);
+    let events = reading.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cancelled at once"
+    );
+    let (last, outcome) = events.last().unwrap();
+    assert_eq!(
+        (last.as_str(), outcome["code"].as_str()),
+        ("end", Some("cancelled")),
+        "{outcome}"
+    );
+    let end = records(d)
+        .into_iter()
+        .find(|r| r["event"] == "run.end" && r["run"] == id.as_str())
+        .unwrap();
+    assert_eq!(end["outcome"], "cancelled");
+    verify(d);
+}
+
+/// SIGTERM with a run that would outlast the grace: the run is cancelled,
+/// its end says so, and the server exits 0 with the log sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_what_outlasts_the_grace() {
+    let dir = setup();
+    let d = dir.path();
+    let mut served = Served::start(d, &["--grace", "300ms"]);
+    let target = served.target(0);
+    let slow = {
+        let target = target.clone();
+        tokio::spawn(async move {
+            invoke(
+                &target,
+                "probe",
+                r#"{"input": {"op": "sleep", "ms": 60000}}"#,
+                None,
+            )
+            .await
+        })
+    };
+    eventually("the run starts", async || runs_started(d) == 1).await;
+    let started = Instant::now();
+    let status = served.stop();
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        served.stderr.lock().unwrap()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let answer = slow.await.unwrap();
+    assert_eq!(answer.json()["code"], "cancelled");
+    let end = records(d)
+        .into_iter()
+        .find(|r| r["event"] == "run.end")
+        .unwrap();
+    assert_eq!(end["outcome"], "cancelled");
+    verify(d);
+}

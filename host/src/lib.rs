@@ -95,7 +95,7 @@ pub use airlock_rules as rules;
 pub use airlock_rules::{Grant, Manifest, Policy, Refusal};
 pub use error::Error;
 pub use host::{Action, Host, HostBuilder};
-pub use outcome::{Failure, Invocation, Outcome};
+pub use outcome::{Cancel, Failure, Invocation, Outcome};
 pub use runtime::Prelink;
 pub use runtime::limits::LimitExceeded;
 

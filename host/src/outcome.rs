@@ -43,6 +43,8 @@ pub enum Failure {
     /// written), so the run was stopped. The error's kind says whether to
     /// retry, fail over or page a person.
     Host(AuditError),
+    /// The caller cancelled the run ([`Cancel`]) before it ended.
+    Cancelled,
 }
 
 impl fmt::Display for Failure {
@@ -52,13 +54,14 @@ impl fmt::Display for Failure {
             Failure::Limit(limit) => write!(f, "{limit}"),
             Failure::Trap(message) => write!(f, "the action trapped: {message}"),
             Failure::Host(message) => write!(f, "{message}"),
+            Failure::Cancelled => write!(f, "the run was cancelled by its caller"),
         }
     }
 }
 
 /// How one invocation differs from the defaults
 /// ([`Action::invoke_with`](crate::Action::invoke_with)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Invocation {
     /// Who asked for the run (a token's name, a certificate's subject),
@@ -67,6 +70,25 @@ pub struct Invocation {
     /// A time limit shorter than the grant's (a longer one changes
     /// nothing); recorded in `run.start` as `timeout_ms`.
     pub timeout: Option<Duration>,
+    /// The run's id, chosen ahead ([`Invocation::new_run_id`]) so that a
+    /// caller can name the run before it starts.
+    pub run: Option<String>,
+    /// Told of each of the run's records as it is written.
+    pub observer: Option<airlock_audit::Observer>,
+    /// Stops the run when cancelled.
+    pub cancel: Option<Cancel>,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invocation")
+            .field("caller", &self.caller)
+            .field("timeout", &self.timeout)
+            .field("run", &self.run)
+            .field("observed", &self.observer.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
 }
 
 impl Invocation {
@@ -80,5 +102,74 @@ impl Invocation {
     pub fn timeout(mut self, timeout: Duration) -> Invocation {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Give the run the id `run`, from [`Invocation::new_run_id`].
+    pub fn run_id(mut self, run: String) -> Invocation {
+        self.run = Some(run);
+        self
+    }
+
+    /// Tell `observer` of each record of the run as it is written.
+    pub fn observer(mut self, observer: airlock_audit::Observer) -> Invocation {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Stop the run when `cancel` is cancelled.
+    pub fn cancel(mut self, cancel: Cancel) -> Invocation {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// A fresh run id: 128 random bits in hex, as every run gets, from the
+    /// thread's CSPRNG (seeded from the OS, as wasmtime-wasi's random
+    /// context is for every run) rather than a `getrandom(2)` per run.
+    pub fn new_run_id() -> String {
+        let mut bytes = [0u8; 16];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
+        airlock_rules::provenance::hex(&bytes)
+    }
+}
+
+/// Stops a run from outside it: the run ends with [`Failure::Cancelled`],
+/// recorded in its `run.end`, whether it is computing (at the next epoch
+/// tick) or waiting in the host (at once).
+#[derive(Clone, Debug, Default)]
+pub struct Cancel {
+    inner: std::sync::Arc<CancelInner>,
+}
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// Cancel the run (again: no effect).
+    pub fn cancel(&self) {
+        self.inner
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner
+            .cancelled
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once cancelled.
+    pub async fn cancelled(&self) {
+        let notified = self.inner.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_cancelled() {
+            return;
+        }
+        notified.await;
     }
 }

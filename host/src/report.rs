@@ -121,6 +121,8 @@ pub enum Code {
     Refusals,
     /// The action trapped: a panic, `unreachable`, a stack overflow.
     Trap,
+    /// The caller cancelled the run.
+    Cancelled,
     /// Another host holds the audit log: retry later.
     AuditBusy,
     /// The audit log was changed behind airlock's back: a person must look
@@ -153,6 +155,7 @@ impl Code {
         Code::Output,
         Code::Refusals,
         Code::Trap,
+        Code::Cancelled,
         Code::AuditBusy,
         Code::AuditTampered,
         Code::AuditUnavailable,
@@ -173,9 +176,12 @@ impl Code {
             | Code::TooLarge
             | Code::BadInput
             | Code::BadPolicy => Status::Refused,
-            Code::Timeout | Code::Memory | Code::Output | Code::Refusals | Code::Trap => {
-                Status::Limit
-            }
+            Code::Timeout
+            | Code::Memory
+            | Code::Output
+            | Code::Refusals
+            | Code::Trap
+            | Code::Cancelled => Status::Limit,
             Code::AuditBusy | Code::AuditTampered | Code::AuditUnavailable | Code::HostError => {
                 Status::HostFault
             }
@@ -218,6 +224,7 @@ impl Code {
             Failure::Limit(LimitExceeded::Output { .. }) => Code::Output,
             Failure::Limit(LimitExceeded::Refusals(_)) => Code::Refusals,
             Failure::Trap(_) => Code::Trap,
+            Failure::Cancelled => Code::Cancelled,
             Failure::Host(e) => Code::of_audit(e),
         }
     }
@@ -390,6 +397,7 @@ mod tests {
             (Code::Output, Status::Limit, 4),
             (Code::Refusals, Status::Limit, 4),
             (Code::Trap, Status::Limit, 4),
+            (Code::Cancelled, Status::Limit, 4),
             (Code::AuditBusy, Status::HostFault, 5),
             (Code::AuditTampered, Status::HostFault, 5),
             (Code::AuditUnavailable, Status::HostFault, 5),

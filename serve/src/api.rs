@@ -1,15 +1,17 @@
 //! The HTTP API: routing, authentication, admission and the handlers.
 
 use crate::metrics::Metrics;
-use crate::problem::{Body, json_response, problem, status_of};
+use crate::problem::{Body, full, json_response, problem, status_of};
+use crate::runs::{Channel, Phase, Run, Runs};
 use crate::{Peer, Tokens};
 use airlock::report::{Code, Report};
-use airlock::{Host, Invocation, Policy};
+use airlock::{Cancel, Host, Invocation, Policy};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -33,7 +35,11 @@ pub struct State {
     /// Required of TCP callers, when given.
     pub tokens: Option<Tokens>,
     /// One permit per run at a time.
-    pub slots: Semaphore,
+    pub slots: Arc<Semaphore>,
+    /// Runs started by `POST /v1/runs`.
+    pub runs: Runs,
+    /// Every run in flight, to be cancelled if shutdown's grace runs out.
+    pub live: std::sync::Mutex<std::collections::HashMap<String, Cancel>>,
     /// How many may wait for a slot before the next is told to come back.
     pub queue: u64,
     pub metrics: Metrics,
@@ -102,7 +108,7 @@ fn refuse(state: &State, status: StatusCode, code: &str, detail: &str) -> Respon
 }
 
 /// Answer `request` from `peer`.
-pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> Response<Body> {
+pub async fn handle(state: &Arc<State>, peer: &Peer, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
     let Some(segments) = segments(&path) else {
         return refuse(
@@ -127,7 +133,7 @@ pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> R
     match segments.as_slice() {
         ["readyz"] => only_get(state, &method, || ready(state, &host)),
         ["metrics"] => only_get(state, &method, || {
-            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            let mut r = Response::new(full(state.metrics.render()));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -135,7 +141,7 @@ pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> R
             r
         }),
         ["v1", "openapi.json"] => only_get(state, &method, || {
-            let mut r = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+            let mut r = Response::new(full(Bytes::from_static(OPENAPI.as_bytes())));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
@@ -147,6 +153,14 @@ pub async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> R
             let name = (*name).to_owned();
             only_get(state, &method, || action(state, &host, &name))
         }
+        ["v1", "runs"] => {
+            if method != Method::POST {
+                return not_allowed(state, "POST");
+            }
+            start(state, &host, caller, request).await
+        }
+        ["v1", "runs", id] => run_endpoint(state, &method, id, false, &caller),
+        ["v1", "runs", id, "events"] => run_endpoint(state, &method, id, true, &caller),
         ["v1", "actions", name, "invoke"] => {
             if method != Method::POST {
                 return not_allowed(state, "POST");
@@ -353,100 +367,147 @@ struct InvokeBody {
     timeout: Option<String>,
 }
 
-async fn invoke(
+/// The body of `POST /v1/runs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    action: String,
+    input: serde_json::Value,
+    timeout: Option<String>,
+}
+
+/// The body of `request`, read within the limits, as `T`; or the problem.
+async fn read_body<T: serde::de::DeserializeOwned>(
     state: &State,
+    host: &Host,
+    request: Request<Incoming>,
+    shape: &str,
+) -> Result<T, Box<Response<Body>>> {
+    let body_limit = state.body_limit(host);
+    let body = Limited::new(request.into_body(), body_limit);
+    let problem = |status, code, detail: &str| Box::new(refuse(state, status, code, detail));
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+        Err(_) => {
+            let within = humantime::format_duration(BODY_TIMEOUT);
+            let why = format!("the body did not arrive within {within}");
+            return Err(problem(StatusCode::REQUEST_TIMEOUT, "body_timeout", &why));
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            let why = format!(
+                "the body is larger than {body_limit} bytes, the most this server accepts (the \
+                 policy's [limits] input, and room for the envelope)"
+            );
+            return Err(problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &why,
+            ));
+        }
+        Ok(Err(e)) => {
+            let why = format!("cannot read the body: {e}");
+            return Err(problem(StatusCode::BAD_REQUEST, "bad_body", &why));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let why = format!("the body is not {shape}: {e}");
+        problem(StatusCode::BAD_REQUEST, "bad_json", &why)
+    })
+}
+
+/// How a run is asked for: by `caller`, with a `timeout` if given.
+fn invocation(
+    state: &State,
+    caller: String,
+    timeout: Option<&str>,
+) -> Result<Invocation, Box<Response<Body>>> {
+    let how = Invocation::default().caller(caller);
+    match timeout.map(humantime::parse_duration) {
+        None => Ok(how),
+        Some(Ok(t)) => Ok(how.timeout(t)),
+        Some(Err(e)) => Err(Box::new(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            &format!(
+                "timeout `{}` is not a duration like 10s or 500ms: {e}",
+                timeout.unwrap_or_default()
+            ),
+        ))),
+    }
+}
+
+fn busy(state: &State) -> Response<Body> {
+    let mut r = refuse(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "busy",
+        "every run slot is taken and the queue is full: retry after a moment",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    r
+}
+
+async fn invoke(
+    state: &Arc<State>,
     host: &Host,
     name: &str,
     caller: String,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let body_limit = state.body_limit(host);
-    let body = Limited::new(request.into_body(), body_limit);
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Err(_) => {
-            return refuse(
-                state,
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                &format!(
-                    "the body did not arrive within {}",
-                    humantime::format_duration(BODY_TIMEOUT)
-                ),
-            );
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return refuse(
-                state,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!(
-                    "the body is larger than {} bytes, the most this server accepts (the policy's \
-                     [limits] input, and room for the envelope)",
-                    body_limit
-                ),
-            );
-        }
-        Ok(Err(e)) => {
-            return refuse(
-                state,
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                &format!("cannot read the body: {e}"),
-            );
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
+    let shape = "{\"input\": JSON, \"timeout\"?: \"10s\"}";
+    let body: InvokeBody = match read_body(state, host, request, shape).await {
+        Ok(body) => body,
+        Err(problem) => return *problem,
     };
-    let body: InvokeBody = match serde_json::from_slice(&bytes) {
-        Ok(b) => b,
-        Err(e) => {
-            return refuse(
-                state,
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                &format!("the body is not {{\"input\": JSON, \"timeout\"?: \"10s\"}}: {e}"),
-            );
-        }
+    let how = match invocation(state, caller, body.timeout.as_deref()) {
+        Ok(how) => how,
+        Err(problem) => return *problem,
     };
-    let mut how = Invocation::default().caller(caller);
-    if let Some(text) = &body.timeout {
-        match humantime::parse_duration(text) {
-            Ok(t) => how = how.timeout(t),
-            Err(e) => {
-                return refuse(
-                    state,
-                    StatusCode::BAD_REQUEST,
-                    "bad_json",
-                    &format!("timeout `{text}` is not a duration like 10s or 500ms: {e}"),
-                );
-            }
-        }
-    }
-    let input = body.input.to_string();
+    let Some(ticket) = Ticket::take(state) else {
+        return busy(state);
+    };
+    let report = run_once(state, ticket, name, &body.input.to_string(), how).await;
+    json_response(status_of(&report), &report)
+}
 
-    let Some(_slot) = admit(state).await else {
-        let mut r = refuse(
-            state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "busy",
-            "every run slot is taken and the queue is full: retry after a moment",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-        return r;
-    };
+/// Run `name` once when `ticket` gets a slot, and count what came of it.
+async fn run_once(
+    state: &Arc<State>,
+    ticket: Ticket,
+    name: &str,
+    input: &str,
+    how: Invocation,
+) -> Report {
+    let _slot = ticket.slot().await;
+    let cancel = how.cancel.clone().unwrap_or_default();
+    let how = how.cancel(cancel.clone());
+    let id = how.run.clone().unwrap_or_else(Invocation::new_run_id);
+    let how = how.run_id(id.clone());
+    state
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), cancel);
     state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     // The host in force once the run has its slot: a withdrawal taken
     // while it waited counts.
     let host = &state.host();
     let log = host.audit_log();
     let report = match host.action(name) {
-        Ok(action) => match action.invoke_with(&input, &how).await {
+        Ok(action) => match action.invoke_with(input, &how).await {
             Ok(outcome) => Report::of_outcome(&outcome, log),
             Err(e) => Report::of_error(Some(name), &e, Some(log)),
         },
         Err(e) => Report::of_error(Some(name), &e, Some(log)),
     };
     state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    state
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
     let known = host.policy().actions.contains_key(name);
     state.metrics.ended(&report, known);
     if matches!(
@@ -457,23 +518,190 @@ async fn invoke(
         tracing::error!("{why}");
         *state.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
-    json_response(status_of(&report), &report)
+    report
 }
 
-/// A run slot, waiting in the queue for one if it has room; `None` when
-/// it has not.
-async fn admit(state: &State) -> Option<tokio::sync::SemaphorePermit<'_>> {
-    if let Ok(permit) = state.slots.try_acquire() {
-        return Some(permit);
+/// `POST /v1/runs`: queue a run and answer at once with its id.
+async fn start(
+    state: &Arc<State>,
+    host: &Host,
+    caller: String,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let shape = "{\"action\": NAME, \"input\": JSON, \"timeout\"?: \"10s\"}";
+    let body: StartBody = match read_body(state, host, request, shape).await {
+        Ok(body) => body,
+        Err(problem) => return *problem,
+    };
+    let how = match invocation(state, caller.clone(), body.timeout.as_deref()) {
+        Ok(how) => how,
+        Err(problem) => return *problem,
+    };
+    let Some(ticket) = Ticket::take(state) else {
+        return busy(state);
+    };
+    let id = Invocation::new_run_id();
+    let run = Arc::new(Run::new(
+        id.clone(),
+        body.action.clone(),
+        caller,
+        Cancel::default(),
+    ));
+    state.runs.insert(run.clone());
+    let observer: airlock::audit::Observer = {
+        let run = run.clone();
+        Arc::new(move |seq, fields| run.record(seq, fields))
+    };
+    let how = how
+        .run_id(id.clone())
+        .observer(observer)
+        .cancel(run.cancel.clone());
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let state = task_state;
+        let report = if run.cancel.is_cancelled() {
+            drop(ticket);
+            Report::not_run(
+                Some(&run.action),
+                Code::Cancelled,
+                "cancelled before it started",
+            )
+        } else {
+            let input = body.input.to_string();
+            let started = {
+                let run = run.clone();
+                async move {
+                    run.set_phase(Phase::Running);
+                }
+            };
+            let ticket = ticket.then(started);
+            run_once(&state, ticket, &run.action, &input, how).await
+        };
+        run.set_phase(Phase::Finished(Box::new(report)));
+        state.runs.finished(&run);
+    });
+    let mut r = json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "run": id, "state": "queued" }),
+    );
+    if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/runs/{id}")) {
+        r.headers_mut().insert(header::LOCATION, location);
     }
-    let waiting = state.metrics.queued.fetch_add(1, Ordering::AcqRel);
-    if waiting >= state.queue {
-        state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
-        return None;
+    r
+}
+
+fn unknown_run(state: &State, id: &str) -> Response<Body> {
+    refuse(
+        state,
+        StatusCode::NOT_FOUND,
+        "unknown_run",
+        &format!(
+            "no run {id} started by this caller is kept (finished runs are kept for {} and at \
+             most {})",
+            humantime::format_duration(crate::runs::KEEP_FOR),
+            crate::runs::KEEP_AT_MOST
+        ),
+    )
+}
+
+fn run_state(run: &Run) -> serde_json::Value {
+    let (state, outcome) = match run.phase() {
+        Phase::Queued => ("queued", None),
+        Phase::Running => ("running", None),
+        Phase::Finished(report) => ("finished", Some(report)),
+    };
+    serde_json::json!({
+        "run": run.id,
+        "action": run.action,
+        "state": state,
+        "cancelled": run.cancel.is_cancelled(),
+        "outcome": outcome,
+    })
+}
+
+/// `GET`, `DELETE /v1/runs/{id}` and `GET /v1/runs/{id}/events`.
+fn run_endpoint(
+    state: &State,
+    method: &Method,
+    id: &str,
+    events: bool,
+    caller: &str,
+) -> Response<Body> {
+    let Some(run) = state.runs.get(id, caller) else {
+        return unknown_run(state, id);
+    };
+    match (method.clone(), events) {
+        (Method::GET, false) => json_response(StatusCode::OK, &run_state(&run)),
+        (Method::GET, true) => {
+            let mut r = Response::new(Channel(run.stream()).boxed());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/event-stream"),
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        (Method::DELETE, false) => {
+            if matches!(run.phase(), Phase::Finished(_)) {
+                return refuse(
+                    state,
+                    StatusCode::CONFLICT,
+                    "run_finished",
+                    &format!("run {id} has finished already; nothing to cancel"),
+                );
+            }
+            run.cancel.cancel();
+            json_response(StatusCode::ACCEPTED, &run_state(&run))
+        }
+        (_, true) => not_allowed(state, "GET"),
+        _ => not_allowed(state, "GET, DELETE"),
     }
-    let permit = state.slots.acquire().await.ok();
-    state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
-    permit
+}
+
+/// A place in the queue for a run slot, taken before the request is
+/// answered `429` or accepted.
+pub struct Ticket {
+    state: Arc<State>,
+    then: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Ticket {
+    /// A place, if a slot is free or the queue has room.
+    fn take(state: &Arc<State>) -> Option<Ticket> {
+        let waiting = state.metrics.queued.fetch_add(1, Ordering::AcqRel);
+        if state.slots.available_permits() == 0 && waiting >= state.queue {
+            state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Ticket {
+            state: state.clone(),
+            then: None,
+        })
+    }
+
+    /// Do `then` once the slot is had.
+    fn then(mut self, then: impl Future<Output = ()> + Send + 'static) -> Ticket {
+        self.then = Some(Box::pin(then));
+        self
+    }
+
+    /// Wait for the slot.
+    async fn slot(mut self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = self.state.slots.clone().acquire_owned().await.ok();
+        if let Some(then) = self.then.take() {
+            then.await;
+        }
+        permit
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod api;
 mod listen;
 mod metrics;
 mod problem;
+mod runs;
 mod tls;
 
 pub use listen::{Listen, Tokens};
@@ -204,7 +205,9 @@ impl Server {
                 reload_error: std::sync::Mutex::new(None),
                 reloading: std::sync::Mutex::new(()),
                 tokens,
-                slots: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+                slots: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
+                runs: runs::Runs::default(),
+                live: std::sync::Mutex::default(),
                 queue: config.queue as u64,
                 metrics: metrics::Metrics::default(),
                 fault: std::sync::Mutex::new(None),
@@ -277,19 +280,51 @@ impl Server {
         for path in sockets {
             let _ = std::fs::remove_file(path);
         }
-        let drained = tokio::time::timeout(grace, async {
-            for connections in &mut open {
+        // The requests in flight are answered, and the runs started
+        // without waiting for them end, within the grace period; then the
+        // runs still going are cancelled (each run.end says so) and given a
+        // moment to write it.
+        let drain = async |open: &mut Vec<JoinSet<()>>| {
+            for connections in open.iter_mut() {
                 while connections.join_next().await.is_some() {}
             }
-        })
-        .await;
-        if drained.is_err() {
+            while state
+                .metrics
+                .in_flight
+                .load(std::sync::atomic::Ordering::Acquire)
+                > 0
+                || state
+                    .metrics
+                    .queued
+                    .load(std::sync::atomic::Ordering::Acquire)
+                    > 0
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(grace, drain(&mut open)).await.is_err() {
+            let live: Vec<airlock::Cancel> = state
+                .live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned()
+                .collect();
             tracing::warn!(
-                "runs still in flight after {} of grace are stopped",
+                "{} runs still in flight after {} of grace are cancelled",
+                live.len(),
                 humantime::format_duration(grace)
             );
-            for connections in &mut open {
-                connections.shutdown().await;
+            for cancel in live {
+                cancel.cancel();
+            }
+            if tokio::time::timeout(CANCEL_GRACE, drain(&mut open))
+                .await
+                .is_err()
+            {
+                for connections in &mut open {
+                    connections.shutdown().await;
+                }
             }
         }
         state
@@ -298,6 +333,9 @@ impl Server {
             .map_err(|e| ServeError::Host(airlock::report::chain(&e)))
     }
 }
+
+/// How long cancelled runs get to write their end at shutdown.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// How often the policy and lock files are looked at for a change.
 const WATCH_EVERY: Duration = Duration::from_millis(500);

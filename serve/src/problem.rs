@@ -4,10 +4,16 @@
 use airlock::report::{Code, Report, Status};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
 
-/// A response body.
-pub type Body = Full<Bytes>;
+/// A response body: whole, or streamed (Server-Sent Events).
+pub type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+/// `bytes` as a whole response body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
 
 /// A problem with the request itself (not with a run): `code` is stable,
 /// `detail` is one line for people.
@@ -33,7 +39,7 @@ pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Respo
         format!("{{\"code\":\"internal\",\"detail\":\"cannot encode the response: {e}\"}}")
             .into_bytes()
     });
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -122,6 +122,43 @@ def test_a_full_server_says_when_to_retry(serve):
         slow.join()
 
 
+def test_a_run_started_without_waiting(serve):
+    server = serve()
+    with Client.unix(server.socket) as airlock:
+        run = airlock.start("hello", {"name": "Lin"})
+        kinds = []
+        for event in airlock.events(run):
+            kinds.append(event.data.get("event", event.event))
+        assert kinds[0] == "run.start" and kinds[-2:] == ["run.end", "end"]
+        assert airlock.wait(run).output["greeting"] == "Hello, Lin!"
+        state = airlock.run(run)
+        assert state.state == "finished" and state.outcome.run == run
+
+        slow = airlock.start("probe", {"op": "sleep", "ms": 60000})
+        while airlock.run(slow).state != "running":
+            pass
+        assert airlock.cancel(slow).cancelled
+        with pytest.raises(LimitExceeded) as e:
+            airlock.wait(slow)
+        assert e.value.code == "cancelled"
+        ends = [r for r in server.records() if r["event"] == "run.end" and r["run"] == slow]
+        assert ends[0]["outcome"] == "cancelled"
+
+
+async def test_async_runs_started_without_waiting(serve):
+    server = serve()
+    async with AsyncClient.unix(server.socket) as airlock:
+        runs = [await airlock.start("hello", {"name": f"a{i}"}) for i in range(5)]
+        outcomes = [await airlock.wait(r) for r in runs]
+        assert [o.run for o in outcomes] == runs
+        seen = [e.event async for e in airlock.events(runs[0])]
+        assert seen[-1] == "end"
+        assert (await airlock.run(runs[0])).state == "finished"
+        with pytest.raises(RequestRejected) as e:
+            await airlock.cancel(runs[0])
+        assert e.value.code == "run_finished"
+
+
 def test_the_quick_start_example_runs(serve):
     server = serve()
     example = Path(__file__).parent.parent / "examples" / "quickstart.py"

@@ -6,12 +6,12 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
-use crate::Invocation;
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
 use crate::caps::secrets::{Redactor, Secrets};
 use crate::outcome::{Failure, Outcome};
+use crate::{Cancel, Invocation};
 use airlock_audit::EventKind;
 use airlock_audit::{AuditError, AuditLog, Canonical, Checkpointer, Event, Recorder, RunInfo};
 use airlock_rules::grant::{Grant, SecretGrant};
@@ -97,15 +97,6 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// A fresh run identifier: 128 random bits in hex, from the thread's
-/// CSPRNG (seeded from the OS, as wasmtime-wasi's random context is for
-/// every run) rather than a `getrandom(2)` per run.
-fn new_run_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
-    airlock_rules::provenance::hex(&bytes)
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     airlock_rules::provenance::hex(&Sha256::digest(bytes))
 }
@@ -152,13 +143,17 @@ impl Runner<'_> {
         let recorder = Recorder::new(
             self.audit.clone(),
             RunInfo {
-                run: new_run_id(),
+                run: how.run.clone().unwrap_or_else(Invocation::new_run_id),
                 action: action.label(),
                 digest: action.digest,
             },
         )
         .scrubbing(Arc::new(redactor.clone()))
         .refusal_budget(limits.refusals);
+        let recorder = match &how.observer {
+            Some(observer) => recorder.observing(observer.clone()),
+            None => recorder,
+        };
         let preopens = self
             .mounts
             .preopens(&action.grant.mounts)
@@ -218,9 +213,12 @@ impl Runner<'_> {
         let deadline = Instant::now() + limits.timeout + EPOCH_TICK;
         let watched = recorder.clone();
         store.set_epoch_deadline(1);
+        let cancel = how.cancel.clone();
         store.epoch_deadline_callback(move |_| {
             if watched.exhausted() {
                 Err(LimitExceeded::Refusals(watched.budget()).into())
+            } else if cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                Err(wasmtime::Error::new(Cancelled))
             } else if Instant::now() >= deadline {
                 Err(wasmtime::Trap::Interrupt.into())
             } else {
@@ -234,25 +232,29 @@ impl Runner<'_> {
             let instance = action.pre.instantiate_async(&mut store).await?;
             instance.call_run(&mut store, input).await
         };
-        let called = tokio::time::timeout(limits.timeout, call).await;
+        let called = tokio::select! {
+            called = tokio::time::timeout(limits.timeout, call) => Some(called),
+            () = cancelled(how.cancel.as_ref()) => None,
+        };
         let duration = started.elapsed();
 
         let state = store.data_mut();
         let err_captured = stderr.take();
         let result = match called {
-            Err(_elapsed) => Err(Failure::Limit(LimitExceeded::Timeout(limits.timeout))),
-            Ok(Err(trap)) => Err(classify(
+            None => Err(Failure::Cancelled),
+            Some(Err(_elapsed)) => Err(Failure::Limit(LimitExceeded::Timeout(limits.timeout))),
+            Some(Ok(Err(trap))) => Err(classify(
                 &trap,
                 state.limiter.exceeded(),
                 limits.timeout,
                 &err_captured,
                 &redactor,
             )),
-            Ok(Ok(Err(message))) => Err(Failure::Action(cut(
+            Some(Ok(Ok(Err(message)))) => Err(Failure::Action(cut(
                 &redactor.redact(&message),
                 limits.output,
             ))),
-            Ok(Ok(Ok(output))) => check_output(output, limits.output, &redactor, &recorder),
+            Some(Ok(Ok(Ok(output)))) => check_output(output, limits.output, &redactor, &recorder),
         };
         // Past its refusal budget a run has failed, however it ended.
         let result = match recorder.exhausted() {
@@ -336,6 +338,27 @@ fn outcome_name(result: &Result<String, Failure>) -> &'static str {
         Err(Failure::Limit(_)) => "limit",
         Err(Failure::Trap(_)) => "trap",
         Err(Failure::Host(_)) => "host-error",
+        Err(Failure::Cancelled) => "cancelled",
+    }
+}
+
+/// The error an epoch tick stops a cancelled run with.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the run was cancelled by its caller")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Completes when `cancel` is cancelled; never without one.
+async fn cancelled(cancel: Option<&Cancel>) {
+    match cancel {
+        Some(cancel) => cancel.cancelled().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -349,6 +372,9 @@ fn classify(
 ) -> Failure {
     if let Some(limit) = exceeded {
         return Failure::Limit(limit.clone());
+    }
+    if trap.downcast_ref::<Cancelled>().is_some() {
+        return Failure::Cancelled;
     }
     if let Some(limit) = trap.downcast_ref::<LimitExceeded>() {
         return Failure::Limit(limit.clone());

@@ -19,6 +19,8 @@ from ._types import (
     Problem,
     Refused,
     RequestRejected,
+    RunEvent,
+    RunState,
     ServerBusy,
 )
 
@@ -34,5 +36,7 @@ __all__ = [
     "Problem",
     "Refused",
     "RequestRejected",
+    "RunEvent",
+    "RunState",
     "ServerBusy",
 ]

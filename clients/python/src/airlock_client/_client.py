@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any, Optional, Union
+import json
+from typing import Any, AsyncIterator, Iterator, Optional, Union
 
 import httpx
 
-from ._types import BY_STATUS, Outcome, Problem, RequestRejected, ServerBusy
+from ._types import BY_STATUS, Outcome, Problem, RequestRejected, RunEvent, RunState, ServerBusy
 
 _DEFAULT_TIMEOUT = 120.0
 
@@ -42,14 +43,16 @@ def _outcome(response: httpx.Response) -> Outcome:
         raise RequestRejected(
             Problem(response.status_code, "bad_response", response.text[:200])
         ) from None
-    outcome = Outcome.from_json(doc)
+    return _ok(Outcome.from_json(doc), response.status_code)
+
+
+def _ok(outcome: Outcome, status: int = 200) -> Outcome:
+    """``outcome`` if it is ``ok``; the exception for its status if not."""
     if outcome.status == "ok":
         return outcome
     error = BY_STATUS.get(outcome.status, RequestRejected)
     if error is RequestRejected:
-        raise RequestRejected(
-            Problem(response.status_code, outcome.code or "unknown", outcome.message or "")
-        )
+        raise RequestRejected(Problem(status, outcome.code or "unknown", outcome.message or ""))
     raise error(outcome.code or "unknown", outcome.message or "", outcome)
 
 
@@ -66,6 +69,33 @@ def _raise_problem(response: httpx.Response) -> None:
     if problem.code == "busy":
         raise ServerBusy(problem, float(response.headers.get("retry-after", "1")))
     raise RequestRejected(problem)
+
+
+def _start_body(action: str, input: Any, timeout: Optional[str]) -> dict[str, Any]:
+    return {"action": action, **_invoke_body(input, timeout)}
+
+
+class _Events:
+    """Server-Sent Events, parsed line by line."""
+
+    def __init__(self) -> None:
+        self.event = "message"
+        self.data: list[str] = []
+
+    def feed(self, line: str) -> Optional[RunEvent]:
+        if line == "":
+            if not self.data:
+                return None
+            event = RunEvent(self.event, json.loads("\n".join(self.data)))
+            self.event, self.data = "message", []
+            return event
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            self.event = value
+        elif field == "data":
+            self.data.append(value)
+        return None
 
 
 def _json(response: httpx.Response) -> Any:
@@ -122,6 +152,38 @@ class Client:
             f"/v1/actions/{action}/invoke", json=_invoke_body(input, timeout)
         )
         return _outcome(response)
+
+    def start(self, action: str, input: Any, *, timeout: Optional[str] = None) -> str:
+        """Queue a run of ``action`` on ``input`` and return its id at once."""
+        response = self._http.post("/v1/runs", json=_start_body(action, input, timeout))
+        return _json(response)["run"]
+
+    def run(self, run: str) -> RunState:
+        """Where the run ``run`` is, with its outcome once finished."""
+        return RunState.from_json(_json(self._http.get(f"/v1/runs/{run}")))
+
+    def events(self, run: str) -> Iterator[RunEvent]:
+        """The run's records as they are written, then its ``end``."""
+        with self._http.stream("GET", f"/v1/runs/{run}/events", timeout=None) as response:
+            if response.is_error:
+                response.read()
+                _raise_problem(response)
+            parser = _Events()
+            for line in response.iter_lines():
+                event = parser.feed(line)
+                if event is not None:
+                    yield event
+
+    def wait(self, run: str) -> Outcome:
+        """Follow the run to its end; its outcome, or the exception for it."""
+        for event in self.events(run):
+            if event.event == "end":
+                return _ok(Outcome.from_json(event.data))
+        raise RequestRejected(Problem(0, "no_end", f"the events of run {run} ended without its end"))
+
+    def cancel(self, run: str) -> RunState:
+        """Cancel the run: it ends with code ``cancelled``, recorded."""
+        return RunState.from_json(_json(self._http.delete(f"/v1/runs/{run}")))
 
     def actions(self) -> list[dict[str, Any]]:
         """The policy's actions: name, approved, version, digest, publisher."""
@@ -191,6 +253,36 @@ class AsyncClient:
             f"/v1/actions/{action}/invoke", json=_invoke_body(input, timeout)
         )
         return _outcome(response)
+
+    async def start(self, action: str, input: Any, *, timeout: Optional[str] = None) -> str:
+        """See :meth:`Client.start`."""
+        response = await self._http.post("/v1/runs", json=_start_body(action, input, timeout))
+        return _json(response)["run"]
+
+    async def run(self, run: str) -> RunState:
+        return RunState.from_json(_json(await self._http.get(f"/v1/runs/{run}")))
+
+    async def events(self, run: str) -> AsyncIterator[RunEvent]:
+        """See :meth:`Client.events`."""
+        async with self._http.stream("GET", f"/v1/runs/{run}/events", timeout=None) as response:
+            if response.is_error:
+                await response.aread()
+                _raise_problem(response)
+            parser = _Events()
+            async for line in response.aiter_lines():
+                event = parser.feed(line)
+                if event is not None:
+                    yield event
+
+    async def wait(self, run: str) -> Outcome:
+        """See :meth:`Client.wait`."""
+        async for event in self.events(run):
+            if event.event == "end":
+                return _ok(Outcome.from_json(event.data))
+        raise RequestRejected(Problem(0, "no_end", f"the events of run {run} ended without its end"))
+
+    async def cancel(self, run: str) -> RunState:
+        return RunState.from_json(_json(await self._http.delete(f"/v1/runs/{run}")))
 
     async def actions(self) -> list[dict[str, Any]]:
         return _json(await self._http.get("/v1/actions"))["actions"]

@@ -56,6 +56,39 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class RunEvent:
+    """One Server-Sent Event of a run: ``record`` (``data`` holds the audit
+    record's fields and ``seq``, redacted as recorded), ``dropped``, or
+    ``end`` (``data`` is the outcome document)."""
+
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run started with ``start`` is."""
+
+    run: str
+    action: str
+    state: str
+    """``queued``, ``running`` or ``finished``."""
+    cancelled: bool
+    outcome: Optional[Outcome]
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "RunState":
+        outcome = doc.get("outcome")
+        return cls(
+            run=doc["run"],
+            action=doc["action"],
+            state=doc["state"],
+            cancelled=doc["cancelled"],
+            outcome=Outcome.from_json(outcome) if outcome else None,
+        )
+
+
+@dataclass(frozen=True)
 class Problem:
     """An RFC 9457 problem: the server refused the request itself."""
 
