@@ -94,7 +94,7 @@ pub use event::EventKind;
 pub use faults::{Fault, Faults};
 pub use keys::load_or_create as signing_key;
 pub use keys::write_pair as write_key_pair;
-pub use log::{AuditLog, GENESIS};
+pub use log::{AuditLog, GENESIS, TimingsNow};
 pub use record::{Canonical, Decision, Event, GUEST_TEXT_LIMIT, Phase, Scrub};
 pub use recorder::{Intent, Observer, Recorder};
 pub use ticker::Checkpointer;

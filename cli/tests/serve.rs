@@ -460,6 +460,13 @@ async fn serves_the_api_over_a_unix_socket() {
         metrics.contains("airlock_run_duration_seconds_count 1"),
         "{metrics}"
     );
+    let appends: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("airlock_audit_append_seconds_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(appends >= 3, "the run's records were timed: {metrics}");
 
     let status = served.stop();
     assert!(

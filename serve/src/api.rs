@@ -133,7 +133,7 @@ pub async fn handle(state: &Arc<State>, peer: &Peer, request: Request<Incoming>)
     match segments.as_slice() {
         ["readyz"] => only_get(state, &method, || ready(state, &host)),
         ["metrics"] => only_get(state, &method, || {
-            let mut r = Response::new(full(state.metrics.render()));
+            let mut r = Response::new(full(state.metrics.render(host.audit_timings())));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),

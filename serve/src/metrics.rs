@@ -69,8 +69,9 @@ impl Metrics {
         *c.problems.entry(code.to_owned()).or_default() += 1;
     }
 
-    /// The Prometheus text exposition of everything counted.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition of everything counted, and of the
+    /// audit log's `timings`.
+    pub fn render(&self, timings: airlock::audit::TimingsNow) -> String {
         let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, samples: Vec<String>| {
@@ -122,6 +123,24 @@ impl Metrics {
                 .iter()
                 .map(|(code, n)| format!("{{code=\"{}\"}} {n}", escape(code)))
                 .collect(),
+        );
+        family(
+            "airlock_audit_append_seconds",
+            "summary",
+            "Time appending audit records (under sync = \"always\", with the fsync).",
+            vec![
+                format!("_sum {}", timings.append_total.as_secs_f64()),
+                format!("_count {}", timings.appends),
+            ],
+        );
+        family(
+            "airlock_audit_durable_wait_seconds",
+            "summary",
+            "Time waiting for an intent record's shared fsync under sync = \"group\".",
+            vec![
+                format!("_sum {}", timings.durable_total.as_secs_f64()),
+                format!("_count {}", timings.durable_waits),
+            ],
         );
         family(
             "airlock_runs_in_flight",

@@ -75,12 +75,21 @@ impl AuditLog {
     }
 
     /// [`append`](Self::append), leaving `event` with the caller (to
-    /// [`owe`](Self::owe) if the append fails).
+    /// [`owe`](Self::owe) if the append fails); its time is counted in
+    /// [`timings`](Self::timings).
     pub(crate) fn append_event(
         &self,
         run: Option<&RunInfo>,
         event: &Event,
     ) -> Result<u64, AuditError> {
+        let started = std::time::Instant::now();
+        let appended = self.append_untimed(run, event);
+        self.timings.appended(started.elapsed());
+        appended
+    }
+
+    /// The append itself.
+    fn append_untimed(&self, run: Option<&RunInfo>, event: &Event) -> Result<u64, AuditError> {
         // Encoded before the writer is taken: under it, only the record's
         // place in the log is left to write. It is freed after the writer
         // is let go.
@@ -133,7 +142,10 @@ impl AuditLog {
     pub fn append_durable(&self, run: Option<&RunInfo>, event: Event) -> Result<u64, AuditError> {
         let seq = self.append(run, event)?;
         if self.config.sync == SyncPolicy::Group {
-            self.wait_durable(seq)?;
+            let started = std::time::Instant::now();
+            let durable = self.wait_durable(seq);
+            self.timings.made_durable(started.elapsed());
+            durable?;
         }
         Ok(seq)
     }

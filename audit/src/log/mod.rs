@@ -19,7 +19,7 @@ use crate::state::{self, Resume};
 use airlock_rules::policy::{AuditConfig, SyncPolicy};
 use append::Clock;
 use std::fs::File;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 use std::time::Instant;
 
@@ -49,6 +49,59 @@ pub struct AuditLog {
     saved_at: Mutex<Option<state::SavedAt>>,
     /// The checkpoint thread, if one runs ([`set_sealer`](Self::set_sealer)).
     sealer: Mutex<Option<mpsc::Sender<()>>>,
+    /// How long appends and durability waits took, for a server's metrics.
+    timings: Timings,
+}
+
+/// Time spent appending records and waiting for them to be durable, since
+/// the log was opened ([`AuditLog::timings`]).
+#[derive(Debug, Default)]
+pub(crate) struct Timings {
+    append_ns: AtomicU64,
+    appends: AtomicU64,
+    durable_ns: AtomicU64,
+    durables: AtomicU64,
+}
+
+/// A reading of [`Timings`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimingsNow {
+    /// Records appended, and the time they took (the writer's lock, the
+    /// write, and the fsync under `sync = "always"`).
+    pub appends: u64,
+    /// Time taken by the appends, all together.
+    pub append_total: std::time::Duration,
+    /// Waits for a record to be durable under `sync = "group"` (an intent
+    /// waiting for the shared fsync).
+    pub durable_waits: u64,
+    /// Time taken by those waits, all together.
+    pub durable_total: std::time::Duration,
+}
+
+impl Timings {
+    fn add(total: &AtomicU64, count: &AtomicU64, took: std::time::Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        total.fetch_add(ns, Ordering::Relaxed);
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn appended(&self, took: std::time::Duration) {
+        Timings::add(&self.append_ns, &self.appends, took);
+    }
+
+    pub(crate) fn made_durable(&self, took: std::time::Duration) {
+        Timings::add(&self.durable_ns, &self.durables, took);
+    }
+
+    fn now(&self) -> TimingsNow {
+        let ns = |a: &AtomicU64| std::time::Duration::from_nanos(a.load(Ordering::Relaxed));
+        TimingsNow {
+            appends: self.appends.load(Ordering::Relaxed),
+            append_total: ns(&self.append_ns),
+            durable_waits: self.durables.load(Ordering::Relaxed),
+            durable_total: ns(&self.durable_ns),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,6 +163,12 @@ impl AuditLog {
     /// The Merkle root over every record.
     pub fn root(&self) -> Result<Hash, AuditError> {
         Ok(self.lock()?.at.frontier.root())
+    }
+
+    /// Time spent appending and waiting for durability since the log was
+    /// opened.
+    pub fn timings(&self) -> TimingsNow {
+        self.timings.now()
     }
 
     /// The durability setting.

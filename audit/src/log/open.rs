@@ -103,6 +103,7 @@ impl AuditLog {
             published: Mutex::new(checkpointed),
             saved_at: Mutex::new(saved_at),
             sealer: Mutex::new(None),
+            timings: super::Timings::default(),
         };
         if let Some(cp) = &last
             && cp.size == log.lock()?.at.next_seq

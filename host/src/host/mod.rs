@@ -149,6 +149,12 @@ impl Host {
         self.inner.audit.path()
     }
 
+    /// Time this host's audit log has spent appending records and waiting
+    /// for them to be durable, since it was opened.
+    pub fn audit_timings(&self) -> airlock_audit::TimingsNow {
+        self.inner.audit.timings()
+    }
+
     /// Write a checkpoint now that covers every record so far. Under `sync
     /// = "group"` and `"none"` a run's end is sealed in the background,
     /// shortly after the run returns; call this to wait for it (before
