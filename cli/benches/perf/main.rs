@@ -22,6 +22,7 @@ mod extism;
 mod host;
 mod net;
 mod raw;
+mod serve;
 mod stats;
 
 use std::path::PathBuf;
@@ -60,7 +61,7 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only SECTION` (raw, extism, host, cli, audit, net; and for a
+    // `--only SECTION` (raw, extism, host, cli, audit, net, serve; and for a
     // profiler fresh, warm, tp, and tp1 / tp2, one or two callers of
     // `Host::invoke` for ten seconds): one section; no targets are checked.
     let only = args
@@ -123,6 +124,12 @@ fn main() {
             "cli" => drop(cli::measure(&mut report, &vowels, &input, 30)),
             "audit" => drop(audit_cost::measure(1)),
             "net" => drop(net::measure(&mut report, &rt, 20, 200)),
+            "serve" => {
+                let span = Duration::from_secs(if quick { 1 } else { 3 });
+                if let Some(measured) = serve::measure(&mut report, &rt, span) {
+                    serve_targets(&mut report, measured);
+                }
+            }
             other => panic!("no section {other}"),
         }
         report.print();
@@ -171,6 +178,11 @@ fn main() {
     for (name, d) in audit_cost::measure(if quick { 10 } else { 1 }) {
         report.time("audit, per record", name, d);
     }
+    let served = serve::measure(
+        &mut report,
+        &rt,
+        Duration::from_secs(if quick { 1 } else { 3 }),
+    );
     let (direct, guarded_none, guarded_group) = net::measure(
         &mut report,
         &rt,
@@ -262,7 +274,44 @@ fn main() {
         "≤ 1.10",
         r <= 1.10,
     );
+    match served {
+        Some(measured) => serve_targets(&mut report, measured),
+        None => report.targets.push(
+            "| 6 serve | airlock serve / wasmtime serve, requests per second | — | ≥ 0.7 | not measured: ./scripts/bench.sh installs wasmtime |"
+                .into(),
+        ),
+    }
 
     println!();
     report.print();
+}
+
+/// The server's bound at each load level, and what HTTP and JSON add.
+fn serve_targets(report: &mut stats::Report, measured: serve::Measured) {
+    let serve::Measured {
+        levels,
+        in_process,
+        over_http,
+    } = measured;
+    for serve::Level {
+        clients,
+        airlock,
+        wasmtime,
+    } in levels
+    {
+        let r = airlock / wasmtime;
+        report.target(
+            "6 serve",
+            &format!("airlock serve / wasmtime serve, requests per second, {clients} clients"),
+            r,
+            "≥ 0.7",
+            r >= 0.7,
+        );
+    }
+    report.targets.push(format!(
+        "| 6 serve | (context) airlock serve p50, 1 client / Host::invoke in process | {:.2}× ({} / {}) | — | |",
+        over_http.as_secs_f64() / in_process.as_secs_f64(),
+        stats::show(over_http),
+        stats::show(in_process),
+    ));
 }
