@@ -650,7 +650,7 @@ async fn tls_with_client_certificates() {
         start["caller"]
             .as_str()
             .unwrap()
-            .starts_with("cert:sha256:"),
+            .starts_with("cert:CN=client sha256:"),
         "{start}"
     );
 }

@@ -68,10 +68,116 @@ impl TlsFiles {
 }
 
 /// The identity of a client certificate, as the audit log records it:
-/// `cert:sha256:` and the first 16 bytes of its digest, in hex.
+/// `cert:CN=` and its subject's common name, if it has one, then
+/// `sha256:` and the first 16 bytes of its digest, in hex (which tells
+/// apart two certificates with one name).
 pub(crate) fn identity(connection: &rustls::ServerConnection) -> Option<String> {
     let leaf = connection.peer_certificates()?.first()?;
     let digest = Sha256::digest(leaf.as_ref());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    Some(format!("cert:sha256:{hex}"))
+    Some(match common_name(leaf.as_ref()) {
+        Some(name) => format!("cert:CN={} sha256:{hex}", name.escape_debug()),
+        None => format!("cert:sha256:{hex}"),
+    })
+}
+
+/// The subject's common name of a DER certificate, if it has one: read
+/// from the TBSCertificate's subject by walking the DER, no more.
+fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = der::expect(der, 0x30)?; // Certificate
+    let (_, mut tbs) = der::expect(cert, 0x30)?; // TBSCertificate
+    if tbs.first() == Some(&0xa0) {
+        tbs = der::skip(tbs)?; // [0] version
+    }
+    // serialNumber, signature, issuer, validity; then subject.
+    for _ in 0..4 {
+        tbs = der::skip(tbs)?;
+    }
+    let (_, mut names) = der::expect(tbs, 0x30)?;
+    let mut found = None;
+    while !names.is_empty() {
+        let (rest, set) = der::expect(names, 0x31)?; // RelativeDistinguishedName
+        names = rest;
+        let (_, pair) = der::expect(set, 0x30)?; // AttributeTypeAndValue
+        let (value, oid) = der::expect(pair, 0x06)?;
+        if oid == [0x55, 0x04, 0x03] {
+            // id-at-commonName: UTF8String, PrintableString, IA5String.
+            let tag = *value.first()?;
+            let (_, text) = der::expect(value, tag)?;
+            if [0x0c, 0x13, 0x16].contains(&tag) {
+                found = std::str::from_utf8(text).ok().map(str::to_owned);
+            }
+        }
+    }
+    found
+}
+
+/// Just enough DER to find a certificate's subject.
+mod der {
+    /// `(rest, contents)` of the element at the start of `input`, if its
+    /// tag is `tag`.
+    pub fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        if *input.first()? != tag {
+            return None;
+        }
+        element(input)
+    }
+
+    /// What follows the element at the start of `input`.
+    pub fn skip(input: &[u8]) -> Option<&[u8]> {
+        element(input).map(|(rest, _)| rest)
+    }
+
+    fn element(input: &[u8]) -> Option<(&[u8], &[u8])> {
+        let first = *input.get(1)?;
+        let (len, header) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let bytes = usize::from(first & 0x7f);
+            if bytes == 0 || bytes > 4 {
+                return None;
+            }
+            let mut len = 0usize;
+            for b in input.get(2..2 + bytes)? {
+                len = (len << 8) | usize::from(*b);
+            }
+            (len, 2 + bytes)
+        };
+        let end = header.checked_add(len)?;
+        Some((input.get(end..)?, input.get(header..end)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_name;
+
+    #[test]
+    fn the_subject_common_name_is_read_from_der() {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut params = rcgen::CertificateParams::new(vec!["engine.example".to_owned()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Acme");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ci-runner.acme");
+        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(common_name(cert.der()).as_deref(), Some("ci-runner.acme"));
+
+        let mut bare =
+            rcgen::CertificateParams::new(vec!["x".to_owned()]).unwrap_or_else(|e| panic!("{e}"));
+        bare.distinguished_name = rcgen::DistinguishedName::new();
+        let cert = bare.self_signed(&key).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(common_name(cert.der()), None);
+        for junk in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x05, 0x30],
+        ] {
+            assert_eq!(common_name(junk), None);
+        }
+    }
 }

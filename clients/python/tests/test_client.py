@@ -104,7 +104,7 @@ async def test_tls_with_a_client_certificate(serve, tls):
         with pytest.raises(Exception):
             anonymous.invoke("hello", {"name": "S"})
     callers = {r["caller"] for r in server.records() if r["event"] == "run.start"}
-    assert len(callers) == 1 and callers.pop().startswith("cert:sha256:")
+    assert len(callers) == 1 and callers.pop().startswith("cert:CN=client sha256:")
 
 
 def test_a_full_server_says_when_to_retry(serve):

@@ -121,15 +121,16 @@ impl TestCa {
         &self.pem_file
     }
 
-    /// A certificate for `names` and its key, written to `dir/NAME.pem` and
-    /// `dir/NAME.key` (PEM), for a server or a client of airlock's own.
+    /// A certificate for `names`, its subject's common name `name`, and its
+    /// key, written to `dir/NAME.pem` and `dir/NAME.key` (PEM), for a server
+    /// or a client of airlock's own.
     pub fn issue(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
         let (cert_file, key_file) = (
             dir.join(format!("{name}.pem")),
             dir.join(format!("{name}.key")),
