@@ -23,6 +23,8 @@ pub struct Checkpointer {
     /// `None` for a host without the thread ([`Checkpointer::none`]).
     wake: Option<mpsc::Sender<()>>,
     log: Weak<AuditLog>,
+    /// What [`AuditLog::set_sealer`] returned for this thread.
+    sealer: Option<u64>,
 }
 
 impl Checkpointer {
@@ -64,12 +66,11 @@ impl Checkpointer {
                     }
                 }
             })?;
-        if let Some(log) = weak.upgrade() {
-            log.set_sealer(Some(wake.clone()));
-        }
+        let sealer = weak.upgrade().map(|log| log.set_sealer(Some(wake.clone())));
         Ok(Checkpointer {
             wake: Some(wake),
             log: weak,
+            sealer,
         })
     }
 
@@ -79,6 +80,7 @@ impl Checkpointer {
         Checkpointer {
             wake: None,
             log: Weak::new(),
+            sealer: None,
         }
     }
 
@@ -94,8 +96,8 @@ impl Drop for Checkpointer {
     /// Appends write their checkpoints themselves again, and the thread,
     /// its last sender gone, ends.
     fn drop(&mut self) {
-        if let Some(log) = self.log.upgrade() {
-            log.set_sealer(None);
+        if let (Some(log), Some(sealer)) = (self.log.upgrade(), self.sealer) {
+            log.unset_sealer(sealer);
         }
     }
 }

@@ -1327,3 +1327,115 @@ async fn shutdown_cancels_what_outlasts_the_grace() {
     assert_eq!(end["outcome"], "cancelled");
     verify(d);
 }
+
+/// A client that goes away in the middle of a run does not cut the run
+/// short of its end; a run cancelled while it waits for a slot never
+/// starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_end_whatever_their_callers_do() {
+    let dir = setup();
+    let d = dir.path();
+    let served = Served::start(d, &["--concurrency", "1"]);
+    let target = served.target(0);
+    let gone = {
+        let target = target.clone();
+        tokio::spawn(async move {
+            invoke(
+                &target,
+                "probe",
+                r#"{"input": {"op": "sleep", "ms": 800}}"#,
+                None,
+            )
+            .await
+        })
+    };
+    eventually("the run starts", async || runs_started(d) == 1).await;
+    gone.abort();
+    let _ = gone.await;
+    eventually("the run of the client that went away ends", async || {
+        records(d).iter().any(|r| r["event"] == "run.end")
+    })
+    .await;
+
+    // One slot: a second run waits, and is cancelled while it does.
+    let slow = send(
+        &target,
+        request(
+            Method::POST,
+            "/v1/runs",
+            None,
+            r#"{"action": "probe", "input": {"op": "sleep", "ms": 1500}}"#,
+        ),
+    )
+    .await
+    .unwrap()
+    .json();
+    eventually("the first holds the slot", async || runs_started(d) == 2).await;
+    let queued = send(
+        &target,
+        request(
+            Method::POST,
+            "/v1/runs",
+            None,
+            r#"{"action": "hello", "input": {"name": "q"}}"#,
+        ),
+    )
+    .await
+    .unwrap()
+    .json();
+    let id = queued["run"].as_str().unwrap();
+    assert_eq!(
+        get(&target, &format!("/v1/runs/{id}"), None).await.json()["state"],
+        "queued"
+    );
+    let a = send(
+        &target,
+        request(Method::DELETE, &format!("/v1/runs/{id}"), None, ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let (last, outcome) = read_events_unix(&target, &format!("/v1/runs/{id}/events")).await;
+    assert_eq!(
+        (last.as_str(), outcome["code"].as_str()),
+        ("end", Some("cancelled"))
+    );
+    assert!(outcome["run"].is_null(), "it never started: {outcome}");
+    assert!(
+        !records(d).iter().any(|r| r["run"] == id),
+        "nothing of it is in the log"
+    );
+    let slow_id = slow["run"].as_str().unwrap();
+    let (_, slow_outcome) = read_events_unix(&target, &format!("/v1/runs/{slow_id}/events")).await;
+    assert_eq!(slow_outcome["status"], "ok");
+    let metrics = String::from_utf8(get(&target, "/metrics", None).await.body.to_vec()).unwrap();
+    assert!(metrics.contains("airlock_runs_in_flight 0\n"), "{metrics}");
+    assert!(metrics.contains("airlock_queue_depth 0\n"), "{metrics}");
+    drop(served);
+    verify(d);
+}
+
+/// The last event of a run's stream over the Unix socket, and its data.
+async fn read_events_unix(target: &Target, path: &str) -> (String, Value) {
+    let Target::Unix(socket) = target else {
+        unreachable!()
+    };
+    let stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(request(Method::GET, path, None, ""))
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    let event = last
+        .lines()
+        .find_map(|l| l.strip_prefix("event: "))
+        .unwrap();
+    let data = last.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    (event.to_owned(), serde_json::from_str(data).unwrap())
+}

@@ -45,6 +45,8 @@ pub struct State {
     pub metrics: Metrics,
     /// Why the audit log takes no more runs, once a run found out.
     pub fault: std::sync::Mutex<Option<String>>,
+    /// Set when shutdown's grace ran out: no queued run starts.
+    pub closing: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -150,8 +152,10 @@ pub async fn handle(state: &Arc<State>, peer: &Peer, request: Request<Incoming>)
         }),
         ["v1", "actions"] => only_get(state, &method, || actions(&host)),
         ["v1", "actions", name] => {
-            let name = (*name).to_owned();
-            only_get(state, &method, || action(state, &host, &name))
+            if method != Method::GET && method != Method::HEAD {
+                return not_allowed(state, "GET");
+            }
+            action(state, &host, name).await
         }
         ["v1", "runs"] => {
             if method != Method::POST {
@@ -334,8 +338,29 @@ fn actions(host: &Host) -> Response<Body> {
     json_response(StatusCode::OK, &serde_json::json!({ "actions": list }))
 }
 
-fn action(state: &State, host: &Host, name: &str) -> Response<Body> {
-    match host.action(name) {
+/// One action, loaded and verified (off the threads that serve requests).
+/// A name the policy does not have is answered without loading anything.
+async fn action(state: &State, host: &Host, name: &str) -> Response<Body> {
+    if !host.policy().actions.contains_key(name) {
+        return refuse(
+            state,
+            StatusCode::NOT_FOUND,
+            "unknown_action",
+            &format!("unknown action `{name}`: the policy has no [actions.{name}]"),
+        );
+    }
+    let loading = {
+        let (host, name) = (host.clone(), name.to_owned());
+        tokio::task::spawn_blocking(move || host.action(&name))
+    };
+    let loaded = match loading.await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let why = format!("loading failed: {e}");
+            return refuse(state, StatusCode::INTERNAL_SERVER_ERROR, "host_error", &why);
+        }
+    };
+    match loaded {
         Ok(action) => {
             let entry = host.lock().get(name);
             json_response(
@@ -468,11 +493,25 @@ async fn invoke(
     let Some(ticket) = Ticket::take(state) else {
         return busy(state);
     };
-    let report = run_once(state, ticket, name, &body.input.to_string(), how).await;
-    json_response(status_of(&report), &report)
+    // On a task of its own: a client that goes away mid-run (a timeout of
+    // its own, a reset stream) does not stop the run before its end is
+    // recorded.
+    let (task_state, name, input) = (state.clone(), name.to_owned(), body.input.to_string());
+    let run = tokio::spawn(async move { run_once(&task_state, ticket, &name, &input, how).await });
+    match run.await {
+        Ok(report) => json_response(status_of(&report), &report),
+        Err(e) => refuse(
+            state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "host_error",
+            &format!("the run's task failed: {e}"),
+        ),
+    }
 }
 
 /// Run `name` once when `ticket` gets a slot, and count what came of it.
+/// A run cancelled while it waited, or still waiting when shutdown's grace
+/// ran out, does not start.
 async fn run_once(
     state: &Arc<State>,
     ticket: Ticket,
@@ -480,34 +519,37 @@ async fn run_once(
     input: &str,
     how: Invocation,
 ) -> Report {
-    let _slot = ticket.slot().await;
+    let (_slot, _flight) = ticket.slot().await;
     let cancel = how.cancel.clone().unwrap_or_default();
+    if cancel.is_cancelled() || state.closing.load(Ordering::Acquire) {
+        let why = match cancel.is_cancelled() {
+            true => "cancelled before it started",
+            false => "the server is shutting down; the run did not start",
+        };
+        return Report::not_run(Some(name), Code::Cancelled, why);
+    }
     let how = how.cancel(cancel.clone());
     let id = how.run.clone().unwrap_or_else(Invocation::new_run_id);
     let how = how.run_id(id.clone());
-    state
-        .live
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), cancel);
-    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let live = Live::enter(state, id, cancel);
     // The host in force once the run has its slot: a withdrawal taken
-    // while it waited counts.
-    let host = &state.host();
+    // while it waited counts. Loading (and compiling) blocks: not on the
+    // threads that serve requests.
+    let host = state.host();
+    let loading = {
+        let (host, name) = (host.clone(), name.to_owned());
+        tokio::task::spawn_blocking(move || host.action(&name))
+    };
     let log = host.audit_log();
-    let report = match host.action(name) {
-        Ok(action) => match action.invoke_with(input, &how).await {
+    let report = match loading.await {
+        Ok(Ok(action)) => match action.invoke_with(input, &how).await {
             Ok(outcome) => Report::of_outcome(&outcome, log),
             Err(e) => Report::of_error(Some(name), &e, Some(log)),
         },
-        Err(e) => Report::of_error(Some(name), &e, Some(log)),
+        Ok(Err(e)) => Report::of_error(Some(name), &e, Some(log)),
+        Err(e) => Report::not_run(Some(name), Code::HostError, &format!("loading failed: {e}")),
     };
-    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-    state
-        .live
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&id);
+    drop(live);
     let known = host.policy().actions.contains_key(name);
     state.metrics.ended(&report, known);
     if matches!(
@@ -519,6 +561,27 @@ async fn run_once(
         *state.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
     report
+}
+
+/// A run in flight, cancellable by shutdown, for as long as it lives.
+struct Live<'a> {
+    state: &'a State,
+    id: String,
+}
+
+impl<'a> Live<'a> {
+    fn enter(state: &'a State, id: String, cancel: Cancel) -> Live<'a> {
+        let mut live = state.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.insert(id.clone(), cancel);
+        Live { state, id }
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        let mut live = self.state.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.remove(&self.id);
+    }
 }
 
 /// `POST /v1/runs`: queue a run and answer at once with its id.
@@ -596,8 +659,8 @@ fn unknown_run(state: &State, id: &str) -> Response<Body> {
         StatusCode::NOT_FOUND,
         "unknown_run",
         &format!(
-            "no run {id} started by this caller is kept (finished runs are kept for {} and at \
-             most {})",
+            "no run {id} started by this caller is kept (finished runs are kept for {}, at most \
+             {} of each caller's)",
             humantime::format_duration(crate::runs::KEEP_FOR),
             crate::runs::KEEP_AT_MOST
         ),
@@ -669,10 +732,12 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// A place, if a slot is free or the queue has room.
+    /// A place, if the runs waiting are fewer than the free slots and the
+    /// queue's room together.
     fn take(state: &Arc<State>) -> Option<Ticket> {
         let waiting = state.metrics.queued.fetch_add(1, Ordering::AcqRel);
-        if state.slots.available_permits() == 0 && waiting >= state.queue {
+        let room = state.queue + state.slots.available_permits() as u64;
+        if waiting >= room {
             state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
@@ -688,19 +753,37 @@ impl Ticket {
         self
     }
 
-    /// Wait for the slot.
-    async fn slot(mut self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    /// Wait for the slot; the run counts as in flight (and no longer as
+    /// queued) from then until the [`Flight`] is dropped.
+    async fn slot(mut self) -> (Option<tokio::sync::OwnedSemaphorePermit>, Flight) {
         let permit = self.state.slots.clone().acquire_owned().await.ok();
+        let flight = Flight::new(&self.state);
         if let Some(then) = self.then.take() {
             then.await;
         }
-        permit
+        (permit, flight)
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.state.metrics.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A run counted in flight.
+struct Flight(Arc<State>);
+
+impl Flight {
+    fn new(state: &Arc<State>) -> Flight {
+        state.metrics.in_flight.fetch_add(1, Ordering::AcqRel);
+        Flight(state.clone())
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.0.metrics.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -211,6 +211,7 @@ impl Server {
                 queue: config.queue as u64,
                 metrics: metrics::Metrics::default(),
                 fault: std::sync::Mutex::new(None),
+                closing: std::sync::atomic::AtomicBool::new(false),
             }),
             bound,
             tls,
@@ -303,6 +304,9 @@ impl Server {
             }
         };
         if tokio::time::timeout(grace, drain(&mut open)).await.is_err() {
+            state
+                .closing
+                .store(true, std::sync::atomic::Ordering::Release);
             let live: Vec<airlock::Cancel> = state
                 .live
                 .lock()
@@ -333,6 +337,12 @@ impl Server {
             .map_err(|e| ServeError::Host(airlock::report::chain(&e)))
     }
 }
+
+/// Connections served at once on one listener.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// How long a TLS client may take to finish its handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// How long cancelled runs get to write their end at shutdown.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
@@ -374,6 +384,7 @@ async fn accept(
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut open: JoinSet<()> = JoinSet::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             _ = stopping.changed() => break,
@@ -388,17 +399,27 @@ async fn accept(
                 continue;
             }
         };
+        // Past the cap, a connection is closed at once: file descriptors
+        // are left for the ones being served.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!("{MAX_CONNECTIONS} connections are open; closing a new one");
+            continue;
+        };
         let (state, tls, stopping) = (state.clone(), tls.clone(), stopping.clone());
         open.spawn(async move {
+            let _permit = permit;
             match (stream, tls) {
-                (Stream::Tcp(s), Some(tls)) => match tls.accept(s).await {
-                    Ok(s) => {
-                        let certificate = tls::identity(s.get_ref().1);
-                        let peer = Peer::Tcp { certificate };
-                        serve_connection(s, peer, state, stopping).await;
+                (Stream::Tcp(s), Some(tls)) => {
+                    match tokio::time::timeout(HANDSHAKE, tls.accept(s)).await {
+                        Err(_) => tracing::debug!("a TLS handshake took longer than {HANDSHAKE:?}"),
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Ok(Ok(s)) => {
+                            let certificate = tls::identity(s.get_ref().1);
+                            let peer = Peer::Tcp { certificate };
+                            serve_connection(s, peer, state, stopping).await;
+                        }
                     }
-                    Err(e) => tracing::debug!("TLS handshake failed: {e}"),
-                },
+                }
                 (Stream::Tcp(s), None) => serve_connection(s, peer, state, stopping).await,
                 (Stream::Unix(s), _) => serve_connection(s, peer, state, stopping).await,
             }
@@ -451,7 +472,9 @@ async fn serve_connection<S>(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(64)
-        .max_header_list_size(64 * 1024);
+        .max_header_list_size(64 * 1024)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {

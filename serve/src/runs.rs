@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 /// Finished runs are kept this long for `GET /v1/runs/{id}`…
 pub const KEEP_FOR: Duration = Duration::from_secs(600);
-/// …and at most this many of them.
-pub const KEEP_AT_MOST: usize = 1000;
+/// …and at most this many of each caller's (so that one caller's runs
+/// never push out another's).
+pub const KEEP_AT_MOST: usize = 256;
 /// Events kept per run for late readers; past it, they are counted.
 const EVENTS_KEPT: usize = 4096;
 
@@ -143,7 +144,8 @@ fn sse(event: &str, data: &serde_json::Value) -> Bytes {
 #[derive(Default)]
 pub struct Runs {
     by_id: Mutex<HashMap<String, Arc<Run>>>,
-    finished: Mutex<VecDeque<(Instant, String)>>,
+    /// Each caller's finished runs, oldest first.
+    finished: Mutex<HashMap<String, VecDeque<(Instant, String)>>>,
 }
 
 impl Runs {
@@ -166,20 +168,27 @@ impl Runs {
         self.finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .entry(run.caller.clone())
+            .or_default()
             .push_back((Instant::now(), run.id.clone()));
         self.forget_old();
     }
 
+    /// Forget finished runs past [`KEEP_FOR`], and each caller's past
+    /// [`KEEP_AT_MOST`].
     fn forget_old(&self) {
         let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         let mut runs = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((at, id)) = finished.front() {
-            if at.elapsed() < KEEP_FOR && finished.len() <= KEEP_AT_MOST {
-                break;
+        for kept in finished.values_mut() {
+            while let Some((at, id)) = kept.front() {
+                if at.elapsed() < KEEP_FOR && kept.len() <= KEEP_AT_MOST {
+                    break;
+                }
+                runs.remove(id);
+                kept.pop_front();
             }
-            runs.remove(id);
-            finished.pop_front();
         }
+        finished.retain(|_, kept| !kept.is_empty());
     }
 }
 

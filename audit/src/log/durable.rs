@@ -45,15 +45,31 @@ impl AuditLog {
     /// From now on, a checkpoint that falls due while appending is asked of
     /// `sealer` (a checkpoint thread calling [`seal`](Self::seal)) rather
     /// than written by the append; `None` goes back to writing it there.
-    pub fn set_sealer(&self, sealer: Option<mpsc::Sender<()>>) {
-        *self.sealer.lock().unwrap_or_else(|p| p.into_inner()) = sealer;
+    /// Returns a number that [`unset_sealer`](Self::unset_sealer) takes,
+    /// so that only the one that set a sealer takes it away.
+    pub fn set_sealer(&self, sealer: Option<mpsc::Sender<()>>) -> u64 {
+        let mut current = self.sealer.lock().unwrap_or_else(|p| p.into_inner());
+        let number = current.as_ref().map_or(0, |(n, _)| n + 1);
+        *current = sealer.map(|s| (number, s));
+        number
+    }
+
+    /// Go back to writing checkpoints in the append, if the sealer is still
+    /// the one set when [`set_sealer`](Self::set_sealer) returned `number`
+    /// (a host that replaced another on this log has its own by then).
+    pub fn unset_sealer(&self, number: u64) {
+        let mut current = self.sealer.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_some_and(|(n, _)| *n == number) {
+            *current = None;
+        }
     }
 
     pub(super) fn sealer(&self) -> Option<mpsc::Sender<()>> {
         self.sealer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref()
+            .map(|(_, s)| s.clone())
     }
 
     /// Group commit: wait until a sync covers record `seq`, doing it if no

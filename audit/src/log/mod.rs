@@ -48,7 +48,7 @@ pub struct AuditLog {
     /// Where the state file on disk resumes ([`state::SavedAt`]).
     saved_at: Mutex<Option<state::SavedAt>>,
     /// The checkpoint thread, if one runs ([`set_sealer`](Self::set_sealer)).
-    sealer: Mutex<Option<mpsc::Sender<()>>>,
+    sealer: Mutex<Option<(u64, mpsc::Sender<()>)>>,
     /// How long appends and durability waits took, for a server's metrics.
     timings: Timings,
 }

@@ -603,3 +603,34 @@ fn runs_left_without_an_end_are_named_on_reopen() {
     assert_eq!(recovers.len(), 1, "{recovers:?}");
     assert_eq!(recovers[0]["runs"], serde_json::json!([0]));
 }
+
+/// A host that replaces another on one log sets its own checkpoint thread
+/// before the old one's goes: the old one's going leaves the new in place.
+#[test]
+fn only_the_thread_that_set_the_sealer_unsets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.checkpoint_every = 2;
+    let log = AuditLog::open(&c).unwrap();
+    let (old, _old_asked) = mpsc::channel();
+    let first = log.set_sealer(Some(old));
+    let (new, new_asked) = mpsc::channel();
+    let second = log.set_sealer(Some(new));
+    assert_ne!(first, second);
+    log.unset_sealer(first);
+    for i in 0..3 {
+        log.append(None, Event::new(EventKind::Log).field("i", i))
+            .unwrap();
+    }
+    assert_eq!(new_asked.try_iter().count(), 1, "the new thread is asked");
+    assert!(
+        check_chain(&c).unwrap().latest.is_none(),
+        "no append wrote it"
+    );
+    log.unset_sealer(second);
+    log.append(None, Event::new(EventKind::Log)).unwrap();
+    assert!(
+        check_chain(&c).unwrap().latest.is_some(),
+        "the append writes it again"
+    );
+}
