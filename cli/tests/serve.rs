@@ -847,18 +847,7 @@ async fn a_full_queue_answers_429_with_retry_after() {
     let d = dir.path();
     let served = Served::start(d, &["--concurrency", "1", "--queue", "0"]);
     let target = served.target(0);
-    let slow = {
-        let target = target.clone();
-        tokio::spawn(async move {
-            invoke(
-                &target,
-                "probe",
-                r#"{"input": {"op": "sleep", "ms": 1500}}"#,
-                None,
-            )
-            .await
-        })
-    };
+    let slow = sleep_in_background(&target, 1500);
     let started = Instant::now();
     while runs_started(d) == 0 {
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -925,6 +914,15 @@ async fn sigterm_under_load_finishes_what_runs_and_seals_the_log() {
         "{answered} answered, {starts} ran"
     );
     verify(d);
+}
+
+/// An invocation of the probe that sleeps for `ms`, on a task of its own.
+fn sleep_in_background(target: &Target, ms: u64) -> tokio::task::JoinHandle<Answer> {
+    let target = target.clone();
+    tokio::spawn(async move {
+        let body = format!(r#"{{"input": {{"op": "sleep", "ms": {ms}}}}}"#);
+        invoke(&target, "probe", &body, None).await
+    })
 }
 
 /// The resident set of process `pid`, in KiB.
@@ -1297,18 +1295,7 @@ async fn shutdown_cancels_what_outlasts_the_grace() {
     let d = dir.path();
     let mut served = Served::start(d, &["--grace", "300ms"]);
     let target = served.target(0);
-    let slow = {
-        let target = target.clone();
-        tokio::spawn(async move {
-            invoke(
-                &target,
-                "probe",
-                r#"{"input": {"op": "sleep", "ms": 60000}}"#,
-                None,
-            )
-            .await
-        })
-    };
+    let slow = sleep_in_background(&target, 60000);
     eventually("the run starts", async || runs_started(d) == 1).await;
     let started = Instant::now();
     let status = served.stop();
@@ -1337,18 +1324,7 @@ async fn runs_end_whatever_their_callers_do() {
     let d = dir.path();
     let served = Served::start(d, &["--concurrency", "1"]);
     let target = served.target(0);
-    let gone = {
-        let target = target.clone();
-        tokio::spawn(async move {
-            invoke(
-                &target,
-                "probe",
-                r#"{"input": {"op": "sleep", "ms": 800}}"#,
-                None,
-            )
-            .await
-        })
-    };
+    let gone = sleep_in_background(&target, 800);
     eventually("the run starts", async || runs_started(d) == 1).await;
     gone.abort();
     let _ = gone.await;
