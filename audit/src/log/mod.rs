@@ -63,7 +63,7 @@ pub(crate) struct Timings {
     durables: AtomicU64,
 }
 
-/// A reading of [`Timings`].
+/// What [`AuditLog::timings`] reads: time spent appending and waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimingsNow {
     /// Records appended, and the time they took (the writer's lock, the
