@@ -3,6 +3,7 @@
 //! and/or TLS.
 
 use crate::ServeError;
+use airlock::rules::opfile;
 use sha2::{Digest as _, Sha256};
 use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -91,8 +92,9 @@ impl Tokens {
                 "belongs to another user; the server's user must own it".into(),
             ));
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+        let bytes = opfile::read_operator_file(path, opfile::KEY_MAX, "token file")
+            .map_err(|e| bad(format!("cannot be read: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 text".into()))?;
         Tokens::parse(&text).map_err(|(line, why)| bad(format!("line {line}: {why}")))
     }
 
@@ -204,5 +206,18 @@ mod tests {
                 assert!(e.to_string().contains("chmod 600"), "{e}");
             }
         }
+        // Oversized or not a regular file: refused unread past its cap.
+        let big = dir.path().join("big");
+        std::fs::write(&big, "x".repeat(70 * 1024)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = Tokens::load(&big)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("cannot be read"), "{e}");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap_or_else(|e| panic!("{e}"));
+        assert!(Tokens::load(&sub).is_err());
     }
 }

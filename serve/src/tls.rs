@@ -2,6 +2,7 @@
 //! whose client certificates are accepted, as PEM files.
 
 use crate::ServeError;
+use airlock::rules::opfile;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest as _, Sha256};
@@ -26,13 +27,20 @@ impl TlsFiles {
     pub(crate) fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
         let bad =
             |path: &PathBuf, why: String| ServeError::Tls(format!("{}: {why}", path.display()));
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert)
-            .and_then(Iterator::collect)
+        // Operator files, read as the policy's are: regular files, bounded.
+        let read = |path: &PathBuf, cap, what| {
+            opfile::read_operator_file(path, cap, what)
+                .map_err(|e| bad(path, format!("cannot be read: {e}")))
+        };
+        let chain = read(&self.cert, opfile::CA_MAX, "certificate chain")?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain)
+            .collect::<Result<_, _>>()
             .map_err(|e| bad(&self.cert, format!("no PEM certificate chain: {e}")))?;
         if certs.is_empty() {
             return Err(bad(&self.cert, "holds no certificate".into()));
         }
-        let key = PrivateKeyDer::from_pem_file(&self.key)
+        let key = read(&self.key, opfile::KEY_MAX, "private key")?;
+        let key = PrivateKeyDer::from_pem_slice(&key)
             .map_err(|e| bad(&self.key, format!("no PEM private key: {e}")))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -42,9 +50,8 @@ impl TlsFiles {
             None => builder.with_no_client_auth(),
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
-                for cert in CertificateDer::pem_file_iter(ca)
-                    .map_err(|e| bad(ca, format!("cannot be read: {e}")))?
-                {
+                let pem = read(ca, opfile::CA_MAX, "CA certificate")?;
+                for cert in CertificateDer::pem_slice_iter(&pem) {
                     let cert = cert.map_err(|e| bad(ca, format!("not PEM: {e}")))?;
                     roots
                         .add(cert)
