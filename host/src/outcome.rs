@@ -77,6 +77,11 @@ pub struct Invocation {
     pub observer: Option<airlock_audit::Observer>,
     /// Stops the run when cancelled.
     pub cancel: Option<Cancel>,
+    /// Where the run comes from in the caller's own terms (a workflow's id,
+    /// an activity's attempt), recorded in its `run.start` — or its
+    /// `run.refused` — as the object `context`, so that an auditor can join
+    /// the log with the caller's history.
+    pub context: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Invocation {
@@ -87,6 +92,7 @@ impl fmt::Debug for Invocation {
             .field("run", &self.run)
             .field("observed", &self.observer.is_some())
             .field("cancel", &self.cancel)
+            .field("context", &self.context)
             .finish()
     }
 }
@@ -122,6 +128,34 @@ impl Invocation {
         self
     }
 
+    /// Add `key = value` to the run's `context`. At most
+    /// [`CONTEXT_ENTRIES`](Self::CONTEXT_ENTRIES) entries are recorded;
+    /// a key is cut to 64 bytes and a value to 256.
+    pub fn context(mut self, key: impl Into<String>, value: impl Into<String>) -> Invocation {
+        self.context.push((key.into(), value.into()));
+        self
+    }
+
+    /// How many `context` entries a record keeps.
+    pub const CONTEXT_ENTRIES: usize = 16;
+
+    /// `event` with who asked for the run and where it comes from.
+    pub(crate) fn describe(&self, mut event: airlock_audit::Event) -> airlock_audit::Event {
+        if let Some(caller) = &self.caller {
+            event = event.field("caller", caller.as_str());
+        }
+        if !self.context.is_empty() {
+            let context: serde_json::Map<String, serde_json::Value> = self
+                .context
+                .iter()
+                .take(Self::CONTEXT_ENTRIES)
+                .map(|(k, v)| (cut(k, 64).to_owned(), cut(v, 256).into()))
+                .collect();
+            event = event.field("context", serde_json::Value::Object(context));
+        }
+        event
+    }
+
     /// A fresh run id: 128 random bits in hex, as every run gets, from the
     /// thread's CSPRNG (seeded from the OS, as wasmtime-wasi's random
     /// context is for every run) rather than a `getrandom(2)` per run.
@@ -130,6 +164,15 @@ impl Invocation {
         rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
         airlock_rules::provenance::hex(&bytes)
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Stops a run from outside it: the run ends with [`Failure::Cancelled`],

@@ -537,8 +537,8 @@ async fn run_once(
     // threads that serve requests.
     let host = state.host();
     let loading = {
-        let (host, name) = (host.clone(), name.to_owned());
-        tokio::task::spawn_blocking(move || host.action(&name))
+        let (host, name, how) = (host.clone(), name.to_owned(), how.clone());
+        tokio::task::spawn_blocking(move || host.action_for(&name, &how))
     };
     let log = host.audit_log();
     let report = match loading.await {

@@ -321,3 +321,69 @@ async fn an_audit_failure_says_which_kind_it_is() {
         other => panic!("a full disk: {other:?}"),
     }
 }
+
+/// A caller that names its runs in its own terms (a Temporal worker: the
+/// workflow, the activity, the attempt) finds those names in the run's
+/// `run.start`, and in the `run.refused` of an action refused before it
+/// ran; bounded, however many and however long they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_callers_context_is_recorded_with_its_run_and_its_refusals() {
+    use airlock::Invocation;
+    let mut setup = Setup::new();
+    setup.probe("", "");
+    let host = setup.host();
+    let long_value = "é".repeat(200); // 400 bytes of two-byte characters
+    let mut how = Invocation::default()
+        .caller("temporal:airlock@ci/w1")
+        .context("temporal.workflow_id", "order-42")
+        .context("k".repeat(100), long_value.as_str());
+    for i in 0..30 {
+        how = how.context(format!("extra.{i:02}"), "v");
+    }
+
+    let action = host.action_for("probe", &how).unwrap();
+    let outcome = action
+        .invoke_with(r#"{"op": "counter"}"#, &how)
+        .await
+        .unwrap();
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    let start = setup.events("run.start").pop().unwrap();
+    assert_eq!(start["caller"], "temporal:airlock@ci/w1");
+    let context = start["context"].as_object().unwrap();
+    assert_eq!(context.len(), Invocation::CONTEXT_ENTRIES, "{context:?}");
+    assert_eq!(context["temporal.workflow_id"], "order-42");
+    let (key, value) = context.iter().find(|(k, _)| k.starts_with("kk")).unwrap();
+    assert_eq!(key.len(), 64);
+    assert_eq!(
+        value.as_str().unwrap(),
+        "é".repeat(128),
+        "cut on a character boundary"
+    );
+    assert!(context.contains_key("extra.00") && !context.contains_key("extra.29"));
+
+    // Refused before running: the same names, no run.
+    for name in ["nope", "also-nope"] {
+        assert!(host.action_for(name, &how).is_err());
+    }
+    let refused = setup.events("run.refused");
+    assert_eq!(refused.len(), 2);
+    for r in &refused {
+        assert_eq!(r["caller"], "temporal:airlock@ci/w1", "{r}");
+        assert_eq!(r["context"]["temporal.workflow_id"], "order-42", "{r}");
+        assert!(r.get("run").is_none(), "{r}");
+    }
+    // Without a caller, neither field.
+    assert!(host.action("nope").is_err());
+    let plain = setup.events("run.refused").pop().unwrap();
+    assert!(
+        plain.get("caller").is_none() && plain.get("context").is_none(),
+        "{plain}"
+    );
+    // And an invocation without context records none.
+    action.invoke(r#"{"op": "counter"}"#).await.unwrap();
+    let start = setup.events("run.start").pop().unwrap();
+    assert!(
+        start.get("context").is_none() && start.get("caller").is_none(),
+        "{start}"
+    );
+}

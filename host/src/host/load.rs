@@ -7,7 +7,7 @@
 use super::{Action, Host};
 use crate::runtime::bindings::ActionPre;
 use crate::runtime::invoke::Prepared;
-use crate::{Error, Refusal};
+use crate::{Error, Invocation, Refusal};
 use airlock_audit::Event;
 use airlock_audit::EventKind;
 use airlock_rules::bounds;
@@ -24,6 +24,17 @@ impl Host {
     /// policy's path, checked against its approval in the lock and its
     /// signature (`<path>.minisig`), compiled once.
     pub fn action(&self, name: &str) -> Result<Action, Error> {
+        self.named(name, None)
+    }
+
+    /// [`action`](Self::action) for the run `how` describes: a refusal's
+    /// `run.refused` record carries its caller and context, as the run's
+    /// `run.start` would have.
+    pub fn action_for(&self, name: &str, how: &Invocation) -> Result<Action, Error> {
+        self.named(name, Some(how))
+    }
+
+    fn named(&self, name: &str, how: Option<&Invocation>) -> Result<Action, Error> {
         if let Some(prepared) = self.lock_names().get(name) {
             return Ok(self.wrap(prepared.clone()));
         }
@@ -31,15 +42,19 @@ impl Host {
             .inner
             .policy
             .component_path(name)
-            .map_err(|refusal| self.refuse(refusal, None))?;
-        let bytes =
-            self.read_component(path, &format!(" (fix [actions.{name}] path in the policy)"))?;
+            .map_err(|refusal| self.refuse(refusal, None, how))?;
+        let bytes = self.read_component(
+            path,
+            &format!(" (fix [actions.{name}] path in the policy)"),
+            how,
+        )?;
         let signature = SignatureFile::next_to(path)?;
         let prepared = self.prepare(
             &bytes,
             &path.display().to_string(),
             Some(name),
             signature.as_ref(),
+            how,
         )?;
         self.lock_names().insert(name.to_owned(), prepared.clone());
         Ok(self.wrap(prepared))
@@ -49,13 +64,14 @@ impl Host {
     /// in the lock (under the name its manifest declares), with its
     /// signature `<path>.minisig` where one is required.
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
-        let bytes = self.read_component(path, "")?;
+        let bytes = self.read_component(path, "", None)?;
         let signature = SignatureFile::next_to(path)?;
         self.prepare(
             &bytes,
             &path.display().to_string(),
             None,
             signature.as_ref(),
+            None,
         )
         .map(|p| self.wrap(p))
     }
@@ -79,7 +95,7 @@ impl Host {
             origin: format!("{origin}.minisig"),
             text: text.to_owned(),
         });
-        self.prepare(component, origin, None, signature.as_ref())
+        self.prepare(component, origin, None, signature.as_ref(), None)
             .map(|p| self.wrap(p))
     }
 
@@ -87,7 +103,12 @@ impl Host {
     /// are read), refused unread if it is larger than the policy's
     /// `[compile] component` ceiling; `hint` says how to fix a path that
     /// cannot be read.
-    fn read_component(&self, path: &Path, hint: &str) -> Result<Vec<u8>, Error> {
+    fn read_component(
+        &self,
+        path: &Path,
+        hint: &str,
+        how: Option<&Invocation>,
+    ) -> Result<Vec<u8>, Error> {
         bounds::read_file(path, &self.inner.policy.compile)
             .map_err(|e| {
                 Error::from(airlock_rules::doc::DocError::new(
@@ -98,7 +119,7 @@ impl Host {
             })?
             .map_err(|exceeded| {
                 let origin = path.display().to_string();
-                self.refuse(Refusal::OverCeiling { origin, exceeded }, None)
+                self.refuse(Refusal::OverCeiling { origin, exceeded }, None, how)
             })
     }
 
@@ -113,10 +134,11 @@ impl Host {
         origin: &str,
         asked: Option<&str>,
         signature: Option<&SignatureFile>,
+        how: Option<&Invocation>,
     ) -> Result<Arc<Prepared>, Error> {
         let policy = &self.inner.policy;
         let digest = Digest::of(component);
-        let refuse = |r: Refusal| self.refuse(r, Some(digest));
+        let refuse = |r: Refusal| self.refuse(r, Some(digest), how);
 
         let manifest = section::extract(component)
             .map_err(|error| Refusal::ManifestSection {
@@ -170,7 +192,7 @@ impl Host {
             None => compile().map(|c| c.component),
         };
         let compiled = compiled.map_err(|e| match e.refusal(origin.into()) {
-            Ok(refusal) => self.refuse(refusal, Some(digest)),
+            Ok(refusal) => refuse(refusal),
             Err(host) => host,
         })?;
         let pre = self
@@ -179,13 +201,10 @@ impl Host {
             .instantiate_pre(&compiled)
             .and_then(ActionPre::new)
             .map_err(|e| {
-                self.refuse(
-                    Refusal::Unlinkable {
-                        origin: origin.into(),
-                        reason: airlock_rules::doc::one_line(&format!("{e:#}")),
-                    },
-                    Some(digest),
-                )
+                refuse(Refusal::Unlinkable {
+                    origin: origin.into(),
+                    reason: airlock_rules::doc::one_line(&format!("{e:#}")),
+                })
             })?;
         let grant = Grant::new(&manifest, policy);
         let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
@@ -199,8 +218,13 @@ impl Host {
 
     /// Record a refusal and turn it into the error to return. If even the
     /// record fails, the audit failure is the error.
-    fn refuse(&self, refusal: Refusal, digest: Option<Digest>) -> Error {
-        let mut event = Event::new(EventKind::RunRefused).deny(refusal.to_string());
+    fn refuse(&self, refusal: Refusal, digest: Option<Digest>, how: Option<&Invocation>) -> Error {
+        let event = Event::new(EventKind::RunRefused);
+        let mut event = match how {
+            Some(how) => how.describe(event),
+            None => event,
+        }
+        .deny(refusal.to_string());
         if let Some(digest) = digest {
             event = event.field("digest", digest.to_string());
         }

@@ -159,14 +159,12 @@ impl Runner<'_> {
             .preopens(&action.grant.mounts)
             .map_err(|e| Error::io("cannot open a mount for the run", e))?;
 
-        let mut start = Event::new(EventKind::RunStart)
+        let mut start = how
+            .describe(Event::new(EventKind::RunStart))
             .allow()
             .canonical_field("grant", action.grant_json.clone())
             .field("input_sha256", sha256_hex(input.as_bytes()))
             .field("input_bytes", input.len());
-        if let Some(caller) = &how.caller {
-            start = start.field("caller", caller.as_str());
-        }
         if limits.timeout < action.grant.limits.timeout {
             start = start.field(
                 "timeout_ms",
