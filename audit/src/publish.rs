@@ -91,11 +91,16 @@ pub fn publish(
     }
     match &config.anchor {
         None => Ok(()),
-        Some(anchor) => copy_to_anchor(anchor, note, size),
+        Some(anchor) => copy_to_anchor(anchor, config.instance.as_deref(), note, size),
     }
 }
 
-fn copy_to_anchor(anchor: &Anchor, note: &str, size: u64) -> Result<(), AuditError> {
+fn copy_to_anchor(
+    anchor: &Anchor,
+    instance: Option<&str>,
+    note: &str,
+    size: u64,
+) -> Result<(), AuditError> {
     match anchor {
         Anchor::Dir(dir) => {
             let fail =
@@ -120,7 +125,11 @@ fn copy_to_anchor(anchor: &Anchor, note: &str, size: u64) -> Result<(), AuditErr
                     argv.join(" ")
                 ))
             };
-            let mut child = std::process::Command::new(&argv[0])
+            let mut command = std::process::Command::new(&argv[0]);
+            if let Some(instance) = instance {
+                command.env("AIRLOCK_INSTANCE", instance);
+            }
+            let mut child = command
                 .args(&argv[1..])
                 .env("AIRLOCK_CHECKPOINT_SIZE", size.to_string())
                 .stdin(std::process::Stdio::piped())

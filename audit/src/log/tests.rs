@@ -504,6 +504,61 @@ fn checkpoints_every_n_records_and_to_the_anchor() {
 }
 
 #[test]
+fn instances_sharing_one_policy_write_apart_and_anchor_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shared = config(dir.path());
+    shared.anchor = Some(airlock_rules::policy::Anchor::Dir(dir.path().join("worm")));
+    let configs: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|i| shared.for_instance(i).unwrap())
+        .collect();
+    // Both open at once: one writer per log, and these are two logs.
+    let logs: Vec<_> = configs.iter().map(|c| AuditLog::open(c).unwrap()).collect();
+    for (n, log) in logs.iter().enumerate() {
+        for i in 0..=n {
+            log.append(None, Event::new(EventKind::Log).field("i", i))
+                .unwrap();
+        }
+        log.checkpoint().unwrap();
+    }
+    for (n, c) in configs.iter().enumerate() {
+        assert_eq!(
+            check(c, Some(&logs[n])).unwrap().latest.unwrap().size,
+            n as u64 + 1
+        );
+        let instance = c.instance.as_deref().unwrap();
+        let latest =
+            std::fs::read_to_string(dir.path().join("worm").join(instance).join("latest")).unwrap();
+        assert!(
+            latest.contains(&format!("\n{}\n", n + 1)),
+            "{instance}: {latest}"
+        );
+    }
+    // The shared path itself is not opened by either.
+    assert!(!shared.path.exists());
+}
+
+#[test]
+fn an_anchor_command_is_told_the_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    let out = dir.path().join("anchored");
+    c.anchor = Some(airlock_rules::policy::Anchor::Command(vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "echo \"$AIRLOCK_INSTANCE $AIRLOCK_CHECKPOINT_SIZE\" >> {}",
+            out.display()
+        ),
+    ]));
+    let c = c.for_instance("w7").unwrap();
+    let log = AuditLog::open(&c).unwrap();
+    log.append(None, Event::new(EventKind::Log)).unwrap();
+    log.checkpoint().unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "w7 1\n");
+}
+
+#[test]
 fn with_a_checkpoint_thread_appends_ask_for_checkpoints_instead_of_writing_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());

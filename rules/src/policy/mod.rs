@@ -304,6 +304,9 @@ pub struct AuditConfig {
     pub segment_size: Option<ByteSize>,
     /// A second place every checkpoint goes.
     pub anchor: Option<Anchor>,
+    /// The process this log belongs to when several share one policy
+    /// ([`AuditConfig::for_instance`]).
+    pub instance: Option<String>,
 }
 
 impl AuditConfig {
@@ -319,7 +322,48 @@ impl AuditConfig {
             checkpoint_interval: Duration::from_secs(60),
             segment_size: None,
             anchor: None,
+            instance: None,
         }
+    }
+
+    /// This log for the process `instance`, one of several that share the
+    /// policy (the workers on one Temporal task queue): a log has one
+    /// writer, so each instance writes its own. The log and its checkpoints
+    /// move into a directory named `instance` beside where they were (a
+    /// generated key with them), an anchor directory gains the same
+    /// subdirectory, and an anchor command gets `AIRLOCK_INSTANCE`. A key
+    /// the policy names stays shared: one verifier key for every instance.
+    ///
+    /// `instance` is 1 to 64 ASCII letters, digits, `.`, `_` or `-`, not
+    /// starting with `.`; anything else is an error that says so.
+    pub fn for_instance(&self, instance: &str) -> Result<AuditConfig, String> {
+        let valid = (1..=64).contains(&instance.len())
+            && !instance.starts_with('.')
+            && instance
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(format!(
+                "the instance name {:?} is not 1 to 64 letters, digits, `.`, `_` or `-` \
+                 (not starting with `.`)",
+                instance.escape_debug().to_string()
+            ));
+        }
+        let inside = |file: &Path| {
+            let dir = file.parent().unwrap_or(Path::new(""));
+            dir.join(instance)
+                .join(file.file_name().unwrap_or_default())
+        };
+        Ok(AuditConfig {
+            path: inside(&self.path),
+            checkpoints: inside(&self.checkpoints),
+            anchor: self.anchor.as_ref().map(|anchor| match anchor {
+                Anchor::Dir(dir) => Anchor::Dir(dir.join(instance)),
+                Anchor::Command(argv) => Anchor::Command(argv.clone()),
+            }),
+            instance: Some(instance.to_owned()),
+            ..self.clone()
+        })
     }
 }
 
@@ -331,7 +375,8 @@ pub enum Anchor {
     /// `<dir>/latest`), atomically.
     Dir(PathBuf),
     /// A command run with the signed checkpoint on its standard input and
-    /// `AIRLOCK_CHECKPOINT_SIZE` in its environment; it must exit 0.
+    /// `AIRLOCK_CHECKPOINT_SIZE` in its environment (and `AIRLOCK_INSTANCE`
+    /// for an [instance's](AuditConfig::for_instance) log); it must exit 0.
     Command(Vec<String>),
 }
 

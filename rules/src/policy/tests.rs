@@ -301,3 +301,58 @@ fn the_input_limit_defaults_to_one_mib_and_must_be_more_than_zero() {
     let e = parse("[limits]\ninput = 0").unwrap_err().to_string();
     assert!(e.contains("limits.input: must be more than 0"), "{e}");
 }
+
+#[test]
+fn each_instance_gets_its_own_log_checkpoints_and_anchor() {
+    let policy = Policy::parse(
+        "airlock.toml",
+        "[audit]\npath = \"logs/audit.jsonl\"\ncheckpoints = \"cp/audit.checkpoints\"\n\
+         anchor_dir = \"/worm\"\n",
+        Path::new("/srv"),
+    )
+    .unwrap();
+    let a = policy.audit.for_instance("worker-1.eu").unwrap();
+    assert_eq!(a.path, Path::new("/srv/logs/worker-1.eu/audit.jsonl"));
+    assert_eq!(
+        a.checkpoints,
+        Path::new("/srv/cp/worker-1.eu/audit.checkpoints")
+    );
+    assert_eq!(a.anchor, Some(Anchor::Dir("/worm/worker-1.eu".into())));
+    assert_eq!(a.instance.as_deref(), Some("worker-1.eu"));
+    assert_eq!(
+        (a.key.clone(), a.sync),
+        (policy.audit.key.clone(), policy.audit.sync)
+    );
+    let b = policy.audit.for_instance("worker-2").unwrap();
+    assert_ne!(a.path, b.path);
+    assert_ne!(a.checkpoints, b.checkpoints);
+    assert_ne!(a.anchor, b.anchor);
+
+    // A named key stays shared; an anchor command is kept (and told the
+    // instance in its environment).
+    let policy = Policy::parse(
+        "airlock.toml",
+        "[audit]\nkey = \"/etc/airlock/audit.key\"\nanchor_command = [\"cp\", \"/dev/stdin\", \"x\"]\n",
+        Path::new("/srv"),
+    )
+    .unwrap();
+    let a = policy.audit.for_instance("w1").unwrap();
+    assert_eq!(a.key.as_deref(), Some(Path::new("/etc/airlock/audit.key")));
+    assert_eq!(a.anchor, policy.audit.anchor);
+    assert_eq!(a.path.parent().unwrap().file_name().unwrap(), "w1");
+
+    for bad in [
+        "",
+        ".hidden",
+        "a/b",
+        "..",
+        "a b",
+        "é",
+        &"x".repeat(65),
+        "a\nb",
+    ] {
+        let e = policy.audit.for_instance(bad).unwrap_err();
+        assert!(e.contains("is not 1 to 64 letters"), "{bad:?}: {e}");
+    }
+    assert!(policy.audit.for_instance(&"x".repeat(64)).is_ok());
+}
