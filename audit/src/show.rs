@@ -26,6 +26,10 @@ pub struct Filter {
     pub event: Option<String>,
     /// Only this decision: `allow` or `deny`.
     pub decision: Option<String>,
+    /// Only records whose `context` (a `run.start` or `run.refused` from a
+    /// caller that names its runs, like a Temporal worker) has this key
+    /// with this value.
+    pub context: Option<(String, String)>,
 }
 
 impl Filter {
@@ -46,6 +50,13 @@ impl Filter {
                 .decision
                 .as_ref()
                 .is_none_or(|d| field("decision") == d)
+            && self.context.as_ref().is_none_or(|(k, v)| {
+                record
+                    .get("context")
+                    .and_then(|c| c.get(k))
+                    .and_then(Value::as_str)
+                    == Some(v.as_str())
+            })
     }
 }
 
@@ -227,6 +238,7 @@ mod tests {
             action: action.map(Into::into),
             event: event.map(Into::into),
             decision: decision.map(Into::into),
+            context: None,
         };
         assert!(f(None, None, None, None).matches(r));
         assert!(f(Some("abc"), Some("probe"), Some("file."), Some("deny")).matches(r));
@@ -236,5 +248,18 @@ mod tests {
         assert!(!f(None, Some("prob"), None, None).matches(r));
         assert!(!f(None, None, Some("file"), None).matches(r));
         assert!(!f(None, None, None, Some("allow")).matches(r));
+
+        let start = json!({"event": "run.start", "context": {"temporal.workflow_id": "order-7", "temporal.attempt": "2"}});
+        let start = start.as_object().unwrap();
+        let by = |k: &str, v: &str| Filter {
+            context: Some((k.into(), v.into())),
+            ..Filter::default()
+        };
+        assert!(by("temporal.workflow_id", "order-7").matches(start));
+        assert!(by("temporal.attempt", "2").matches(start));
+        assert!(!by("temporal.workflow_id", "order-77").matches(start));
+        assert!(!by("temporal.workflow_id", "order-").matches(start));
+        assert!(!by("temporal.run", "order-7").matches(start));
+        assert!(!by("temporal.workflow_id", "order-7").matches(r));
     }
 }

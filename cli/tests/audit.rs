@@ -646,3 +646,93 @@ fn concurrent_runs_on_one_log_wait_for_each_other() {
     let verify = airlock(dir, &["audit", "verify", "airlock-audit.jsonl"]);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 }
+
+#[test]
+fn verify_checks_each_of_several_logs_and_reports_per_log() {
+    // Three "workers": three directories, three logs, one verifier key.
+    let keys = tempfile::tempdir().unwrap();
+    let out = airlock(
+        keys.path(),
+        &[
+            "audit",
+            "keygen",
+            "--name",
+            "fleet.example/airlock",
+            "--out",
+            "audit",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let public = keys.path().join("audit.pub").display().to_string();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut logs = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        setup(dir.path(), "airlock-audit.jsonl");
+        let mut policy = std::fs::read_to_string(dir.path().join("airlock.toml")).unwrap();
+        let key = keys.path().join("audit.key").display().to_string();
+        policy.push_str(&format!("key = {key:?}\n"));
+        std::fs::write(dir.path().join("airlock.toml"), policy).unwrap();
+        for _ in 0..=i {
+            let out = airlock(dir.path(), &["run", "probe", "--input", &writes("w", 1)]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        }
+        logs.push(dir.path().join("airlock-audit.jsonl").display().to_string());
+    }
+    let verify = |files: &[&str], extra: &[&str]| {
+        let mut args = vec!["audit", "verify"];
+        args.extend_from_slice(files);
+        args.extend_from_slice(extra);
+        airlock(keys.path(), &args)
+    };
+    let all: Vec<&str> = logs.iter().map(String::as_str).collect();
+
+    let out = verify(&all, &["--key", &public]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for log in &logs {
+        assert!(stdout.contains(&format!("== {log}\nok: ")), "{stdout}");
+    }
+    assert_eq!(
+        stdout.matches("signed by fleet.example/airlock").count(),
+        3,
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("all 3 logs ok"), "{stdout}");
+
+    // One edited record in the second log: that log fails, by name; the
+    // others are still reported ok.
+    let second = std::fs::read_to_string(&logs[1]).unwrap();
+    std::fs::write(&logs[1], second.replacen("\"allow\"", "\"deny\"", 1)).unwrap();
+    let out = verify(&all, &["--key", &public]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout.matches("\nok: ").count() + usize::from(stdout.starts_with("ok: ")),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FAILED: 1 of 3 logs: {}", logs[1])),
+        "{stdout}"
+    );
+
+    // A log that is not there is a usage error, named; so are the flags
+    // that belong to one log.
+    let missing = keys.path().join("nope.jsonl").display().to_string();
+    let out = verify(&[all[0], &missing], &["--key", &public]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(&format!("FAILED: 1 of 2 logs: {missing}")));
+    for flag in ["--checkpoints", "--witness"] {
+        let out = verify(&[all[0], all[2]], &[flag, "x"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            text(&out.stderr).contains("belong to one log"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // One log still verifies as before.
+    let out = verify(&[all[2]], &["--key", &public]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("=="));
+}

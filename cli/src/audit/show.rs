@@ -22,6 +22,10 @@ pub struct Args {
     /// Only this decision.
     #[arg(long, value_parser = ["allow", "deny"])]
     decision: Option<String>,
+    /// Only runs whose context has KEY=VALUE, like
+    /// `temporal.workflow_id=order-42` (their `run.start` or `run.refused`).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    context: Option<(String, String)>,
     /// One JSON object per line, every non-ASCII character escaped.
     #[arg(long)]
     json: bool,
@@ -33,6 +37,7 @@ pub fn run(args: Args) -> u8 {
         action: args.action.clone(),
         event: args.event.clone(),
         decision: args.decision.clone(),
+        context: args.context.clone(),
     };
     if let Err(e) = filter.check() {
         return fail(exit::USAGE, e);
@@ -90,4 +95,11 @@ fn ascii_json(record: &Map<String, Value>) -> String {
         }
     }
     out
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }

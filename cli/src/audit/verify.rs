@@ -8,8 +8,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    logs: LogFiles,
+    /// The audit log; give several (the logs of several workers) to check
+    /// each and report per log. Each log's sealed segments
+    /// `<stem>.<seq>.<ext>` are found beside it.
+    files: Vec<PathBuf>,
+    /// Log segments of one log, oldest first (instead of FILE).
+    #[arg(long = "log", value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    logs: Vec<PathBuf>,
     /// The signed checkpoints (default with FILE: `<stem>.checkpoints` beside it).
     #[arg(long, value_name = "FILE")]
     checkpoints: Option<PathBuf>,
@@ -31,7 +36,59 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    match options(&args) {
+    if args.files.len() <= 1 {
+        let logs = LogFiles {
+            file: args.files.first().cloned(),
+            logs: args.logs.clone(),
+        };
+        return verify_one(&logs, &args);
+    }
+    if args.checkpoints.is_some() || args.witness.is_some() {
+        return fail(
+            exit::USAGE,
+            "--checkpoints and --witness belong to one log; with several, each log's own \
+             checkpoints beside it are used",
+        );
+    }
+    let mut failed = Vec::new();
+    for file in &args.files {
+        println!("== {}", file.display());
+        let logs = LogFiles {
+            file: Some(file.clone()),
+            logs: Vec::new(),
+        };
+        let code = verify_one(&logs, &args);
+        if code != exit::OK {
+            failed.push((file, code));
+        }
+    }
+    match failed.as_slice() {
+        [] => {
+            println!("all {} logs ok", args.files.len());
+            exit::OK
+        }
+        failed => {
+            let names: Vec<_> = failed
+                .iter()
+                .map(|(f, _)| f.display().to_string())
+                .collect();
+            println!(
+                "FAILED: {} of {} logs: {}",
+                failed.len(),
+                args.files.len(),
+                names.join(", ")
+            );
+            failed
+                .iter()
+                .map(|(_, code)| *code)
+                .max()
+                .unwrap_or(exit::ACTION_ERROR)
+        }
+    }
+}
+
+fn verify_one(logs: &LogFiles, args: &Args) -> u8 {
+    match options(logs, args) {
         Err(e) => fail(exit::USAGE, format!("{e:#}")),
         Ok((options, notes)) => match verify::verify(&options) {
             Ok(report) => {
@@ -50,8 +107,8 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn options(args: &Args) -> anyhow::Result<(Options, Vec<String>)> {
-    let (logs, paths) = args.logs.resolve()?;
+fn options(logs: &LogFiles, args: &Args) -> anyhow::Result<(Options, Vec<String>)> {
+    let (logs, paths) = logs.resolve()?;
     let mut notes = Vec::new();
     let mut checkpoints = args.checkpoints.clone();
     let mut key = args.key.as_deref().map(read_key).transpose()?;
