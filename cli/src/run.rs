@@ -201,43 +201,25 @@ fn report(outcome: &Outcome, json: bool, audit: &Path) -> u8 {
     report.exit_code()
 }
 
-/// The environment variable that moves the compile cache, or turns it off
-/// (`off`).
-const CACHE_DIR_ENV: &str = "AIRLOCK_CACHE_DIR";
-
-/// Where the compile cache is: `$AIRLOCK_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None` when
-/// `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
-fn cache_dir() -> Option<PathBuf> {
-    match std::env::var_os(CACHE_DIR_ENV) {
-        Some(v) if v.is_empty() || v == "off" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-            .map(|base| base.join("airlock")),
-    }
-}
-
-/// The compile cache `airlock run` (and `approve`) uses ([`cache_dir`]).
+/// The compile cache `airlock run` (and `approve`) uses
+/// ([`CompileCache::dir_from_env`]).
 /// One named with `AIRLOCK_CACHE_DIR` must be usable; the default one is
 /// skipped with a note if it is not (a read-only home, say): the cache only
 /// saves time.
 pub(super) fn compile_cache() -> Result<Option<CompileCache>, String> {
-    let Some(dir) = cache_dir() else {
+    let Some(dir) = CompileCache::dir_from_env() else {
         return Ok(None);
     };
     let hint = |e: CacheError| {
         format!(
-            "{e} (fix it, choose another directory with {CACHE_DIR_ENV}=DIR, or turn the cache \
-             off with {CACHE_DIR_ENV}=off or --no-cache)"
+            "{e} (fix it, choose another directory with AIRLOCK_CACHE_DIR=DIR, or turn the cache \
+             off with AIRLOCK_CACHE_DIR=off or --no-cache)"
         )
     };
     // Ambient authority on behalf of airlock itself, never of an action.
     match CompileCache::open(&dir, cap_std::ambient_authority()) {
         Ok(cache) => Ok(Some(cache)),
-        Err(e) if std::env::var_os(CACHE_DIR_ENV).is_some() => Err(hint(e)),
+        Err(e) if std::env::var_os(CompileCache::DIR_ENV).is_some() => Err(hint(e)),
         Err(e) => {
             eprintln!("airlock: note: compiling without a cache: {e}");
             Ok(None)

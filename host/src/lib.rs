@@ -106,7 +106,9 @@ pub use runtime::limits::LimitExceeded;
 /// protocol ([`compile_as_child`](compile::compile_as_child)).
 pub mod compile {
     pub use crate::runtime::cache::{CacheError, CompileCache};
-    pub use crate::runtime::compiler::{ChildFailure, CompileError, Compiler, compile_as_child};
+    pub use crate::runtime::compiler::{
+        COMMAND, ChildFailure, CompileError, Compiler, compile_as_child,
+    };
 }
 
 /// What the benchmark suite compares airlock against: the engine

@@ -180,6 +180,27 @@ pub(crate) fn deserialize_from_child(
 }
 
 impl CompileCache {
+    /// The environment variable that moves the cache, or turns it off
+    /// (`off`), for the `airlock` binaries.
+    pub const DIR_ENV: &'static str = "AIRLOCK_CACHE_DIR";
+
+    /// Where the `airlock` binaries keep the cache: `$AIRLOCK_CACHE_DIR`,
+    /// else `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None`
+    /// when `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
+    /// Only reads the environment; a host uses a cache only when given one
+    /// ([`HostBuilder::compile_cache`](crate::HostBuilder::compile_cache)).
+    pub fn dir_from_env() -> Option<PathBuf> {
+        match std::env::var_os(Self::DIR_ENV) {
+            Some(v) if v.is_empty() || v == "off" => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+                .map(|base| base.join("airlock")),
+        }
+    }
+
     /// Open the cache at `path`, creating it (mode `0700`) if it is
     /// missing. Refused unless it is a directory of this user that no one
     /// else can write.

@@ -141,7 +141,7 @@ impl TestCa {
     }
 
     /// A TLS server configuration with a certificate for `names`.
-    fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+    pub fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let cert = CertificateParams::new(names)

@@ -130,6 +130,12 @@ enum Op {
     Fail {
         message: String,
     },
+    /// Count this call in the file `path` (on a read-write mount) and fail
+    /// while the count is at most `failures`: a flaky upstream, for retries.
+    Flaky {
+        path: String,
+        failures: u64,
+    },
     Many {
         ops: Vec<Op>,
     },
@@ -263,6 +269,20 @@ fn apply(op: Op) -> Result<Value, String> {
         }
         Op::Panic { message } => panic!("{message}"),
         Op::Fail { message } => return Err(message),
+        Op::Flaky { path, failures } => {
+            let count = |e: std::io::Error| format!("flaky: cannot count calls in {path}: {e}");
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, b"."))
+                .map_err(count)?;
+            let calls = std::fs::metadata(&path).map_err(count)?.len();
+            if calls <= failures {
+                return Err(format!("flaky: call {calls} fails (the first {failures} do)"));
+            }
+            json!({ "ok": calls })
+        }
         Op::Many { ops } => Value::Array(ops.into_iter().map(apply).collect::<Result<_, _>>()?),
     })
 }
