@@ -788,6 +788,44 @@ fn the_python_example_is_the_tested_one() {
     );
 }
 
+/// The Python workflow docs/temporal.md shows is part of the one
+/// `./demo/temporal.sh` runs (which CI runs).
+#[test]
+fn the_temporal_workflow_example_is_the_demos() {
+    let workflow = read(&root().join("demo/temporal/workflow.py"));
+    let page = read(&root().join("docs/temporal.md"));
+    let shown = page
+        .split("```text\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .find(|block| block.contains("airlock_invoke"))
+        .expect("docs/temporal.md shows a workflow");
+    assert!(
+        workflow.contains(shown),
+        "docs/temporal.md shows a workflow that is not in demo/temporal/workflow.py:\n{shown}"
+    );
+}
+
+/// The Python helper knows every outcome code but `cancelled` (a Temporal
+/// cancellation), and no other.
+#[test]
+fn the_temporal_helper_knows_every_outcome_code() {
+    let helper = read(&root().join("clients/python/src/airlock_client/temporal.py"));
+    let listed = helper.split("_CODES = {").nth(1).unwrap().split('}').next().unwrap();
+    let listed: BTreeSet<&str> = listed
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let codes: BTreeSet<String> = airlock::report::Code::ALL
+        .iter()
+        .map(ToString::to_string)
+        .filter(|c| c != "cancelled")
+        .collect();
+    let codes: BTreeSet<&str> = codes.iter().map(String::as_str).collect();
+    assert_eq!(listed, codes);
+}
+
 #[test]
 fn every_verification_code_is_documented() {
     let doc = read(&root().join("docs/audit-format.md"));
