@@ -372,6 +372,20 @@ async fn a_callers_context_is_recorded_with_its_run_and_its_refusals() {
         assert_eq!(r["context"]["temporal.workflow_id"], "order-42", "{r}");
         assert!(r.get("run").is_none(), "{r}");
     }
+    // A request that is not a call at all: refused on the record, with the
+    // caller's names and no action.
+    host.refuse_request(&how, "the input is not a call")
+        .unwrap();
+    let request = setup.events("run.refused").pop().unwrap();
+    assert_eq!(request["reason"], "the input is not a call", "{request}");
+    assert_eq!(
+        request["context"]["temporal.workflow_id"], "order-42",
+        "{request}"
+    );
+    assert!(
+        request.get("action").is_none() && request.get("run").is_none(),
+        "{request}"
+    );
     // Without a caller, neither field.
     assert!(host.action("nope").is_err());
     let plain = setup.events("run.refused").pop().unwrap();

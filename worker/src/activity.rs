@@ -89,19 +89,23 @@ impl AirlockActivities {
     }
 
     async fn run(&self, ctx: &ActivityContext, call: Value) -> Result<Value, ActivityError> {
-        let call: Call = serde_json::from_value(call).map_err(|e| {
-            self.fail(
-                &Report::not_run(
-                    None,
-                    Code::BadInput,
-                    &format!(
-                        "the activity's input is not {{\"action\": NAME, \"input\": JSON, \
-                         \"timeout_ms\": optional}}: {e}"
-                    ),
-                ),
-                None,
-            )
-        })?;
+        let call: Call = match serde_json::from_value(call) {
+            Ok(call) => call,
+            Err(e) => {
+                let why = format!(
+                    "the activity's input is not {{\"action\": NAME, \"input\": JSON, \
+                     \"timeout_ms\": optional}}: {e}"
+                );
+                // On the record, as every attempt on the workflow's history
+                // is; nothing was chosen to run.
+                let how = self.attempt(ctx, Invocation::default());
+                let report = match self.host.refuse_request(&how, &why) {
+                    Ok(()) => Report::not_run(None, Code::BadInput, &why),
+                    Err(e) => Report::of_error(None, &e, Some(self.host.audit_log())),
+                };
+                return Err(self.fail(&report, None));
+            }
+        };
         let cancel = Cancel::default();
         let run = Invocation::new_run_id();
         let how = self
@@ -168,8 +172,22 @@ impl AirlockActivities {
     /// The run as Temporal names it: who asked, the attempt's identifiers,
     /// and the smaller of the activity's deadline and the call's timeout.
     fn invocation(&self, ctx: &ActivityContext, call: &Call) -> Invocation {
+        let how = self.attempt(ctx, Invocation::default());
+        let left = ctx.info().deadline.map(|d| {
+            d.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        });
+        let asked = call.timeout_ms.map(Duration::from_millis);
+        match left.into_iter().chain(asked).min() {
+            Some(timeout) => how.timeout(timeout),
+            None => how,
+        }
+    }
+
+    /// `how` with the caller and Temporal's names for this attempt.
+    fn attempt(&self, ctx: &ActivityContext, how: Invocation) -> Invocation {
         let info = ctx.info();
-        let mut how = Invocation::default()
+        let mut how = how
             .caller(format!("temporal:{}", self.identity))
             .context("temporal.namespace", &info.namespace);
         let optional = [
@@ -182,20 +200,10 @@ impl AirlockActivities {
                 how = how.context(key, value);
             }
         }
-        how = how
-            .context("temporal.activity_id", &info.activity_id)
+        how.context("temporal.activity_id", &info.activity_id)
             .context("temporal.attempt", info.attempt.to_string())
             .context("temporal.task_queue", &info.task_queue)
-            .context("temporal.worker", &self.identity);
-        let left = info.deadline.map(|d| {
-            d.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        });
-        let asked = call.timeout_ms.map(Duration::from_millis);
-        match left.into_iter().chain(asked).min() {
-            Some(timeout) => how.timeout(timeout),
-            None => how,
-        }
+            .context("temporal.worker", &self.identity)
     }
 
     /// The activity's failure for `report`, which did not end `ok`.

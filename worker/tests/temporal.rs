@@ -217,6 +217,23 @@ impl Worker {
     }
 }
 
+/// The worker whose log shows the workflow `id`'s activity started.
+fn running(id: &str, log_of: &dyn Fn(&str) -> PathBuf) -> &'static str {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = ["w1", "w2"].into_iter().find(|w| {
+            records(&log_of(w)).iter().any(|r| {
+                r["event"] == "run.start" && context(r, "temporal.workflow_id") == Some(id)
+            })
+        });
+        if let Some(w) = found {
+            return w;
+        }
+        assert!(Instant::now() < deadline, "no worker started {id}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The records of a log file, as JSON.
 fn records(log: &Path) -> Vec<Value> {
     std::fs::read_to_string(log)
@@ -385,25 +402,23 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
         flaky["output"]["ok"], 2,
         "the second attempt succeeds: {flaky}"
     );
+    // Called by name with what is not a call: refused before any run,
+    // and not retried.
+    for i in 0..3 {
+        let raw = driver.scenario(&format!("raw-{i}"));
+        assert_eq!(
+            raw,
+            json!({"type": "bad_input", "non_retryable": true}),
+            "raw-{i}"
+        );
+    }
     assert_eq!(driver.scenario("cancel"), "cancelled");
 
     // The kill: find the worker running long-1, SIGKILL it, and let
     // Temporal give the attempt to the other one.
     let kill = driver.next();
     assert_eq!(kill["kill"], "long-1", "{kill}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let victim = loop {
-        let running = ["w1", "w2"].into_iter().find(|w| {
-            records(&log_of(w)).iter().any(|r| {
-                r["event"] == "run.start" && context(r, "temporal.workflow_id") == Some("long-1")
-            })
-        });
-        if let Some(w) = running {
-            break w;
-        }
-        assert!(Instant::now() < deadline, "no worker started long-1");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let victim = running("long-1", &log_of);
     workers.get_mut(victim).unwrap().kill();
     driver
         .child
@@ -418,8 +433,6 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
         Value::Null,
         "the retry on the other worker finished"
     );
-    let count = driver.next();
-    let attempts = count["attempts"].as_u64().unwrap();
 
     // The killed worker's log verifies up to its last complete record...
     let victim_log = log_of(victim);
@@ -462,6 +475,40 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
             .contains(&killed_start["seq"]),
         "{recovered} names {killed_start}"
     );
+
+    // SIGTERM while an activity runs: the worker stops polling, finishes
+    // it within its grace, and seals; the workflow gets the result.
+    let drain = driver.next();
+    assert_eq!(drain["drain"], "drain-1", "{drain}");
+    let draining = running("drain-1", &log_of);
+    let (status, stderr) = workers.remove(draining).unwrap().stop();
+    assert!(status.success(), "{draining}: {status}: {stderr}");
+    assert!(stderr.contains("the audit log is sealed"), "{stderr}");
+    driver
+        .child
+        .0
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"go\n")
+        .unwrap();
+    assert_eq!(driver.scenario("drain"), Value::Null);
+    let ends: Vec<_> = records(&log_of(draining))
+        .into_iter()
+        .filter(|r| r["event"] == "run.end" && r["outcome"] == "ok")
+        .collect();
+    let drained_start = records(&log_of(draining))
+        .into_iter()
+        .find(|r| {
+            r["event"] == "run.start" && context(r, "temporal.workflow_id") == Some("drain-1")
+        })
+        .unwrap();
+    assert!(
+        ends.iter().any(|e| e["run"] == drained_start["run"]),
+        "the drained run ended ok in {draining}'s log"
+    );
+    let count = driver.next();
+    let attempts = count["attempts"].as_u64().unwrap();
 
     // SIGTERM drains and seals each worker.
     for (name, worker) in std::mem::take(&mut workers) {
@@ -528,6 +575,14 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
         "an action's error is retried"
     );
     assert_eq!(attempts_of("long-1"), 2);
+    assert_eq!(attempts_of("drain-1"), 1, "a drained run is not retried");
+    for i in 0..3 {
+        assert_eq!(
+            attempts_of(&format!("raw-{i}")),
+            1,
+            "a malformed call is refused, once"
+        );
+    }
     let long: Vec<_> = runs
         .iter()
         .filter(|((w, _, _), _)| w == "long-1")

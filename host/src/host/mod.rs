@@ -236,6 +236,22 @@ impl Host {
             .map_err(Error::Audit)
     }
 
+    /// Record that the run `how` describes was refused before any action
+    /// was chosen, because of `reason`: a request that is not a call at
+    /// all (a `run.refused` record with the caller and context, and no
+    /// action). For a caller that must answer for everything it was asked,
+    /// like a worker whose every activity attempt is on its workflow's
+    /// history.
+    pub fn refuse_request(&self, how: &Invocation, reason: &str) -> Result<(), Error> {
+        let audit = &self.inner.audit;
+        let event = how.describe(Event::new(EventKind::RunRefused)).deny(reason);
+        audit
+            .append(None, event)
+            .and_then(|_| audit.checkpoint())
+            .map(drop)
+            .map_err(Error::Audit)
+    }
+
     /// Load, verify and invoke the action `name` from the policy.
     pub async fn invoke(&self, name: &str, input: &str) -> Result<Outcome, Error> {
         self.action(name)?.invoke(input).await

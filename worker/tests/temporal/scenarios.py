@@ -60,6 +60,22 @@ class Expect:
 
 
 @workflow.defn
+class Raw:
+    """The activity scheduled by name with an argument that is not a call."""
+
+    @workflow.run
+    async def run(self, args: dict) -> dict:
+        try:
+            await workflow.execute_activity(
+                "airlock.invoke", args["arg"], task_queue=args["queue"],
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=FAST_RETRY,
+            )
+            return {"ran": True}
+        except ActivityError as e:
+            return {"type": e.cause.type, "non_retryable": e.cause.non_retryable}
+
+
+@workflow.defn
 class Cancel:
     """A long run, cancelled by the workflow once it has started."""
 
@@ -115,7 +131,7 @@ async def main(address: str, queue: str, flaky: str) -> None:
             execution_timeout=timedelta(minutes=2),
         )
 
-    async with Worker(client, task_queue=own, workflows=[Chain, Expect, Cancel, Long]):
+    async with Worker(client, task_queue=own, workflows=[Chain, Expect, Raw, Cancel, Long]):
         say({"scenario": "chain", "result": await run(Chain, {"name": "Ada", "queue": queue}, "chain-1")})
         for scenario, action, input in [
             ("refused", "unapproved", {"name": "x"}),
@@ -126,6 +142,9 @@ async def main(address: str, queue: str, flaky: str) -> None:
         ]:
             args = {"action": action, "input": input, "queue": queue}
             say({"scenario": scenario, "result": await run(Expect, args, scenario)})
+        for i, arg in enumerate([{"action": "hello"}, {"action": "hello", "input": {}, "extra": 1}, "hello"]):
+            result = await run(Raw, {"arg": arg, "queue": queue}, f"raw-{i}")
+            say({"scenario": f"raw-{i}", "result": result})
         say({"scenario": "cancel", "result": await run(Cancel, {"queue": queue, "after_s": 1.5}, "cancel-1")})
 
         handle = await client.start_workflow(
@@ -136,6 +155,16 @@ async def main(address: str, queue: str, flaky: str) -> None:
         say({"kill": "long-1"})
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         say({"scenario": "kill", "result": await handle.result()})
+
+        # SIGTERM mid-activity: the worker finishes it within its grace.
+        handle = await client.start_workflow(
+            Long.run, {"queue": queue, "ms": 2000}, id="drain-1", task_queue=own,
+            execution_timeout=timedelta(minutes=2),
+        )
+        started.append("drain-1")
+        say({"drain": "drain-1"})
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        say({"scenario": "drain", "result": await handle.result()})
 
     attempts = 0
     for wid in started:
