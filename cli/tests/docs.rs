@@ -811,7 +811,13 @@ fn the_temporal_workflow_example_is_the_demos() {
 #[test]
 fn the_temporal_helper_knows_every_outcome_code() {
     let helper = read(&root().join("clients/python/src/airlock_client/temporal.py"));
-    let listed = helper.split("_CODES = {").nth(1).unwrap().split('}').next().unwrap();
+    let listed = helper
+        .split("_CODES = {")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
     let listed: BTreeSet<&str> = listed
         .split(',')
         .map(|c| c.trim().trim_matches('"'))
