@@ -38,9 +38,14 @@ port=$("$venv/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 "$venv/temporal" server start-dev --headless --ip 127.0.0.1 --port "$port" --log-level error \
     >temporal.log 2>&1 &
 pids+=($!)
-until "$venv/temporal" operator cluster health --address "127.0.0.1:$port" 2>/dev/null | grep -q SERVING; do
-    sleep 0.5
-done
+# wait_for WHAT COMMAND...: up to 60 s for COMMAND to succeed.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 120); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+    echo "demo: $what did not come up" >&2; exit 1
+}
+serving() { "$venv/temporal" operator cluster health --address "127.0.0.1:$port" | grep -q SERVING; }
+wait_for "the Temporal dev server" serving
 echo "serving on 127.0.0.1:$port"
 
 say "The operator's policy: two actions approved, one checkpoint key and one anchor for every worker"
@@ -74,7 +79,7 @@ for w in w1 w2; do
     pids+=($!)
 done
 for w in w1 w2; do
-    until grep -q polling "worker-$w.log"; do sleep 0.2; done
+    wait_for "worker $w (worker-$w.log)" grep -q polling "worker-$w.log"
     cat "worker-$w.log"
 done
 

@@ -127,27 +127,27 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// `airlock worker ARGS`: becomes `airlock-worker ARGS`, found beside this
-/// binary (where `cargo install` puts both) or else on `PATH`.
+/// `airlock worker ARGS`: becomes `airlock-worker ARGS`, the binary beside
+/// this one (where `cargo install` puts both); never one found on `PATH`.
 fn worker(args: Vec<std::ffi::OsString>) -> u8 {
     use std::os::unix::process::CommandExt as _;
     const WORKER: &str = "airlock-worker";
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join(WORKER)))
-        .filter(|p| p.is_file());
-    let program = beside.map_or_else(|| std::ffi::OsString::from(WORKER), Into::into);
-    let e = std::process::Command::new(&program).args(args).exec();
-    if e.kind() == std::io::ErrorKind::NotFound {
+    let beside = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name(WORKER),
+        Err(e) => return fail(exit::HOST, format!("cannot find the airlock binary: {e}")),
+    };
+    if !beside.is_file() {
         return fail(
             exit::USAGE,
             format!(
-                "`airlock worker` runs the {WORKER} binary, which is not installed beside airlock \
-                 or on PATH: cargo install --locked --path worker (docs/temporal.md)"
+                "`airlock worker` runs {}, which is not installed: cargo install --locked --path \
+                 worker (docs/temporal.md)",
+                beside.display()
             ),
         );
     }
-    fail(exit::HOST, format!("cannot run {WORKER}: {e}"))
+    let e = std::process::Command::new(&beside).args(args).exec();
+    fail(exit::HOST, format!("cannot run {}: {e}", beside.display()))
 }
 
 /// `airlock … | head` closes stdout early; the standard library then

@@ -722,6 +722,10 @@ fn verify_checks_each_of_several_logs_and_reports_per_log() {
     let out = verify(&[all[0], &missing], &["--key", &public]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains(&format!("FAILED: 1 of 2 logs: {missing}")));
+    // A tampered log and a missing one: the tampering decides the status.
+    let out = verify(&[all[1], &missing], &["--key", &public]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("FAILED: 2 of 2 logs"));
     for flag in ["--checkpoints", "--witness"] {
         let out = verify(&[all[0], all[2]], &[flag, "x"]);
         assert_eq!(out.status.code(), Some(2), "{flag}");

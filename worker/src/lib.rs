@@ -18,6 +18,11 @@
 //! | `cancelled` | the activity is cancelled |
 //! | `host_fault` (the audit log cannot be written, the engine failed) | retryable, on another worker: this one stops polling |
 //!
+//! A `timeout` set by the attempt's own deadline is retryable, as
+//! Temporal's own timeout is. Every attempt leaves one record: its run's,
+//! or a `run.refused` when it started none (a malformed call, a refused
+//! action, an attempt cancelled or out of time before its run).
+//!
 //! Temporal's names for the attempt (namespace, workflow id and run id,
 //! workflow type, activity id, attempt, task queue, worker identity) are
 //! recorded in the run's `run.start` (or `run.refused`) as its `context`,
@@ -68,7 +73,7 @@ pub struct Config {
     /// cancelled (each cancellation is recorded).
     pub grace: Duration,
     /// TLS to the frontend; with `api_key` and no `tls`, TLS with the
-    /// system's roots.
+    /// system's roots. Either refuses an `http://` address.
     pub tls: Option<Tls>,
     /// An API key for the frontend (Temporal Cloud's way), sent on every
     /// call; never logged.
@@ -130,10 +135,11 @@ pub enum WorkerError {
     /// The Temporal frontend could not be reached, or refused the worker.
     #[error("{0}")]
     Temporal(String),
-    /// The worker's audit log failed under it; it stopped taking
-    /// activities so that healthy workers get them.
-    #[error("the audit log failed ({0}); this worker stopped taking activities")]
-    AuditFailed(String),
+    /// A fault of the worker's own (its audit log, its engine, a mount)
+    /// ended a run; it stopped taking activities so that healthy workers
+    /// get them.
+    #[error("{0}; this worker stopped taking activities")]
+    OwnFault(String),
 }
 
 /// A worker connected to Temporal, with its host built: [`Worker::run`]
@@ -144,6 +150,8 @@ pub struct Worker {
     client: Client,
     options: Option<WorkerOptions>,
     faults: Arc<activity::Faults>,
+    inflight: Arc<activity::Inflight>,
+    grace: Duration,
     identity: String,
     task_queue: String,
 }
@@ -190,23 +198,28 @@ impl Worker {
             let host = gethostname::gethostname().to_string_lossy().into_owned();
             format!("airlock@{host}/{}", config.instance)
         });
-        let target = target_url(
-            &config.temporal,
-            config.tls.is_some() || config.api_key.is_some(),
-        )?;
-        let tls = config.tls.map(|tls| {
-            let client = tls.client.map(|(cert, key)| {
-                ClientTlsOptions::builder()
-                    .client_cert(cert)
-                    .client_private_key(key.to_vec())
-                    .build()
-            });
-            TlsOptions::builder()
-                .maybe_server_root_ca_cert(tls.ca)
-                .maybe_domain(tls.domain)
-                .maybe_client_tls_options(client)
-                .build()
-        });
+        let secure = config.tls.is_some() || config.api_key.is_some();
+        let target = target_url(&config.temporal, secure)?;
+        let tls = match config.tls {
+            Some(tls) => {
+                let client = tls.client.map(|(cert, key)| {
+                    ClientTlsOptions::builder()
+                        .client_cert(cert)
+                        .client_private_key(key.to_vec())
+                        .build()
+                });
+                Some(
+                    TlsOptions::builder()
+                        .maybe_server_root_ca_cert(tls.ca)
+                        .maybe_domain(tls.domain)
+                        .maybe_client_tls_options(client)
+                        .build(),
+                )
+            }
+            // An API key only over TLS, with the system's roots.
+            None if config.api_key.is_some() => Some(TlsOptions::default()),
+            None => None,
+        };
         let connection = ConnectionOptions::new(target.clone())
             .identity(identity.clone())
             .maybe_tls_options(tls)
@@ -229,8 +242,13 @@ impl Worker {
         })?;
 
         let faults = Arc::new(activity::Faults::default());
-        let activities =
-            activity::AirlockActivities::new(host.clone(), identity.clone(), faults.clone());
+        let inflight = Arc::new(activity::Inflight::default());
+        let activities = activity::AirlockActivities::new(
+            host.clone(),
+            identity.clone(),
+            faults.clone(),
+            inflight.clone(),
+        );
         let slots = || FixedSizeSlotSupplier::new(config.concurrency);
         let tuner = TunerHolder::builder()
             .workflow_task_slot_supplier(slots())
@@ -250,6 +268,8 @@ impl Worker {
             client,
             options: Some(options),
             faults,
+            inflight,
+            grace: config.grace,
             identity,
             task_queue: config.task_queue,
         })
@@ -267,9 +287,10 @@ impl Worker {
 
     /// Poll and run activities until `stop` completes; then stop polling,
     /// let in-flight activities finish within the grace period (cancelling
-    /// what outlasts it), and seal the audit log. If the audit log fails
-    /// under a run, the worker stops polling at once and returns
-    /// [`WorkerError::AuditFailed`].
+    /// what outlasts it), and seal the audit log. If a fault of the
+    /// worker's own ends a run, it stops polling at once and returns
+    /// [`WorkerError::OwnFault`]; whatever ends it, each run still in
+    /// flight is cancelled and its end recorded before the seal.
     pub async fn run(
         mut self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -291,9 +312,16 @@ impl Worker {
         });
         let ran = worker.run().await;
         watcher.abort();
+        // A worker that stopped on an error of its own has not waited for
+        // its activities: end each run (recorded) before the log is sealed.
+        if !self.inflight.end_all(self.grace).await {
+            tracing::error!(
+                "runs still in flight after the grace period: their ends are not recorded"
+            );
+        }
         let sealed = self.host.seal();
         if let Some(why) = self.faults.failure() {
-            return Err(WorkerError::AuditFailed(why));
+            return Err(WorkerError::OwnFault(why));
         }
         ran.map_err(|e| {
             WorkerError::Temporal(format!("the worker stopped: {}", report::chain(&e)))
@@ -305,7 +333,9 @@ impl Worker {
 }
 
 /// The frontend's URL: `HOST:PORT` gets `http://`, or `https://` when TLS
-/// is on.
+/// is on (TLS flags or an API key); a URL whose scheme says otherwise is
+/// refused: an API key would cross the network in the clear and the server
+/// would go unchecked, or TLS was asked for without saying whose roots.
 fn target_url(temporal: &str, tls: bool) -> Result<Url, WorkerError> {
     let text = if temporal.contains("://") {
         temporal.to_owned()
@@ -314,11 +344,24 @@ fn target_url(temporal: &str, tls: bool) -> Result<Url, WorkerError> {
     } else {
         format!("http://{temporal}")
     };
-    Url::parse(&text).map_err(|e| {
+    let url = Url::parse(&text).map_err(|e| {
         WorkerError::Config(format!(
             "--temporal {temporal:?} is not HOST:PORT or a URL: {e}"
         ))
-    })
+    })?;
+    match (url.scheme(), tls) {
+        ("https", true) | ("http", false) => Ok(url),
+        ("http", true) => Err(WorkerError::Config(format!(
+            "--temporal {temporal:?} is plain http://, but TLS or an API key was given: use \
+             https:// or HOST:PORT"
+        ))),
+        ("https", false) => Err(WorkerError::Config(format!(
+            "--temporal {temporal:?} is https://: give --tls (the system's roots) or --tls-ca"
+        ))),
+        (other, _) => Err(WorkerError::Config(format!(
+            "--temporal {temporal:?}: the scheme {other:?} is not http or https"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -337,10 +380,24 @@ mod tests {
             "https://example.tmprl.cloud:7233/"
         );
         assert_eq!(
-            url("https://[::1]:7233", false).unwrap(),
+            url("https://[::1]:7233", true).unwrap(),
             "https://[::1]:7233/"
         );
-        let e = url("no port at all:x", false).unwrap_err().to_string();
-        assert!(e.contains("is not HOST:PORT or a URL"), "{e}");
+        assert_eq!(
+            url("http://[::1]:7233", false).unwrap(),
+            "http://[::1]:7233/"
+        );
+        let refused = [
+            ("no port at all:x", false, "is not HOST:PORT or a URL"),
+            // An API key or TLS flags never go out over plain HTTP...
+            ("http://temporal.internal:7233", true, "is plain http://"),
+            // ...and https:// says nothing of whose roots to trust.
+            ("https://temporal.internal:7233", false, "give --tls"),
+            ("ftp://temporal.internal:7233", true, "is not http or https"),
+        ];
+        for (address, tls, expected) in refused {
+            let e = url(address, tls).unwrap_err().to_string();
+            assert!(e.contains(expected), "{address}: {e}");
+        }
     }
 }

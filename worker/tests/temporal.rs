@@ -150,6 +150,7 @@ fn tls_front(ca: &airlock_test_server::TestCa, backend: SocketAddr) -> SocketAdd
 struct Worker {
     process: Option<Process>,
     stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -163,7 +164,7 @@ impl Worker {
                 "--instance",
                 instance,
                 "--grace",
-                "5s",
+                "15s",
             ])
             .args(["--concurrency", "4"])
             .current_dir(dir)
@@ -177,7 +178,7 @@ impl Worker {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (lines, log) = (BufReader::new(child.stderr.take().unwrap()), stderr.clone());
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in lines.lines().map_while(Result::ok) {
                 if line.contains(" polling ") {
                     let _ = tx.send(());
@@ -194,6 +195,7 @@ impl Worker {
         Worker {
             process: Some(Process(child)),
             stderr,
+            reader: Some(reader),
         }
     }
 
@@ -211,8 +213,8 @@ impl Worker {
             .unwrap();
         assert!(term.success());
         let status = process.0.wait().unwrap();
-        // The reader thread has the last lines once the pipe closes.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader has every line once the pipe closes.
+        self.reader.take().unwrap().join().unwrap();
         (status, self.stderr.lock().unwrap().clone())
     }
 }
@@ -232,6 +234,20 @@ fn running(id: &str, log_of: &dyn Fn(&str) -> PathBuf) -> &'static str {
         assert!(Instant::now() < deadline, "no worker started {id}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether the run of workflow `id` in `log` has ended ok.
+fn ended(id: &str, log: &Path) -> bool {
+    let records = records(log);
+    let Some(start) = records
+        .iter()
+        .find(|r| r["event"] == "run.start" && context(r, "temporal.workflow_id") == Some(id))
+    else {
+        return false;
+    };
+    records
+        .iter()
+        .any(|r| r["event"] == "run.end" && r["run"] == start["run"] && r["outcome"] == "ok")
 }
 
 /// The records of a log file, as JSON.
@@ -334,6 +350,13 @@ impl Driver {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
     }
 
+    /// Tell the driver the test has done its part of a step.
+    fn go(&mut self) {
+        let stdin = self.child.0.stdin.as_mut().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
     fn scenario(&mut self, name: &str) -> Value {
         let doc = self.next();
         assert_eq!(doc["scenario"], name, "{doc}");
@@ -412,22 +435,39 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
             "raw-{i}"
         );
     }
+    // Its own time limit (timeout_ms) ends a run for good; the attempt's
+    // start-to-close ends it for this attempt only.
+    let timeout = driver.scenario("timeout-ms");
+    assert_eq!(
+        (&timeout["code"], &timeout["non_retryable"]),
+        (&json!("timeout"), &json!(true)),
+        "{timeout}"
+    );
+    let deadline = driver.scenario("deadline");
+    assert!(
+        deadline["non_retryable"] == false || deadline["class"] == "TimeoutError",
+        "{deadline}"
+    );
+
+    // Cancelled by the workflow once the run is under way: the run ends,
+    // recorded as cancelled, and the workflow sees a cancellation.
+    let cancel = driver.next();
+    assert_eq!(cancel["cancel"], "cancel-1", "{cancel}");
+    running("cancel-1", &log_of);
+    driver.go();
     assert_eq!(driver.scenario("cancel"), "cancelled");
 
-    // The kill: find the worker running long-1, SIGKILL it, and let
-    // Temporal give the attempt to the other one.
+    // The kill: find the worker running long-1, SIGKILL it while the run
+    // is still under way, and let Temporal give the attempt to the other.
     let kill = driver.next();
     assert_eq!(kill["kill"], "long-1", "{kill}");
     let victim = running("long-1", &log_of);
+    assert!(
+        !ended("long-1", &log_of(victim)),
+        "long-1 ended before the kill"
+    );
     workers.get_mut(victim).unwrap().kill();
-    driver
-        .child
-        .0
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"killed\n")
-        .unwrap();
+    driver.go();
     assert_eq!(
         driver.scenario("kill"),
         Value::Null,
@@ -481,32 +521,19 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
     let drain = driver.next();
     assert_eq!(drain["drain"], "drain-1", "{drain}");
     let draining = running("drain-1", &log_of);
+    assert!(
+        !ended("drain-1", &log_of(draining)),
+        "drain-1 ended before SIGTERM"
+    );
     let (status, stderr) = workers.remove(draining).unwrap().stop();
     assert!(status.success(), "{draining}: {status}: {stderr}");
     assert!(stderr.contains("the audit log is sealed"), "{stderr}");
-    driver
-        .child
-        .0
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"go\n")
-        .unwrap();
-    assert_eq!(driver.scenario("drain"), Value::Null);
-    let ends: Vec<_> = records(&log_of(draining))
-        .into_iter()
-        .filter(|r| r["event"] == "run.end" && r["outcome"] == "ok")
-        .collect();
-    let drained_start = records(&log_of(draining))
-        .into_iter()
-        .find(|r| {
-            r["event"] == "run.start" && context(r, "temporal.workflow_id") == Some("drain-1")
-        })
-        .unwrap();
     assert!(
-        ends.iter().any(|e| e["run"] == drained_start["run"]),
-        "the drained run ended ok in {draining}'s log"
+        ended("drain-1", &log_of(draining)),
+        "the drained run ended, ok, before the seal"
     );
+    driver.go();
+    assert_eq!(driver.scenario("drain"), Value::Null);
     let count = driver.next();
     let attempts = count["attempts"].as_u64().unwrap();
 
@@ -576,6 +603,17 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
     );
     assert_eq!(attempts_of("long-1"), 2);
     assert_eq!(attempts_of("drain-1"), 1, "a drained run is not retried");
+    assert_eq!(
+        attempts_of("timeout-ms"),
+        1,
+        "a run's own time limit is not retried"
+    );
+    assert_eq!(
+        attempts_of("deadline"),
+        4,
+        "an attempt's timeout is retried"
+    );
+    assert_eq!(attempts_of("cancel-1"), 1);
     for i in 0..3 {
         assert_eq!(
             attempts_of(&format!("raw-{i}")),

@@ -78,11 +78,13 @@ pub fn run(args: Args) -> u8 {
                 args.files.len(),
                 names.join(", ")
             );
-            failed
-                .iter()
-                .map(|(_, code)| *code)
-                .max()
-                .unwrap_or(exit::ACTION_ERROR)
+            // A log that fails verification outranks one that cannot be
+            // read: a tampered log must not read as a usage error.
+            if failed.iter().any(|(_, code)| *code == exit::ACTION_ERROR) {
+                exit::ACTION_ERROR
+            } else {
+                exit::USAGE
+            }
         }
     }
 }

@@ -4,10 +4,12 @@ worker/tests/temporal.rs.
     python scenarios.py ADDRESS AIRLOCK_QUEUE FLAKY_PATH
 
 Hosts the workflows itself (on a queue of its own), runs each scenario, and
-prints one JSON line per scenario. Before the kill scenario's result it
-prints {"kill": WORKFLOW_ID} and waits for a line on stdin: the test kills
-the worker that runs it meanwhile. Last, it prints how many activity
-attempts Temporal's histories record.
+prints one JSON line per scenario. For the scenarios that need the test to
+act while an activity runs (cancel, kill, drain) it prints {STEP:
+WORKFLOW_ID} and waits for a line on stdin: the test has seen the run start
+in a worker's log and done its part (for cancel, nothing: the workflow
+cancels once told to). Last, it prints how many activity attempts
+Temporal's histories record.
 """
 
 import asyncio
@@ -45,9 +47,15 @@ class Expect:
 
     @workflow.run
     async def run(self, args: dict) -> dict:
+        timeout_ms = args.get("timeout_ms")
         try:
             output = await airlock_invoke(
-                args["action"], args["input"], task_queue=args["queue"], retry_policy=FAST_RETRY
+                args["action"],
+                args["input"],
+                task_queue=args["queue"],
+                retry_policy=FAST_RETRY,
+                start_to_close_timeout=timedelta(seconds=args.get("start_to_close_s", 300)),
+                action_timeout=timedelta(milliseconds=timeout_ms) if timeout_ms else None,
             )
             return {"output": output}
         except AirlockFailure as e:
@@ -57,6 +65,8 @@ class Expect:
                 "non_retryable": e.non_retryable,
                 "run": e.outcome.run if e.outcome else None,
             }
+        except ActivityError as e:  # Temporal's own timeout, say
+            return {"class": type(e.cause).__name__}
 
 
 @workflow.defn
@@ -77,7 +87,14 @@ class Raw:
 
 @workflow.defn
 class Cancel:
-    """A long run, cancelled by the workflow once it has started."""
+    """A long run, cancelled by the workflow when signalled to."""
+
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.signal
+    def cancel(self) -> None:
+        self.go = True
 
     @workflow.run
     async def run(self, args: dict) -> str:
@@ -89,15 +106,13 @@ class Cancel:
                 heartbeat_timeout=timedelta(seconds=2),
             )
         )
-        await workflow.sleep(timedelta(seconds=args["after_s"]))
+        await workflow.wait_condition(lambda: self.go)
         task.cancel()
         try:
             await task
             return "finished"
         except ActivityError as e:
             return "cancelled" if isinstance(e.cause, CancelledError) else f"failed: {e.cause}"
-        except asyncio.CancelledError:
-            return "cancelled"
 
 
 @workflow.defn
@@ -145,25 +160,33 @@ async def main(address: str, queue: str, flaky: str) -> None:
         for i, arg in enumerate([{"action": "hello"}, {"action": "hello", "input": {}, "extra": 1}, "hello"]):
             result = await run(Raw, {"arg": arg, "queue": queue}, f"raw-{i}")
             say({"scenario": f"raw-{i}", "result": result})
-        say({"scenario": "cancel", "result": await run(Cancel, {"queue": queue, "after_s": 1.5}, "cancel-1")})
+        # A per-call time limit shorter than the grant's: the run's own
+        # limit, not retried. And an attempt whose start-to-close ends the
+        # run: retried, as Temporal's own timeout is.
+        args = {"action": "probe", "input": {"op": "sleep", "ms": 5000}, "queue": queue}
+        say({"scenario": "timeout-ms", "result": await run(Expect, dict(args, timeout_ms=300), "timeout-ms")})
+        say({"scenario": "deadline", "result": await run(Expect, dict(args, start_to_close_s=1), "deadline")})
 
-        handle = await client.start_workflow(
-            Long.run, {"queue": queue, "ms": 4000}, id="long-1", task_queue=own,
-            execution_timeout=timedelta(minutes=2),
-        )
-        started.append("long-1")
-        say({"kill": "long-1"})
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        async def step(name: str, wid: str, workflow_cls, args: dict):
+            handle = await client.start_workflow(
+                workflow_cls.run, args, id=wid, task_queue=own,
+                execution_timeout=timedelta(minutes=2),
+            )
+            started.append(wid)
+            say({name: wid})
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            return handle
+
+        handle = await step("cancel", "cancel-1", Cancel, {"queue": queue})
+        await handle.signal(Cancel.cancel)
+        say({"scenario": "cancel", "result": await handle.result()})
+
+        # SIGKILL mid-activity: Temporal retries it on the other worker.
+        handle = await step("kill", "long-1", Long, {"queue": queue, "ms": 8000})
         say({"scenario": "kill", "result": await handle.result()})
 
         # SIGTERM mid-activity: the worker finishes it within its grace.
-        handle = await client.start_workflow(
-            Long.run, {"queue": queue, "ms": 2000}, id="drain-1", task_queue=own,
-            execution_timeout=timedelta(minutes=2),
-        )
-        started.append("drain-1")
-        say({"drain": "drain-1"})
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        handle = await step("drain", "drain-1", Long, {"queue": queue, "ms": 5000})
         say({"scenario": "drain", "result": await handle.result()})
 
     attempts = 0

@@ -70,8 +70,9 @@ class LimitExceeded(AirlockFailure):
 
 
 class HostFault(AirlockFailure):
-    """The worker could not keep its guarantees (its audit log); nothing ran
-    unrecorded, and that worker stopped taking activities."""
+    """The worker could not keep its guarantees (its audit log, its engine,
+    a mount); nothing ran unrecorded, and that worker stopped taking
+    activities."""
 
 
 _BY_STATUS: dict[str, type[AirlockFailure]] = {
