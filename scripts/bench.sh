@@ -3,7 +3,8 @@
 # raw wasmtime, Extism (its own workspace, bench/extism, with its newer
 # wasmtime kept out of airlock's build graph), Host::invoke, throughput, the
 # cold CLI, audit costs, the network path, and `airlock serve` against
-# `wasmtime serve`. Pass --quick for a smoke run.
+# `wasmtime serve`; then airlock's Temporal worker against a no-op activity
+# on a Temporal dev server. Pass --quick for a smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,4 @@ if [ -z "${WASMTIME:-}" ] && [ ! -x target/tools/bin/wasmtime ]; then
     cargo install --locked wasmtime-cli@48.0.8 --root target/tools
 fi
 cargo bench --locked -p airlock-cli --bench perf -- "$@"
+cargo bench --locked -p airlock-worker --bench temporal -- "$@"

@@ -279,7 +279,9 @@ fn apply(op: Op) -> Result<Value, String> {
                 .map_err(count)?;
             let calls = std::fs::metadata(&path).map_err(count)?.len();
             if calls <= failures {
-                return Err(format!("flaky: call {calls} fails (the first {failures} do)"));
+                return Err(format!(
+                    "flaky: call {calls} fails (the first {failures} do)"
+                ));
             }
             json!({ "ok": calls })
         }
