@@ -249,16 +249,9 @@ impl Worker {
             faults.clone(),
             inflight.clone(),
         );
-        let slots = || FixedSizeSlotSupplier::new(config.concurrency);
-        let tuner = TunerHolder::builder()
-            .workflow_task_slot_supplier(slots())
-            .activity_task_slot_supplier(slots())
-            .local_activity_task_slot_supplier(slots())
-            .nexus_task_slot_supplier(slots())
-            .build();
         let options = WorkerOptions::new(config.task_queue.clone())
             .register_activities(activities)
-            .tuner(tuner)
+            .tuner(slots(config.concurrency))
             .client_identity_override(identity.clone())
             .graceful_shutdown_period(config.grace)
             .build();
@@ -330,6 +323,18 @@ impl Worker {
             WorkerError::Host(format!("cannot seal the audit log: {}", report::chain(&e)))
         })
     }
+}
+
+/// A worker's slots: `concurrency` tasks of each kind at once (it polls
+/// only for activities).
+pub fn slots(concurrency: usize) -> TunerHolder {
+    let fixed = || FixedSizeSlotSupplier::new(concurrency);
+    TunerHolder::builder()
+        .workflow_task_slot_supplier(fixed())
+        .activity_task_slot_supplier(fixed())
+        .local_activity_task_slot_supplier(fixed())
+        .nexus_task_slot_supplier(fixed())
+        .build()
 }
 
 /// The frontend's URL: `HOST:PORT` gets `http://`, or `https://` when TLS

@@ -17,16 +17,16 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Process, root, temporal_server, venv};
+
 const WORKER: &str = env!("CARGO_BIN_EXE_airlock-worker");
 const QUEUE: &str = "airlock-e2e";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The `airlock` binary of this build, beside `airlock-worker`.
 fn airlock() -> PathBuf {
@@ -37,79 +37,6 @@ fn airlock() -> PathBuf {
         airlock.display()
     );
     airlock
-}
-
-fn venv(tool: &str) -> PathBuf {
-    let path = root().join(".venv/bin").join(tool);
-    assert!(
-        path.exists(),
-        "{} is missing: run ./scripts/setup.sh, which installs the Temporal dev server and \
-         Python SDK the worker's tests run against",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `temporal server start-dev` on loopback, in memory, ready.
-fn temporal_server() -> (Process, u16) {
-    let port = free_port();
-    let child = Command::new(venv("temporal"))
-        .args([
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--log-level",
-            "error",
-        ])
-        .args(["--port", &port.to_string()])
-        .args(["--http-port", &free_port().to_string()])
-        .args(["--metrics-port", &free_port().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Process(child);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let health = Command::new(venv("temporal"))
-            .args([
-                "operator",
-                "cluster",
-                "health",
-                "--address",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .output()
-            .unwrap();
-        if health.status.success() && String::from_utf8_lossy(&health.stdout).contains("SERVING") {
-            return (server, port);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the Temporal dev server did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// A TLS front (ALPN h2) for the plain frontend at `backend`, with a

@@ -18,29 +18,20 @@ use airlock::compile::Compiler;
 use airlock::rules::provenance::Lock;
 use airlock_worker::{Config, Worker};
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::{root, temporal_server};
+
 const SLOTS: usize = 8;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The no-op activity: the same worker shape, nothing to run.
 struct Noop;
@@ -99,16 +90,9 @@ fn noop_worker(
                 .unwrap();
             let client = Client::new(connection, ClientOptions::new("default").build()).unwrap();
             let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-            let slots = || FixedSizeSlotSupplier::new(SLOTS);
-            let tuner = TunerHolder::builder()
-                .workflow_task_slot_supplier(slots())
-                .activity_task_slot_supplier(slots())
-                .local_activity_task_slot_supplier(slots())
-                .nexus_task_slot_supplier(slots())
-                .build();
             let options = WorkerOptions::new("bench-noop")
                 .register_activities(Noop)
-                .tuner(tuner)
+                .tuner(airlock_worker::slots(SLOTS))
                 .build();
             let mut worker = SdkWorker::new(&runtime, client, options).unwrap();
             let shutdown = worker.shutdown_handle();
@@ -125,7 +109,7 @@ fn noop_worker(
 }
 
 fn python(args: &[&str]) -> Value {
-    let out = Command::new(root().join(".venv/bin/python"))
+    let out = Command::new(common::venv("python"))
         .arg(root().join("worker/benches/temporal/bench.py"))
         .args(args)
         .stderr(Stdio::inherit())
@@ -138,46 +122,8 @@ fn python(args: &[&str]) -> Value {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (latency_n, throughput_m) = if quick { ("50", "100") } else { ("300", "600") };
-    let temporal = root().join(".venv/bin/temporal");
-    assert!(
-        temporal.exists(),
-        "run ./scripts/setup.sh first: it installs the Temporal dev server"
-    );
-    let port = free_port();
-    let mut server = Command::new(&temporal)
-        .args([
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--log-level",
-            "error",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--http-port",
-            &free_port().to_string(),
-        ])
-        .args(["--metrics-port", &free_port().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_server, port) = temporal_server();
     let address = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !Command::new(&temporal)
-        .args(["operator", "cluster", "health", "--address", &address])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SERVING"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the Temporal dev server did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 
     let dir = tempfile::tempdir().unwrap();
     let policy = policy(dir.path());
@@ -264,6 +210,4 @@ fn main() {
         let _ = stop.send(());
         thread.join().unwrap();
     }
-    let _ = server.kill();
-    let _ = server.wait();
 }
