@@ -82,12 +82,18 @@ struct Worker {
 
 impl Worker {
     fn start(dir: &Path, instance: &str, temporal: &[&str]) -> Worker {
+        Worker::start_on(dir, instance, QUEUE, temporal)
+    }
+
+    /// A worker polling `queue`; `args` name the frontend (and anything
+    /// else).
+    fn start_on(dir: &Path, instance: &str, queue: &str, args: &[&str]) -> Worker {
         let mut child = Command::new(airlock())
             .arg("worker")
-            .args(temporal)
+            .args(args)
             .args([
                 "--task-queue",
-                QUEUE,
+                queue,
                 "--instance",
                 instance,
                 "--grace",
@@ -251,10 +257,10 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(address: &str, flaky: &Path) -> Driver {
+    fn start(address: &str, queue: &str, mode: &str) -> Driver {
         let mut child = Command::new(venv("python"))
             .arg(root().join("worker/tests/temporal/scenarios.py"))
-            .args([address, QUEUE, &flaky.display().to_string()])
+            .args([address, queue, mode])
             .env("PYTHONPATH", root().join("clients/python/src"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::piped())
@@ -314,7 +320,7 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
     workers.insert("w2", Worker::start(d, "w2", &tls_args));
     let log_of = |instance: &str| d.join("audit").join(instance).join("airlock-audit.jsonl");
 
-    let mut driver = Driver::start(&address, Path::new("/state/flaky"));
+    let mut driver = Driver::start(&address, QUEUE, "/state/flaky");
 
     let chain = driver.scenario("chain");
     assert_eq!(chain["first"]["greeting"], "Hello, Ada!", "{chain}");
@@ -554,4 +560,76 @@ fn workers_run_fenced_recorded_activities_for_python_workflows() {
         .map(|(_, w)| *w)
         .collect();
     assert_ne!(long[0], long[1], "the retry ran on the other worker");
+}
+
+/// A worker whose audit log fails under a run (its anchor command starts
+/// failing) stops taking activities and exits 5; the attempt, a host
+/// fault, is retried by Temporal on the next worker of the queue.
+#[test]
+fn a_worker_with_a_fault_of_its_own_stops_and_another_takes_the_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let flag = d.join("anchor-down");
+    let policy = std::fs::read_to_string(d.join("airlock.toml")).unwrap();
+    let anchor = format!(
+        "anchor_command = [\"sh\", \"-c\", \"test ! -e {}\"]",
+        flag.display()
+    );
+    std::fs::write(
+        d.join("faulty.toml"),
+        // Sealed as each run ends (not in the background, as `group`
+        // does): the run that cannot be anchored is the one that fails.
+        policy
+            .replace("anchor_dir = \"anchor\"", &anchor)
+            .replace("sync = \"group\"", "sync = \"always\""),
+    )
+    .unwrap();
+    let (_server, port) = temporal_server();
+    let address = format!("127.0.0.1:{port}");
+    let queue = "airlock-fault";
+    let faulty = Worker::start_on(
+        d,
+        "w3",
+        queue,
+        &["--temporal", &address, "--config", "faulty.toml"],
+    );
+    std::fs::write(&flag, "").unwrap();
+    let mut driver = Driver::start(&address, queue, "fault");
+
+    // The first attempt's end cannot be anchored: the worker stops.
+    let mut process = faulty.process.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the faulty worker kept running");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    faulty.reader.unwrap().join().unwrap();
+    let stderr = faulty.stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("this worker stops taking activities"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the checkpoint command"), "{stderr}");
+
+    // A healthy worker joins the queue and takes the retry.
+    let healthy = Worker::start_on(d, "w4", queue, &["--temporal", &address]);
+    let result = driver.scenario("fault");
+    assert_eq!(result["output"]["greeting"], "Hello, Ada!", "{result}");
+    let log = |w: &str| d.join("audit").join(w).join("airlock-audit.jsonl");
+    let attempts = |w: &str| -> Vec<String> {
+        records(&log(w))
+            .iter()
+            .filter(|r| r["event"] == "run.start")
+            .map(|r| context(r, "temporal.attempt").unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(attempts("w3"), ["1"]);
+    assert_eq!(attempts("w4"), ["2"]);
+    let (status, stderr) = healthy.stop();
+    assert!(status.success(), "{stderr}");
 }

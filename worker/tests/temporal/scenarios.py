@@ -2,6 +2,7 @@
 worker/tests/temporal.rs.
 
     python scenarios.py ADDRESS AIRLOCK_QUEUE FLAKY_PATH
+    python scenarios.py ADDRESS AIRLOCK_QUEUE fault
 
 Hosts the workflows itself (on a queue of its own), runs each scenario, and
 prints one JSON line per scenario. For the scenarios that need the test to
@@ -134,8 +135,23 @@ def say(doc: dict) -> None:
     print(json.dumps(doc), flush=True)
 
 
+async def fault(client: Client, queue: str) -> None:
+    """One call of `hello`, whose first worker fails under it: the attempt
+    is retried on the next worker the queue gets."""
+    own = f"workflows-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=own, workflows=[Expect]):
+        args = {"action": "hello", "input": {"name": "Ada"}, "queue": queue}
+        result = await client.execute_workflow(
+            Expect.run, args, id="fault-1", task_queue=own,
+            execution_timeout=timedelta(minutes=2),
+        )
+        say({"scenario": "fault", "result": result})
+
+
 async def main(address: str, queue: str, flaky: str) -> None:
     client = await Client.connect(address)
+    if flaky == "fault":
+        return await fault(client, queue)
     own = f"workflows-{uuid.uuid4().hex[:8]}"
     started: list[str] = []
 
