@@ -45,6 +45,9 @@ kinds! {
     RefusalsDropped = "refusals.dropped",
     /// A secret's plaintext read, or refused.
     SecretRead = "secret.read",
+    /// A configuration key the manifest does not declare, asked for and
+    /// refused.
+    ConfigRead = "config.read",
     /// A secret's value found in the run's output, redacted before it left.
     SecretLeak = "secret.leak",
     /// An HTTP request, allowed or refused.

@@ -241,6 +241,7 @@ impl Code {
             | Refusal::Manifest(_) => Code::BadManifest,
             Refusal::InvalidComponent { .. } | Refusal::Unlinkable { .. } => Code::InvalidComponent,
             Refusal::OverCeiling { .. } | Refusal::CompileBound { .. } => Code::TooLarge,
+            Refusal::Config(_) => Code::BadPolicy,
             // A refusal added later is still a refusal.
             _ => Code::InvalidComponent,
         }

@@ -148,6 +148,10 @@ pub enum Refusal {
         /// Which bound, and the key that raises it.
         reason: String,
     },
+    /// The policy's configuration values for the action do not fit the
+    /// keys its manifest declares.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     /// The component imports something airlock does not provide.
     #[error("{origin} cannot be linked: {reason}")]
     Unlinkable {

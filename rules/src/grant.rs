@@ -3,6 +3,7 @@
 //! This module is pure: it decides, it does not open or read anything. The
 //! capability modules of the `airlock` crate enforce what it decides.
 
+use crate::config::{self, ConfigError, ConfigValue};
 use crate::manifest::{Access, Manifest};
 use crate::net::origin::Origin;
 use crate::policy::{Policy, SecretSource};
@@ -42,6 +43,10 @@ pub struct Grant {
     /// Where the grant is narrower than the manifest asked, in plain words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub narrowed: Vec<String>,
+    /// The values of the manifest's configuration keys: the policy's, or
+    /// the defaults.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// One declared secret as granted.
@@ -97,8 +102,12 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl Grant {
-    /// The grant of `manifest` under `policy`.
-    pub fn new(manifest: &Manifest, policy: &Policy) -> Grant {
+    /// The grant of `manifest` under `policy`; refused when the policy's
+    /// configuration values for the action do not fit its manifest.
+    pub fn new(manifest: &Manifest, policy: &Policy) -> Result<Grant, ConfigError> {
+        let name = &manifest.action.name;
+        let set = policy.actions.get(name).map(|a| &a.config);
+        let config = config::resolve(name, &manifest.config, set.unwrap_or(&BTreeMap::new()))?;
         let mut narrowed = Vec::new();
 
         let mut mounts = BTreeMap::new();
@@ -250,7 +259,7 @@ impl Grant {
             }
         }
 
-        Grant {
+        Ok(Grant {
             mounts,
             secrets,
             network,
@@ -269,7 +278,8 @@ impl Grant {
                 http_timeout,
             },
             narrowed,
-        }
+            config,
+        })
     }
 }
 
@@ -330,7 +340,7 @@ memory = "128 MiB"
 http_requests = 10
 "#,
         );
-        let g = Grant::new(&m, &p);
+        let g = Grant::new(&m, &p).unwrap();
         let mounts: Vec<_> = g.mounts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         assert_eq!(
             mounts,
@@ -388,14 +398,15 @@ network = [
 ]
 "#,
         );
-        let all = Grant::new(&m, &policy(""));
+        let all = Grant::new(&m, &policy("")).unwrap();
         assert_eq!(all.network, m.capabilities.network);
         assert!(all.narrowed.is_empty(), "{:?}", all.narrowed);
 
         let g = Grant::new(
             &m,
             &policy("[network]\nforbid = [\"metadata\", \"wide\"]\nmin_prefix_v4 = 16\n"),
-        );
+        )
+        .unwrap();
         assert_eq!(
             g.network
                 .iter()
@@ -426,7 +437,8 @@ network = [
         let g = Grant::new(
             &m,
             &policy("[network]\nforbid = [\"loopback\", \"link-local\"]\n"),
-        );
+        )
+        .unwrap();
         assert_eq!(
             g.network
                 .iter()
@@ -445,10 +457,44 @@ network = [
         let g = Grant::new(
             &manifest(""),
             &policy("[mounts.w]\npath = \"w\"\naccess = \"read-write\"\n"),
-        );
+        )
+        .unwrap();
         assert!(g.mounts.is_empty() && g.secrets.is_empty() && g.network.is_empty());
         assert_eq!(g.limits.memory, DEFAULT_MEMORY);
         assert_eq!(g.limits.timeout, DEFAULT_TIMEOUT);
         assert!(g.narrowed.is_empty());
+    }
+
+    #[test]
+    fn configuration_comes_from_the_policy_entry_of_the_action_it_names() {
+        let m = manifest(
+            "[config.channel]\ntype = \"string\"\ndefault = \"general\"\n\
+             [config.retries]\ntype = \"integer\"\nrequired = true\n",
+        );
+        let g = Grant::new(&m, &policy("[actions.a.config]\nretries = 2\n")).unwrap();
+        assert_eq!(
+            serde_json::to_value(&g.config).unwrap(),
+            serde_json::json!({"channel": "general", "retries": 2})
+        );
+        // Another action's values are not this one's.
+        let err = Grant::new(&m, &policy("[actions.b.config]\nretries = 2\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("action `a` requires config `retries`"),
+            "{err}"
+        );
+        let err = Grant::new(
+            &m,
+            &policy("[actions.a.config]\nretries = 2\nchannel = true\n"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("to a boolean, but its manifest declares a string"),
+            "{err}"
+        );
+        // Without keys, the grant records none.
+        let g = Grant::new(&manifest(""), &policy("")).unwrap();
+        assert!(!serde_json::to_string(&g).unwrap().contains("config"));
     }
 }

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | is this manifest well-formed? | [`manifest`] |
 //! | what does the operator allow? | [`policy`] |
+//! | which configuration values does a run get? | [`config`] |
 //! | what does this action get (`manifest ∩ policy`)? | [`grant`] |
 //! | which origins, hosts and addresses are meant? | [`net`] |
 //! | is this the approved component, asking for no more than was approved? | [`provenance::admit`] |
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod bounds;
+pub mod config;
 pub mod doc;
 pub mod grant;
 pub mod inspect;

@@ -111,6 +111,9 @@ impl Request {
             return Err(Error::new(ErrorKind::Request, why));
         }
         let (scheme, authority, path) = split_url(&self.url)?;
+        if cfg!(not(target_arch = "wasm32")) {
+            return Err(Error::new(ErrorKind::NoHost, crate::NO_HOST));
+        }
         let headers = Fields::from_list(&self.headers)
             .map_err(|e| Error::new(ErrorKind::Request, format!("bad header: {e:?}")))?;
         let request = OutgoingRequest::new(headers);
@@ -327,6 +330,9 @@ pub enum ErrorKind {
     Body,
     /// The server answered with a status that is not a success.
     Status,
+    /// There is no airlock host: the code runs natively (a `cargo test`),
+    /// not in a component. The request was checked, not sent.
+    NoHost,
 }
 
 /// Why a request did not produce the response wanted.
@@ -392,6 +398,18 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natively_send_checks_the_request_then_is_an_error_not_an_abort() {
+        let err = post("https://api.example.com/x")
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NoHost, "{err}");
+        let err = get("api.example.com/x").send().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Request, "{err}");
+    }
 
     #[test]
     fn urls_split_into_parts() {

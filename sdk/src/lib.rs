@@ -4,7 +4,7 @@
 //! digest some files — compiled to a WebAssembly component that an airlock
 //! host runs with only the capabilities its operator approved. This crate is
 //! everything an author needs: the `airlock:action` WIT world, a typed `run`
-//! entry point, [`secrets`], [`log`], an HTTP client ([`http`]), and the
+//! entry point, [`secrets`], [`config`], [`log`], an HTTP client ([`http`]), and the
 //! manifest embedded in the component so that one SHA-256 digest covers
 //! both code and declaration.
 //!
@@ -38,7 +38,11 @@
 //!
 //! [capabilities]
 //! files = [{ mount = "workspace", access = "read" }]
-//! secrets = [{ name = "GREETING_PREFIX", expose = true }]
+//!
+//! [config.greeting]
+//! type = "string"
+//! default = "Hello"
+//! description = "The word to greet with"
 //!
 //! [limits]
 //! memory = "16 MiB"
@@ -61,13 +65,12 @@
 //! }
 //!
 //! fn run(input: Input) -> Result<Output, String> {
-//!     // An exposed secret is plaintext; an undeclared one is an error value.
-//!     let prefix = airlock_sdk::secrets::get("GREETING_PREFIX")
-//!         .map_err(|e| e.to_string())?;
+//!     // The operator's value for this action, or the default.
+//!     let greeting = airlock_sdk::config::string("greeting").map_err(|e| e.to_string())?;
 //!     // Mounts are plain directories at `/<mount>`.
 //!     let motd = std::fs::read_to_string("/workspace/motd.txt").unwrap_or_default();
 //!     airlock_sdk::log::info(&format!("greeting {}", input.name));
-//!     Ok(Output { greeting: format!("{prefix}, {}! {motd}", input.name) })
+//!     Ok(Output { greeting: format!("{greeting}, {}! {motd}", input.name) })
 //! }
 //!
 //! airlock_sdk::action!(run);
@@ -172,6 +175,7 @@
 //! | `capabilities.network` | `["https://api.example.com", "https://*.example.org", "http://10.0.0.0/8:8080"]`: `scheme://host[:port]`; `*.` for subdomains; IP or CIDR for addresses |
 //! | `capabilities.files` | `[{ mount = "workspace", access = "read" \| "read-write" }]` |
 //! | `capabilities.secrets` | `[{ name = "TOKEN", send_to = ["https://…"], expose = false }]` |
+//! | `config.KEY` | `{ type = "string" \| "integer" \| "boolean", default = …, required = false, description = "…" }`: configuration that is not secret, set per action in the operator's policy (`[actions.NAME.config]`) and read with [`config`] |
 //! | `limits.memory`, `limits.timeout`, `limits.output` | what the action needs: `"32 MiB"`, `"10s"`, `"1 MiB"` |
 //! | `limits.http_requests` | requests per run (default 100) |
 //! | `limits.http_request_body`, `limits.http_response_body` | body sizes per request (defaults 1 MiB, 8 MiB) |
@@ -181,9 +185,15 @@
 
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod http;
 pub mod log;
 pub mod secrets;
+
+/// What every host call says when the code runs natively, as an author's
+/// `cargo test` does: there is no airlock host to answer.
+const NO_HOST: &str = "airlock-sdk calls work only inside an airlock run; this code runs \
+                       natively (a `cargo test`?), where there is no host to answer";
 
 pub use secrets::{Placeholder, Secret};
 

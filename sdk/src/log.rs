@@ -3,8 +3,17 @@
 //! The host cuts long lines and redacts known secret values before it
 //! stores anything. Anything printed to stdout or stderr is captured and
 //! recorded too, but these calls keep their level.
+//!
+//! Run natively (an author's `cargo test`), lines go to stderr.
 
-use crate::bindings::airlock::action::log::{Level, emit};
+use crate::bindings::airlock::action::log::Level;
+
+fn emit(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::airlock::action::log::emit(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
+}
 
 /// Log at `trace` level.
 pub fn trace(message: &str) {

@@ -54,8 +54,15 @@ impl std::error::Error for Error {}
 /// Works only for a secret declared in `action.toml` with `expose = true`
 /// and provided by the operator; every call is an audit record on the host
 /// (the name, never the value).
+///
+/// Run natively (an author's `cargo test`), it returns an
+/// [`Unavailable`](wit::Error::Unavailable) error saying there is no host.
 pub fn get(name: &str) -> Result<String, Error> {
-    wit::get(name).map_err(|kind| Error {
+    #[cfg(target_arch = "wasm32")]
+    let got = wit::get(name);
+    #[cfg(not(target_arch = "wasm32"))]
+    let got = Err(wit::Error::Unavailable(crate::NO_HOST.into()));
+    got.map_err(|kind| Error {
         name: name.to_owned(),
         kind,
     })
@@ -103,5 +110,19 @@ impl fmt::Display for Placeholder {
 impl From<Placeholder> for String {
     fn from(p: Placeholder) -> String {
         p.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn natively_get_is_an_error_not_an_abort() {
+        let err = super::get("TOKEN").unwrap_err();
+        assert_eq!(err.name(), "TOKEN");
+        assert!(
+            err.to_string()
+                .starts_with("secret `TOKEN` is unavailable: airlock-sdk calls work only inside"),
+            "{err}"
+        );
     }
 }

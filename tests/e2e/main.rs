@@ -5,6 +5,7 @@
 
 mod approval;
 mod audit;
+mod config;
 mod file_kinds;
 mod files;
 mod isolation;

@@ -171,6 +171,10 @@ impl Host {
             })
         })?;
 
+        // A policy whose configuration does not fit is refused before
+        // anything is compiled.
+        let grant = Grant::new(&manifest, policy).map_err(|e| refuse(e.into()))?;
+
         if let Some(p) = self
             .inner
             .by_digest
@@ -206,7 +210,6 @@ impl Host {
                     reason: airlock_rules::doc::one_line(&format!("{e:#}")),
                 })
             })?;
-        let grant = Grant::new(&manifest, policy);
         let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
         self.inner
             .by_digest

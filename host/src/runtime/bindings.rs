@@ -2,8 +2,8 @@
 //! `sdk/wit` files the SDK's guest bindings read.
 //!
 //! Every WASI package is mapped onto wasmtime-wasi's and
-//! wasmtime-wasi-http's own bindings, so only `secrets`, `log` and the `run`
-//! export are generated here.
+//! wasmtime-wasi-http's own bindings, so only `secrets`, `config`, `log` and
+//! the `run` export are generated here.
 
 #![allow(missing_docs)]
 

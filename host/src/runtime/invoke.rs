@@ -6,6 +6,7 @@ use super::bindings::ActionPre;
 use super::limits::{LimitExceeded, RunLimiter};
 use super::state::RunState;
 use crate::Error;
+use crate::caps::config::Values;
 use crate::caps::fs::{FsState, Mounts};
 use crate::caps::log::{Capture, Captured, LogState};
 use crate::caps::net::{NetConfig, NetGrant, NetHooks};
@@ -39,6 +40,7 @@ pub struct Prepared {
     /// What the action gets.
     pub grant: Grant,
     pub(crate) secrets: Arc<BTreeMap<String, SecretGrant>>,
+    pub(crate) config: Arc<Values>,
     pub(crate) net: Arc<NetGrant>,
     pub(crate) pre: ActionPre<RunState>,
     /// `name@version`, formatted once.
@@ -72,6 +74,7 @@ impl Prepared {
             })?;
         Ok(Prepared {
             secrets: Arc::new(grant.secrets.clone()),
+            config: Arc::new(Values::of(&manifest, &grant)),
             net: Arc::new(NetGrant::new(&grant)),
             grant_json: Arc::new(grant_json),
             label,
@@ -198,6 +201,7 @@ impl Runner<'_> {
                 locations: Default::default(),
             },
             secrets,
+            config: action.config.clone(),
             log: LogState::new(limits.log_records),
             limiter: RunLimiter::new(limits.memory),
             recorder: recorder.clone(),

@@ -18,6 +18,7 @@ pub mod state;
 
 pub use pool::config;
 
+use crate::caps::config::ConfigCap;
 use crate::caps::fs::audited::AuditedFs;
 use crate::caps::log::LogCap;
 use crate::caps::net::{DeniedSockets, link_outgoing_handler};
@@ -44,7 +45,8 @@ pub fn engine(pool: Option<airlock_rules::units::ByteSize>) -> wasmtime::Result<
 /// modules then replace the parts whose every use must be decided and
 /// recorded: filesystem preopens and operations, socket creation and name
 /// lookup, and the outgoing handler (wrapped, to record what wasi-http
-/// refuses before airlock's hook). `secrets` and `log` are airlock's own interfaces.
+/// refuses before airlock's hook). `secrets`, `config` and `log` are airlock's own
+/// interfaces.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     use wasmtime_wasi::p2::bindings::{filesystem, sockets};
     let mut l = Linker::new(engine);
@@ -63,6 +65,10 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     bindings::airlock::action::secrets::add_to_linker::<_, SecretsCap>(
         &mut l,
         RunState::secrets_view,
+    )?;
+    bindings::airlock::action::config::add_to_linker::<_, ConfigCap>(
+        &mut l,
+        RunState::config_view,
     )?;
     bindings::airlock::action::log::add_to_linker::<_, LogCap>(&mut l, RunState::log_view)?;
     Ok(l)

@@ -2,12 +2,14 @@
 //! borrows its view from here; nothing outlives the run.
 
 use super::limits::RunLimiter;
+use crate::caps::config::{ConfigView, Values};
 use crate::caps::fs::FsState;
 use crate::caps::fs::audited::FsView;
 use crate::caps::log::{LogState, LogView};
 use crate::caps::net::{NetHooks, OutgoingView, SocketsView};
 use crate::caps::secrets::{Redactor, Secrets, SecretsView};
 use airlock_audit::Recorder;
+use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -21,6 +23,7 @@ pub struct RunState {
     pub(crate) net: NetHooks,
     pub(crate) fs: FsState,
     pub(crate) secrets: Secrets,
+    pub(crate) config: Arc<Values>,
     pub(crate) log: LogState,
     pub(crate) limiter: RunLimiter,
     pub(crate) recorder: Recorder,
@@ -51,6 +54,13 @@ impl RunState {
     pub(crate) fn secrets_view(&mut self) -> SecretsView<'_> {
         SecretsView {
             secrets: &self.secrets,
+            recorder: &self.recorder,
+        }
+    }
+
+    pub(crate) fn config_view(&mut self) -> ConfigView<'_> {
+        ConfigView {
+            values: &self.config,
             recorder: &self.recorder,
         }
     }

@@ -14,6 +14,7 @@ pub use names::{
     check_action_name, check_mount_name, check_origin, check_publisher, check_secret_name,
 };
 
+use crate::config::{self, ConfigDecl, ConfigType, ConfigValue};
 use crate::doc::{self, DocError};
 use crate::net::Origin;
 use crate::units::{ByteSize, Span};
@@ -55,6 +56,9 @@ pub struct Manifest {
     pub capabilities: Capabilities,
     /// The resources it says it needs; the policy may lower them.
     pub limits: RequestedLimits,
+    /// Configuration keys that are not secret, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, ConfigDecl>,
 }
 
 /// Who the action is.
@@ -193,6 +197,15 @@ secrets = [{ name = "SLACK_WEBHOOK", send_to = ["https://hooks.slack.com"] }]
 [limits]
 memory = "32 MiB"
 timeout = "10s"
+
+[config.channel]
+type = "string"
+default = "general"
+description = "Where to post"
+
+[config.retries]
+type = "integer"
+required = true
 "#;
 
     #[test]
@@ -210,6 +223,12 @@ timeout = "10s"
         assert_eq!(s.send_to[0].to_string(), "https://hooks.slack.com");
         assert_eq!(m.limits.memory, Some(ByteSize::mib(32)));
         assert_eq!(m.limits.output, None);
+        assert_eq!(
+            m.config["channel"].default,
+            Some(ConfigValue::String("general".into()))
+        );
+        assert!(m.config["retries"].required && m.config["retries"].default.is_none());
+        assert_eq!(m.config["retries"].kind, ConfigType::Integer);
         // The canonical TOML parses back to the same manifest.
         assert_eq!(Manifest::parse("again", &m.to_toml()).unwrap(), m);
     }
@@ -328,6 +347,46 @@ timeout = "10s"
                 "[capabilities]\nnetwork = [\"https://Example.com\", \"https://example.com:443\"]\n",
                 "capabilities.network[1]",
                 "listed twice",
+            ),
+            (
+                "[config.Channel]\ntype = \"string\"\n",
+                "config.Channel",
+                "not a configuration key",
+            ),
+            (
+                "[config.channel]\ntype = \"text\"\n",
+                "config.channel.type",
+                "unknown variant `text`",
+            ),
+            (
+                "[config.channel]\ndefault = \"x\"\n",
+                "config.channel",
+                "missing field `type`",
+            ),
+            (
+                "[config.retries]\ntype = \"integer\"\ndefault = \"3\"\n",
+                "config.retries.default",
+                "is a string, but the key's type is an integer",
+            ),
+            (
+                "[config.rate]\ntype = \"integer\"\ndefault = 1.5\n",
+                "config.rate.default",
+                "expected a string, an integer or a boolean",
+            ),
+            (
+                "[config.flag]\ntype = \"boolean\"\ndefault = true\nrequired = true\n",
+                "config.flag.required",
+                "a key with a default is never missing",
+            ),
+            (
+                "[config.c]\ntype = \"string\"\ndescription = \"two\\nlines\"\n",
+                "config.c.description",
+                "one line",
+            ),
+            (
+                "[config.c]\ntype = \"string\"\nsecret = true\n",
+                "config.c.secret",
+                "unknown field `secret`",
             ),
         ];
         for (extra, path, message) in cases {

@@ -11,6 +11,20 @@ pub struct Manifest {
     capabilities: Capabilities,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    config: BTreeMap<String, ConfigKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigKey {
+    #[serde(rename = "type")]
+    kind: ConfigType,
+    default: Option<ConfigValue>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    description: String,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +176,53 @@ impl Manifest {
             }
         }
 
+        if self.config.len() > config::MAX_KEYS {
+            return Err(err(
+                "config".into(),
+                format!(
+                    "{} keys are declared; at most {} are allowed",
+                    self.config.len(),
+                    config::MAX_KEYS
+                ),
+            ));
+        }
+        let mut declared = BTreeMap::new();
+        for (key, c) in self.config {
+            let path = format!("config.{key}");
+            config::check_key(&key).map_err(|m| err(path.clone(), m))?;
+            if c.description.chars().any(char::is_control) || c.description.len() > 512 {
+                return Err(err(
+                    format!("{path}.description"),
+                    "must be one line of at most 512 bytes".into(),
+                ));
+            }
+            if let Some(default) = &c.default {
+                if default.kind() != c.kind {
+                    return Err(err(
+                        format!("{path}.default"),
+                        format!("is {}, but the key's type is {}", default.kind(), c.kind),
+                    ));
+                }
+                default
+                    .check()
+                    .map_err(|m| err(format!("{path}.default"), m))?;
+                if c.required {
+                    return Err(err(
+                        format!("{path}.required"),
+                        "a key with a default is never missing: drop `required` or the default"
+                            .into(),
+                    ));
+                }
+            }
+            let decl = ConfigDecl {
+                kind: c.kind,
+                default: c.default,
+                required: c.required,
+                description: c.description,
+            };
+            declared.insert(key, decl);
+        }
+
         Ok(super::Manifest {
             action: Identity {
                 name: a.name,
@@ -175,6 +236,7 @@ impl Manifest {
                 secrets,
             },
             limits,
+            config: declared,
         })
     }
 }

@@ -60,6 +60,7 @@
 //!
 //! Like the manifest, the policy is decoded strictly and validated once.
 
+use crate::config::{self, ConfigValue};
 use crate::doc::{self, DocError};
 use crate::manifest::{self, Access};
 use crate::net::HostAddr;
@@ -132,6 +133,8 @@ pub struct ActionSource {
     /// Overrides [`Trust::require_signature`] for this action: `false` for
     /// an action built in-house.
     pub require_signature: Option<bool>,
+    /// Values of the configuration keys its manifest declares.
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// A publisher the operator trusts: components signed with one of its keys

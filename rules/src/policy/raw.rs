@@ -28,6 +28,8 @@ pub struct Policy {
 struct Action {
     path: Option<PathBuf>,
     require_signature: Option<bool>,
+    #[serde(default)]
+    config: BTreeMap<String, ConfigValue>,
     /// Pins moved to the lock; kept only to say so.
     digest: Option<serde::de::IgnoredAny>,
 }
@@ -140,11 +142,17 @@ impl Policy {
                     ),
                 ));
             }
+            for (key, value) in &a.config {
+                let path = format!("actions.{name}.config.{key}");
+                config::check_key(key).map_err(|m| err(path.clone(), m))?;
+                value.check().map_err(|m| err(path, m))?;
+            }
             actions.insert(
                 name,
                 ActionSource {
                     path: a.path.map(resolve),
                     require_signature: a.require_signature,
+                    config: a.config,
                 },
             );
         }

@@ -119,7 +119,10 @@ impl Review {
         Ok(Review {
             origin: origin.into(),
             digest,
-            narrowed: Grant::new(&manifest, policy).narrowed,
+            // A policy whose configuration values do not fit is shown, not
+            // a reason to refuse the review: the component may be vetted.
+            narrowed: Grant::new(&manifest, policy)
+                .map_or_else(|e| vec![e.to_string()], |g| g.narrowed),
             manifest,
             requested,
             signature,

@@ -55,6 +55,9 @@ enum Op {
     SecretLength {
         name: String,
     },
+    Config {
+        name: String,
+    },
     Print {
         stdout: String,
         stderr: String,
@@ -192,6 +195,10 @@ fn apply(op: Op) -> Result<Value, String> {
         },
         Op::SecretLength { name } => match airlock_sdk::secrets::get(&name) {
             Ok(v) => json!({ "ok": v.len() }),
+            Err(e) => json!({ "err": e.to_string() }),
+        },
+        Op::Config { name } => match airlock_sdk::config::get(&name) {
+            Ok(v) => json!({ "ok": v }),
             Err(e) => json!({ "err": e.to_string() }),
         },
         Op::Print { stdout, stderr } => {
