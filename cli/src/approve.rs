@@ -336,12 +336,7 @@ fn print_review(r: &Review) {
         "            http_connect_timeout {}, http_first_byte_timeout {}, http_timeout {}",
         l.http_connect_timeout, l.http_first_byte_timeout, l.http_timeout
     );
-    if !r.flags.is_empty() {
-        println!("risks:");
-        for f in &r.flags {
-            println!("  ! {f}");
-        }
-    }
+    crate::inspect::print_flags(&r.flags, "flags:      none");
     for n in &r.narrowed {
         println!("policy:     {n}");
     }

@@ -3,7 +3,7 @@
 use super::{exit, fail};
 use airlock::Refusal;
 use airlock_rules::bounds;
-use airlock_rules::inspect::Inspection;
+use airlock_rules::inspect::{Flag, Inspection, Severity};
 use airlock_rules::policy::{CompileCeilings, Policy};
 use std::path::PathBuf;
 
@@ -120,12 +120,27 @@ fn print_text(origin: &str, i: &Inspection) {
         line += &format!(", custom sections up to {} bytes", s.bytes);
     }
     println!("compile:   {line}");
-    if i.flags.is_empty() {
-        println!("flags:     none");
+    print_flags(&i.flags, "flags:     none");
+}
+
+/// Flags as a reviewer reads them: what widens risk or cannot run first,
+/// marked `!`; then notes (what will be refused anyway), marked `-`. Each
+/// ends with its stable code.
+pub fn print_flags(flags: &[Flag], none: &str) {
+    let (notes, risks): (Vec<&Flag>, Vec<&Flag>) =
+        flags.iter().partition(|f| f.severity == Severity::Info);
+    if risks.is_empty() {
+        println!("{none}");
     } else {
         println!("flags:");
-        for f in &i.flags {
+        for f in risks {
             println!("  ! {f}");
+        }
+    }
+    if !notes.is_empty() {
+        println!("notes:");
+        for f in notes {
+            println!("  - {f}");
         }
     }
 }

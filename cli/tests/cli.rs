@@ -100,14 +100,69 @@ fn inspect_flags_imports_beyond_the_declaration() {
     let path = probe_component(dir.path(), "", "");
     let out = airlock(dir.path(), &["inspect", path.to_str().unwrap()]);
     let stdout = text(&out.stdout);
-    for flag in [
-        "raw sockets",
-        "declares no network origin",
-        "declares no mount",
-        "declares no secret",
+    // What is granted nothing is one note, not a warning per interface.
+    assert!(stdout.contains("\nflags:     none\nnotes:\n"), "{stdout}");
+    let note = stdout
+        .lines()
+        .find(|l| l.starts_with("  - imports "))
+        .unwrap_or_else(|| panic!("no note in:\n{stdout}"));
+    assert!(
+        note.contains("interfaces it is granted nothing of: all uses will be refused (")
+            && note.ends_with(") [ungranted_imports]"),
+        "{note}"
+    );
+    for interface in [
+        "wasi:sockets/tcp,",
+        "wasi:http/outgoing-handler,",
+        "wasi:filesystem/preopens,",
+        "airlock:action/secrets,",
+        "airlock:action/config,",
     ] {
-        assert!(stdout.contains(flag), "no `{flag}` flag in:\n{stdout}");
+        assert!(note.contains(interface), "no {interface} in {note}");
     }
+
+    // Declared capabilities leave their interfaces out of the note; the
+    // declaration's own risks are warnings, each with its code.
+    let path = probe_component(
+        dir.path(),
+        "network = [\"https://*.example.com\"]\n\
+         files = [{ mount = \"out\", access = \"read-write\" }]\n\
+         secrets = [{ name = \"TOKEN\", expose = true }]",
+        "memory = \"256 MiB\"\ntimeout = \"5s\"",
+    );
+    let out = airlock(dir.path(), &["inspect", path.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<(&str, &str)> = v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("ungranted_imports", "info"),
+            ("wildcard_host", "warning"),
+            ("read_write_mount", "warning"),
+            ("exposed_secret", "warning"),
+            ("secret_without_audience", "warning"),
+            ("raised_limit", "warning"),
+        ],
+        "{v}"
+    );
+    let note = v["flags"][0]["message"].as_str().unwrap();
+    assert!(
+        note.contains("wasi:sockets/")
+            && note.contains("airlock:action/config")
+            && !note.contains("wasi:http/")
+            && !note.contains("wasi:filesystem/")
+            && !note.contains("airlock:action/secrets"),
+        "{note}"
+    );
+    assert_eq!(
+        v["flags"][5]["message"],
+        "limit memory is raised to 256 MiB, above the default 64 MiB"
+    );
 }
 
 #[test]

@@ -723,6 +723,36 @@ fn every_event_the_host_emits_is_documented() {
     }
 }
 
+/// docs/operator.md's table of flags lists every flag code with its
+/// severity, and nothing else.
+#[test]
+fn every_flag_code_is_documented() {
+    use airlock::rules::inspect::FlagCode;
+    let doc = read(&root().join("docs/operator.md"));
+    let severity = |c: FlagCode| serde_json::to_value(c.severity()).unwrap();
+    for code in FlagCode::ALL {
+        let row = format!(
+            "| `{}` | {} |",
+            code.as_str(),
+            severity(code).as_str().unwrap()
+        );
+        assert!(doc.contains(&row), "docs/operator.md has no row `{row}`");
+    }
+    let rows = doc.lines().filter(|l| {
+        l.ends_with(" |")
+            && (l.contains(" | info | ")
+                || l.contains(" | warning | ")
+                || l.contains(" | error | "))
+    });
+    for row in rows {
+        let code = row.split('|').nth(1).unwrap().trim().trim_matches('`');
+        assert!(
+            FlagCode::ALL.iter().any(|c| c.as_str() == code),
+            "docs/operator.md documents flag `{code}`, which is not a code"
+        );
+    }
+}
+
 /// docs/outcome.md lists every code with its status and exit status, and
 /// nothing else; its example has the fields of a report.
 #[test]

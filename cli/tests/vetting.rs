@@ -327,7 +327,7 @@ fn pack_embeds_a_manifest_and_inspect_reads_it_back() {
         "  ! mount `out` is read-write",
         "  ! secret `TOKEN` is exposed",
         "  ! secret `TOKEN` has no audience",
-        "raw sockets",
+        "interfaces it is granted nothing of: all uses will be refused (",
     ] {
         assert!(out.contains(line), "no `{line}` in:\n{out}");
     }

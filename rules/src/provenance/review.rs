@@ -33,7 +33,7 @@ pub struct Review {
     /// What its signature established.
     pub signature: SignatureStatus,
     /// Imports beyond its declaration, and risks in the declaration.
-    pub flags: Vec<String>,
+    pub flags: Vec<crate::inspect::Flag>,
     /// Where this policy would grant less than it asks.
     pub narrowed: Vec<String>,
     /// The approval it would replace.
