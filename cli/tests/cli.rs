@@ -1053,3 +1053,86 @@ fn an_input_over_the_limit_is_refused_without_reading_it_all() {
         "stdin was read to the end"
     );
 }
+
+/// `airlock run --dev`: a component built just now runs under a policy for
+/// development, unapproved and unsigned, and its records say so; any other
+/// policy refuses it, and the development policy does not weaken other runs.
+#[test]
+fn dev_runs_need_a_development_policy_and_are_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wasm = d.join("hello.wasm");
+    std::fs::copy(HELLO, &wasm).unwrap();
+    let records = |event: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("airlock-audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["event"] == event)
+            .collect()
+    };
+
+    // No policy: the error says how to make one, and nothing runs.
+    let out = airlock(d, &["run", "--dev", "hello.wasm"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`airlock new NAME` writes a development policy")
+            && err.contains("an empty file is a policy that grants nothing"),
+        "{err}"
+    );
+
+    // A production policy (here: empty) refuses it, recorded.
+    std::fs::write(d.join("airlock.toml"), "").unwrap();
+    let out = airlock(d, &["run", "--dev", "hello.wasm", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "not_approved");
+    assert!(
+        text(&out.stderr)
+            .contains("is refused as a development run: this policy is not for development"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(records("run.refused").len(), 1);
+
+    // A development policy runs it; its records say dev.
+    std::fs::write(d.join("airlock.toml"), "[trust]\nallow_dev = true\n").unwrap();
+    let out = airlock(
+        d,
+        &[
+            "run",
+            "--dev",
+            "hello.wasm",
+            "--input",
+            r#"{"name": "Ada"}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"greeting":"Hello, Ada!","vowels":2}"#
+    );
+    assert!(
+        text(&out.stderr).contains("a development run: neither approved nor signature-checked")
+    );
+    assert_eq!(records("run.start")[0]["dev"], true);
+    assert_eq!(records("run.end")[0]["dev"], true);
+    let verify = airlock(d, &["audit", "verify", "airlock-audit.jsonl"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+
+    // The same policy holds every other run to the lock and signatures.
+    let out = airlock(d, &["run", "hello.wasm"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("is not approved"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(records("run.start").iter().all(|r| r["dev"] == true));
+
+    // --dev takes a file, not a policy name.
+    let out = airlock(d, &["run", "--dev", "hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--dev runs a component file"));
+}

@@ -148,6 +148,17 @@ pub enum Refusal {
         /// Which bound, and the key that raises it.
         reason: String,
     },
+    /// A development run (`airlock run --dev`) under a policy that is not
+    /// for development.
+    #[error(
+        "{origin} is refused as a development run: this policy is not for development; \
+         approve it (`airlock approve {origin}`) to run it here, or run it under a development \
+         policy, one with allow_dev = true under [trust] (`airlock new` writes one)"
+    )]
+    DevNotAllowed {
+        /// Where the component was read from.
+        origin: String,
+    },
     /// The policy's configuration values for the action do not fit the
     /// keys its manifest declares.
     #[error("{0}")]

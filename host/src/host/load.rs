@@ -49,13 +49,11 @@ impl Host {
             how,
         )?;
         let signature = SignatureFile::next_to(path)?;
-        let prepared = self.prepare(
-            &bytes,
-            &path.display().to_string(),
-            Some(name),
-            signature.as_ref(),
-            how,
-        )?;
+        let admission = Admission::Vetted {
+            asked: Some(name),
+            signature: signature.as_ref(),
+        };
+        let prepared = self.prepare(&bytes, &path.display().to_string(), admission, how)?;
         self.lock_names().insert(name.to_owned(), prepared.clone());
         Ok(self.wrap(prepared))
     }
@@ -66,14 +64,24 @@ impl Host {
     pub fn load_file(&self, path: &Path) -> Result<Action, Error> {
         let bytes = self.read_component(path, "", None)?;
         let signature = SignatureFile::next_to(path)?;
-        self.prepare(
-            &bytes,
-            &path.display().to_string(),
-            None,
-            signature.as_ref(),
-            None,
-        )
-        .map(|p| self.wrap(p))
+        let admission = Admission::Vetted {
+            asked: None,
+            signature: signature.as_ref(),
+        };
+        self.prepare(&bytes, &path.display().to_string(), admission, None)
+            .map(|p| self.wrap(p))
+    }
+
+    /// The action in the component file at `path` as a development run:
+    /// neither approved nor signed, allowed only under a policy for
+    /// development (`allow_dev = true` under `[trust]`). Everything else
+    /// holds — the manifest, the grant, the limits, the `[compile]`
+    /// ceilings — and its `run.start` and `run.end` say `"dev": true`.
+    /// Under any other policy it is refused and recorded.
+    pub fn load_dev(&self, path: &Path) -> Result<Action, Error> {
+        let bytes = self.read_component(path, "", None)?;
+        self.prepare(&bytes, &path.display().to_string(), Admission::Dev, None)
+            .map(|p| self.wrap(p))
     }
 
     /// The action in `component`; `origin` names it in messages. It must
@@ -95,7 +103,11 @@ impl Host {
             origin: format!("{origin}.minisig"),
             text: text.to_owned(),
         });
-        self.prepare(component, origin, None, signature.as_ref(), None)
+        let admission = Admission::Vetted {
+            asked: None,
+            signature: signature.as_ref(),
+        };
+        self.prepare(component, origin, admission, None)
             .map(|p| self.wrap(p))
     }
 
@@ -132,8 +144,7 @@ impl Host {
         &self,
         component: &[u8],
         origin: &str,
-        asked: Option<&str>,
-        signature: Option<&SignatureFile>,
+        admission: Admission<'_>,
         how: Option<&Invocation>,
     ) -> Result<Arc<Prepared>, Error> {
         let policy = &self.inner.policy;
@@ -148,39 +159,55 @@ impl Host {
             .and_then(|text| {
                 Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
             });
-        let candidate = Candidate {
-            asked,
-            digest,
-            origin,
+        let dev = matches!(admission, Admission::Dev);
+        let manifest = match admission {
+            Admission::Vetted { asked, signature } => {
+                let candidate = Candidate {
+                    asked,
+                    digest,
+                    origin,
+                };
+                let (_, manifest) =
+                    admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
+                let name = &manifest.action.name;
+                trust::check(
+                    policy,
+                    name,
+                    &manifest.action.publisher,
+                    component,
+                    signature,
+                    &format!("{origin}.minisig"),
+                )
+                .map_err(|problem| {
+                    refuse(Refusal::Signature {
+                        name: name.clone(),
+                        origin: origin.into(),
+                        problem,
+                    })
+                })?;
+                manifest
+            }
+            Admission::Dev if !policy.trust.allow_dev => {
+                return Err(refuse(Refusal::DevNotAllowed {
+                    origin: origin.into(),
+                }));
+            }
+            Admission::Dev => manifest.map_err(refuse)?,
         };
-        let (_, manifest) = admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
-        let name = &manifest.action.name;
-        trust::check(
-            policy,
-            name,
-            &manifest.action.publisher,
-            component,
-            signature,
-            &format!("{origin}.minisig"),
-        )
-        .map_err(|problem| {
-            refuse(Refusal::Signature {
-                name: name.clone(),
-                origin: origin.into(),
-                problem,
-            })
-        })?;
 
         // A policy whose configuration does not fit is refused before
         // anything is compiled.
         let grant = Grant::new(&manifest, policy).map_err(|e| refuse(e.into()))?;
 
-        if let Some(p) = self
-            .inner
-            .by_digest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&digest)
+        // A development run's action is never shared: its records say
+        // `dev`, and an approved load of the same bytes must not.
+        if !dev
+            && let Some(p) = self
+                .inner
+                .by_digest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&digest)
         {
             return Ok(p.clone());
         }
@@ -210,12 +237,14 @@ impl Host {
                     reason: airlock_rules::doc::one_line(&format!("{e:#}")),
                 })
             })?;
-        let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre)?);
-        self.inner
-            .by_digest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(digest, prepared.clone());
+        let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre, dev)?);
+        if !dev {
+            self.inner
+                .by_digest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(digest, prepared.clone());
+        }
         Ok(prepared)
     }
 
@@ -238,4 +267,16 @@ impl Host {
             Err(e) => Error::Audit(e),
         }
     }
+}
+
+/// How a component is admitted before it is compiled.
+enum Admission<'a> {
+    /// Approved in the lock (under the name asked for, if any) and signed
+    /// where the policy requires it.
+    Vetted {
+        asked: Option<&'a str>,
+        signature: Option<&'a SignatureFile>,
+    },
+    /// A development run: only under a policy with `allow_dev = true`.
+    Dev,
 }

@@ -45,6 +45,9 @@ pub struct Prepared {
     pub(crate) pre: ActionPre<RunState>,
     /// `name@version`, formatted once.
     pub(crate) label: String,
+    /// Loaded as a development run (`Host::load_dev`): its `run.start`
+    /// and `run.end` say so.
+    pub dev: bool,
     /// The grant's canonical JSON, as every `run.start` records it:
     /// serialised once, when the action is loaded (and the hash of what
     /// precedes it in those records, once the first is written).
@@ -59,6 +62,7 @@ impl Prepared {
         digest: Digest,
         grant: Grant,
         pre: ActionPre<RunState>,
+        dev: bool,
     ) -> Result<Prepared, Error> {
         let label = format!("{}@{}", manifest.action.name, manifest.action.version);
         // The grant is strings, lists and integers within the canonical
@@ -82,6 +86,7 @@ impl Prepared {
             manifest,
             digest,
             pre,
+            dev,
         })
     }
 
@@ -168,6 +173,9 @@ impl Runner<'_> {
             .canonical_field("grant", action.grant_json.clone())
             .field("input_sha256", sha256_hex(input.as_bytes()))
             .field("input_bytes", input.len());
+        if action.dev {
+            start = start.field("dev", true);
+        }
         if limits.timeout < action.grant.limits.timeout {
             start = start.field(
                 "timeout_ms",
@@ -298,6 +306,9 @@ impl Runner<'_> {
                 u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             )
             .field("peak_memory", peak_memory);
+        if action.dev {
+            end = end.field("dev", true);
+        }
         end = match &result {
             Ok(output) => end
                 .field("output_sha256", sha256_hex(output.as_bytes()))

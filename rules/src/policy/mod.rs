@@ -153,6 +153,10 @@ pub struct Trust {
     /// Whether every action must carry a signature by a trusted publisher
     /// (default `true`).
     pub require_signature: bool,
+    /// Whether this policy is for development: `airlock run --dev` may
+    /// run a component with neither approval nor signature (default
+    /// `false`; never in production).
+    pub allow_dev: bool,
 }
 
 /// A host directory offered to actions under a mount name.
@@ -419,12 +423,18 @@ impl Policy {
         // that does not parse (exit 2 on the command line, not a host fault).
         let text = crate::opfile::read_operator_text(path, crate::opfile::POLICY_MAX, "policy")
             .map_err(|e| {
+                let hint = match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "name the policy with --config PATH or AIRLOCK_CONFIG, or make one: \
+                         `airlock new NAME` writes a development policy beside a new action, \
+                         and an empty file is a policy that grants nothing"
+                    }
+                    _ => "name the policy with --config PATH or AIRLOCK_CONFIG",
+                };
                 DocError::new(
                     &path.display().to_string(),
                     "",
-                    format!(
-                        "cannot be read: {e} (name the policy with --config PATH or AIRLOCK_CONFIG)"
-                    ),
+                    format!("cannot be read: {e} ({hint})"),
                 )
             })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -459,6 +469,7 @@ impl Policy {
             trust: Trust {
                 lock: PathBuf::from("airlock.lock"),
                 require_signature: true,
+                allow_dev: false,
             },
             network: NetworkPolicy::default(),
         }

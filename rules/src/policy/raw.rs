@@ -45,6 +45,7 @@ struct Publisher {
 struct Trust {
     lock: Option<PathBuf>,
     require_signature: Option<bool>,
+    allow_dev: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +181,7 @@ impl Policy {
         let trust = super::Trust {
             lock: resolve(self.trust.lock.unwrap_or_else(|| "airlock.lock".into())),
             require_signature: self.trust.require_signature.unwrap_or(true),
+            allow_dev: self.trust.allow_dev.unwrap_or(false),
         };
 
         let mut mounts = BTreeMap::new();
