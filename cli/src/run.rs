@@ -233,9 +233,10 @@ pub(super) fn compile_cache() -> Result<Option<CompileCache>, String> {
              off with AIRLOCK_CACHE_DIR=off or --no-cache)"
         )
     };
+    let max_size = CompileCache::max_size_from_env()?;
     // Ambient authority on behalf of airlock itself, never of an action.
     match CompileCache::open(&dir, cap_std::ambient_authority()) {
-        Ok(cache) => Ok(Some(cache)),
+        Ok(cache) => Ok(Some(cache.max_size(max_size))),
         Err(e) if std::env::var_os(CompileCache::DIR_ENV).is_some() => Err(hint(e)),
         Err(e) => {
             eprintln!("airlock: note: compiling without a cache: {e}");

@@ -1136,3 +1136,55 @@ fn dev_runs_need_a_development_policy_and_are_marked() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--dev runs a component file"));
 }
+
+/// The compile cache is held to `AIRLOCK_CACHE_MAX_SIZE`: the least
+/// recently used artifact goes when another is stored; a size that is not
+/// one is an error before anything runs.
+#[test]
+fn the_compile_cache_is_held_to_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("airlock.toml"), "[trust]\nallow_dev = true\n").unwrap();
+    std::fs::copy(HELLO, d.join("hello.wasm")).unwrap();
+    let probe = probe_component(d, "", "");
+    let run = |file: &Path, size: &str| {
+        let input = match file.ends_with("hello.wasm") {
+            true => r#"{"name": "Ada"}"#,
+            false => r#"{"op": "counter"}"#,
+        };
+        Command::new(AIRLOCK)
+            .args(["run", "--dev", file.to_str().unwrap(), "--input", input])
+            .current_dir(d)
+            .env_remove("AIRLOCK_CONFIG")
+            .env("AIRLOCK_CACHE_DIR", d.join("cache"))
+            .env("AIRLOCK_CACHE_MAX_SIZE", size)
+            .output()
+            .unwrap()
+    };
+    let artifacts = || -> Vec<String> {
+        std::fs::read_dir(d.join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect()
+    };
+
+    let hex = |file: &Path| airlock::rules::Digest::of(&std::fs::read(file).unwrap()).hex();
+    let out = run(&d.join("hello.wasm"), "1 GiB");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(artifacts().len(), 1);
+    // Held to one byte, storing the probe's artifact evicts hello's.
+    let out = run(&probe, "1 B");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let left = artifacts();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(&hex(&probe)), "{left:?}");
+
+    let out = run(&d.join("hello.wasm"), "lots");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("AIRLOCK_CACHE_MAX_SIZE=\"lots\" is not a size"),
+        "{}",
+        text(&out.stderr)
+    );
+}

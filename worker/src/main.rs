@@ -204,8 +204,9 @@ fn compile_cache() -> Result<Option<airlock::compile::CompileCache>, String> {
     let Some(dir) = airlock::compile::CompileCache::dir_from_env() else {
         return Ok(None);
     };
+    let max_size = airlock::compile::CompileCache::max_size_from_env()?;
     match airlock::compile::CompileCache::open(&dir, cap_std::ambient_authority()) {
-        Ok(cache) => Ok(Some(cache)),
+        Ok(cache) => Ok(Some(cache.max_size(max_size))),
         Err(e) if std::env::var_os(airlock::compile::CompileCache::DIR_ENV).is_some() => Err(
             format!("{e} (fix it, or choose another directory with AIRLOCK_CACHE_DIR=DIR, or off)"),
         ),

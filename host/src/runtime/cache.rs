@@ -29,6 +29,11 @@
 //! trusted; the cache can only make a run faster, never change what runs.
 //! A cache without a key (one not given to a host) compiles every time.
 //!
+//! The cache is held to a size ([`CompileCache::max_size`], 1 GiB unless
+//! set): after each file it stores, the least recently used files are
+//! removed until the rest fit. A file's modification time is its last
+//! use: set when it is written, and again each time it is loaded.
+//!
 //! A sound file is mapped, not copied: the payload comes first so that
 //! wasmtime can map the file as it is (through the checked handle,
 //! `/proc/self/fd/N`), and its pages are shared with the page cache instead
@@ -38,6 +43,7 @@
 
 use crate::runtime::compiler::{CompileError, Compiled};
 use airlock_rules::provenance::Digest;
+use airlock_rules::units::ByteSize;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -81,6 +87,7 @@ pub struct CompileCache {
     dir: cap_std::fs::Dir,
     path: PathBuf,
     key: Option<CacheKey>,
+    max_size: ByteSize,
 }
 
 impl std::fmt::Debug for CompileCache {
@@ -88,6 +95,7 @@ impl std::fmt::Debug for CompileCache {
         f.debug_struct("CompileCache")
             .field("path", &self.path)
             .field("key", &self.key.as_ref().map(|k| &k.id))
+            .field("max_size", &self.max_size)
             .finish()
     }
 }
@@ -184,6 +192,33 @@ impl CompileCache {
     /// (`off`), for the `airlock` binaries.
     pub const DIR_ENV: &'static str = "AIRLOCK_CACHE_DIR";
 
+    /// The environment variable that sets the cache's size for the
+    /// `airlock` binaries, like `512 MiB`.
+    pub const MAX_SIZE_ENV: &'static str = "AIRLOCK_CACHE_MAX_SIZE";
+
+    /// The size a cache is held to unless [`max_size`](Self::max_size)
+    /// says otherwise.
+    pub const DEFAULT_MAX_SIZE: ByteSize = ByteSize::mib(1024);
+
+    /// The size `$AIRLOCK_CACHE_MAX_SIZE` sets, else
+    /// [`DEFAULT_MAX_SIZE`](Self::DEFAULT_MAX_SIZE). Only reads the
+    /// environment.
+    pub fn max_size_from_env() -> Result<ByteSize, String> {
+        match std::env::var(Self::MAX_SIZE_ENV) {
+            Err(std::env::VarError::NotPresent) => Ok(Self::DEFAULT_MAX_SIZE),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+                "{} is not UTF-8: set it to a size like \"512 MiB\"",
+                Self::MAX_SIZE_ENV
+            )),
+            Ok(text) => text.parse().map_err(|e| {
+                format!(
+                    "{}={text:?} is not a size ({e}): set it like \"512 MiB\"",
+                    Self::MAX_SIZE_ENV
+                )
+            }),
+        }
+    }
+
     /// Where the `airlock` binaries keep the cache: `$AIRLOCK_CACHE_DIR`,
     /// else `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`; `None`
     /// when `$AIRLOCK_CACHE_DIR` is `off` (or empty) or no home is known.
@@ -228,7 +263,16 @@ impl CompileCache {
             dir: cap_std::fs::Dir::from_std_file(dir),
             path: path.to_owned(),
             key: None,
+            max_size: Self::DEFAULT_MAX_SIZE,
         })
+    }
+
+    /// Hold the cache to `max`: after each file it stores, the least
+    /// recently used are removed until the rest fit (the file just stored
+    /// always stays, even alone over `max`).
+    pub fn max_size(mut self, max: ByteSize) -> CompileCache {
+        self.max_size = max;
+        self
     }
 
     /// Bind artifacts with the key of hosts that write the log `audit`
@@ -327,6 +371,8 @@ impl CompileCache {
                 .map_err(|e| e.to_string())
         }) {
             tracing::warn!(cache = %self.path.display(), file = %name, "cannot store the compiled component: {e}");
+        } else if let Err(e) = self.prune(&name) {
+            tracing::warn!(cache = %self.path.display(), "cannot prune the cache: {e}");
         }
         Ok(component)
     }
@@ -350,6 +396,9 @@ impl CompileCache {
         }
         private(&meta)?;
         let payload = check(&file, meta.len(), mac.clone())?;
+        // Its last use, which pruning keeps the most recent of. A file whose
+        // time cannot be set is still loaded; it is only evicted sooner.
+        let _ = file.set_modified(std::time::SystemTime::now());
         // SAFETY: `Component::deserialize*` requires bytes produced by
         // `Component::serialize` of a compatible engine, unmodified while
         // they are in use. These bytes are a regular file, owned by this
@@ -382,6 +431,49 @@ impl CompileCache {
         Ok(Some(component))
     }
 
+    /// Remove the least recently used files until the cache fits its size,
+    /// never `keep` (the file just stored); and temporary files of writers
+    /// that stopped an hour ago or more. Another process may remove the
+    /// same files at the same time: a file already gone is not an error.
+    fn prune(&self, keep: &str) -> std::io::Result<()> {
+        let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mut files = Vec::new();
+        let mut total = 0u64;
+        for entry in self.dir.entries()? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let meta = match entry.metadata() {
+                Ok(m) if m.is_file() => m,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let used = meta.modified()?;
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                if used.into_std() < stale {
+                    gone_is_fine(self.dir.remove_file(&name))?;
+                }
+            } else if name.ends_with(".cwasm") {
+                total += meta.len();
+                if name != keep {
+                    files.push((used, name, meta.len()));
+                }
+            }
+        }
+        files.sort();
+        for (_, name, len) in files {
+            if total <= self.max_size.0 {
+                break;
+            }
+            gone_is_fine(self.dir.remove_file(&name))?;
+            tracing::debug!(cache = %self.path.display(), file = %name, "evicted");
+            total -= len;
+        }
+        Ok(())
+    }
+
     /// Write `payload` under `name`: to a temporary file, then renamed over
     /// any old one, so a reader sees a whole file or none.
     fn store(&self, name: &str, payload: &[u8], mac: &[u8]) -> std::io::Result<()> {
@@ -403,6 +495,14 @@ impl CompileCache {
                 Err(e)
             }
         }
+    }
+}
+
+/// A file removed by someone else first is removed all the same.
+fn gone_is_fine(removed: std::io::Result<()>) -> std::io::Result<()> {
+    match removed {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
@@ -441,6 +541,55 @@ mod tests {
         cache
             .load(engine, &name, key.mac(digest, &engine_id))
             .map(|c| c.is_some())
+    }
+
+    #[test]
+    fn the_least_recently_used_files_go_when_the_cache_is_over_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine();
+        // Three components; room for two of their artifacts.
+        let third: &[u8] = b"\0asm\x0d\0\x01\0\x00\x03\x01zz";
+        let probe = open(dir.path(), 1);
+        probe.component(&engine, &Digest::of(EMPTY), EMPTY).unwrap();
+        let one = std::fs::metadata(file_of(&probe, &engine, &Digest::of(EMPTY)))
+            .unwrap()
+            .len();
+        let cache = open(dir.path(), 1).max_size(ByteSize(one * 5 / 2));
+        let old = |digest: &Digest, secs: u64| {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(file_of(&cache, &engine, digest))
+                .unwrap();
+            let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+            file.set_modified(when).unwrap();
+        };
+        let (a, b, c) = (Digest::of(EMPTY), Digest::of(OTHER), Digest::of(third));
+        cache.component(&engine, &b, OTHER).unwrap();
+        old(&a, 300);
+        old(&b, 200);
+        // A load is a use: `a` becomes the most recent of the two.
+        assert_eq!(loads(&cache, &engine, &a), Ok(true));
+        // A stale writer's temporary file goes; a fresh one stays.
+        let stale = dir.path().join(".x.cwasm.00.tmp");
+        let fresh = dir.path().join(".y.cwasm.00.tmp");
+        std::fs::write(&stale, b"partial").unwrap();
+        std::fs::write(&fresh, b"partial").unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .unwrap();
+
+        cache.component(&engine, &c, third).unwrap();
+        let present = |d: &Digest| file_of(&cache, &engine, d).exists();
+        assert!(present(&a) && present(&c), "the recent ones stay");
+        assert!(!present(&b), "the least recently used is evicted");
+        assert!(!stale.exists() && fresh.exists());
+        // The file just stored stays even when it alone is over the size.
+        let tiny = open(dir.path(), 1).max_size(ByteSize(1));
+        tiny.component(&engine, &b, OTHER).unwrap();
+        assert!(present(&b) && !present(&a) && !present(&c));
     }
 
     #[test]
