@@ -16,8 +16,10 @@ mod approve;
 mod audit;
 mod compile;
 mod diff;
+mod harness;
 mod inspect;
 mod keygen;
+mod new;
 mod pack;
 mod run;
 mod serve;
@@ -81,6 +83,8 @@ enum Command {
     Sign(sign::Args),
     Verify(verify::Args),
     Keygen(keygen::Args),
+    New(new::Args),
+    Test(harness::Args),
     #[command(subcommand)]
     Audit(audit::Command),
     /// Run actions as Temporal activities: the `airlock-worker` binary,
@@ -117,6 +121,8 @@ fn main() -> ExitCode {
         Command::Approve(args) => approve::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Pack(args) => pack::run(args),
+        Command::New(args) => new::run(args),
+        Command::Test(args) => harness::run(args),
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),

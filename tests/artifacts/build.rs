@@ -8,6 +8,11 @@
 //! - `plugins/` (example actions), copied to `$OUT_DIR/plugins/<name>.wasm`;
 //! - `tests/guests/` (test-only actions), copied to `$OUT_DIR/test-guests/<name>.wasm`.
 //!
+//! The Python and JavaScript examples of `plugins/` are built by
+//! `scripts/build-polyglot.sh` with the toolchains `scripts/setup.sh`
+//! installs, and their `action.toml` embedded with the rules crate (as
+//! `airlock pack` does): `$OUT_DIR/polyglot/<name>.wasm`.
+//!
 //! The generated `artifacts.rs` names each component's path as a constant.
 
 use std::env;
@@ -92,7 +97,76 @@ fn main() {
     for dir in ["sdk/src", "sdk/wit", "sdk/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    polyglot(&root, &out_dir, &mut code);
     fs::write(out_dir.join("artifacts.rs"), code).expect("write artifacts.rs");
+}
+
+/// Build the Python and JavaScript examples and embed their manifests;
+/// name them in `code`.
+fn polyglot(root: &Path, out_dir: &Path, code: &mut String) {
+    let script = root.join("scripts/build-polyglot.sh");
+    let inputs = Command::new(&script)
+        .arg("--inputs")
+        .output()
+        .expect("run scripts/build-polyglot.sh --inputs");
+    for input in String::from_utf8_lossy(&inputs.stdout).lines() {
+        println!("cargo:rerun-if-changed={input}");
+    }
+    let raw = out_dir.join("polyglot-raw");
+    let status = Command::new(&script)
+        .arg(&raw)
+        .status()
+        .expect("run scripts/build-polyglot.sh");
+    if !status.success() {
+        panic!(
+            "building the Python and JavaScript examples failed (see above; scripts/setup.sh installs their toolchains)"
+        );
+    }
+    let out = out_dir.join("polyglot");
+    fs::create_dir_all(&out).expect("create the polyglot directory");
+    let mut names: Vec<String> = fs::read_dir(&raw)
+        .expect("list the built components")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".raw.wasm").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let mut list = Vec::new();
+    for name in names {
+        let component =
+            fs::read(raw.join(format!("{name}.raw.wasm"))).expect("read a built component");
+        let manifest_file = root.join("plugins").join(&name).join("action.toml");
+        let manifest = fs::read_to_string(&manifest_file).expect("read the example's action.toml");
+        let packed = airlock_rules::manifest::section::embed(&component, &manifest)
+            .unwrap_or_else(|e| panic!("embed {}: {e}", manifest_file.display()));
+        let dest = out.join(format!("{name}.wasm"));
+        fs::write(&dest, packed).unwrap_or_else(|e| panic!("write {}: {e}", dest.display()));
+        let constant = name.to_uppercase().replace('-', "_");
+        writeln!(
+            code,
+            "/// `{name}`, built from `plugins/{name}` and packed with its manifest."
+        )
+        .ok();
+        writeln!(
+            code,
+            "pub const {constant}: &str = {:?};",
+            dest.display().to_string()
+        )
+        .ok();
+        list.push((name, constant));
+    }
+    writeln!(
+        code,
+        "/// Every Python and JavaScript example: (name, path)."
+    )
+    .ok();
+    writeln!(code, "pub const POLYGLOT: &[(&str, &str)] = &[").ok();
+    for (name, constant) in &list {
+        writeln!(code, "    ({name:?}, {constant}),").ok();
+    }
+    writeln!(code, "];").ok();
 }
 
 /// Build every member of the guest workspace at `workspace`; return their names.

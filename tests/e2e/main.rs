@@ -18,5 +18,6 @@ mod operator_files;
 mod own_files;
 mod pinning;
 mod plugins;
+mod polyglot;
 mod refusals;
 mod secrets;
