@@ -1,7 +1,9 @@
-//! An author's path, as a new author runs it: `airlock new` in each
-//! language, the one build command, the project's own unit tests (the SDKs
-//! off wasm), `airlock test` on the generated cases, `airlock run --dev`,
-//! and an approved run. Also the Python and JavaScript SDKs' own tests.
+//! An author's path, as a new author runs it: `airlock new` in Python and
+//! JavaScript (the Rust path is docs/authoring.md's session, which
+//! cli/tests/docs.rs runs), the one build command, the project's own unit
+//! tests (the SDKs off wasm), `airlock test` on the generated cases,
+//! `airlock run --dev`, and an approved run; `airlock test`'s stand-ins
+//! and failure reports; and the Python and JavaScript SDKs' own tests.
 //! The toolchains are the pinned ones `./scripts/setup.sh` installs.
 
 #![allow(clippy::unwrap_used)]
@@ -117,51 +119,6 @@ fn runs_under_airlock(project: &Path, name: &str, component: &str) {
 }
 
 #[test]
-fn a_new_rust_action_builds_outside_the_repository_and_runs() {
-    let scratch = tempfile::tempdir().unwrap();
-    let sdk = root().join("sdk");
-    let project = new(
-        scratch.path(),
-        "greet-rs",
-        "rust",
-        &["--sdk", sdk.to_str().unwrap()],
-    );
-    // One target directory for every run of this test, so a second run
-    // does not build the SDK's dependencies again.
-    let target = root().join("target/authoring");
-    let cargo = |args: &[&str]| {
-        let mut cmd = command(
-            &project,
-            std::env::var_os("CARGO").unwrap_or("cargo".into()),
-            args,
-        );
-        cmd.env("CARGO_TARGET_DIR", &target);
-        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
-            cmd.env_remove(var);
-        }
-        cmd
-    };
-    ok(cargo(&["build", "--release", "--target", "wasm32-wasip2"]));
-    // The author's own unit tests run natively: the SDK's host calls are
-    // errors there, not aborts.
-    let out = ok(cargo(&["test"]));
-    assert!(
-        text(&out.stdout).contains("test result: ok. 2 passed"),
-        "{}",
-        text(&out.stdout)
-    );
-    let component = target.join("wasm32-wasip2/release/greet_rs.wasm");
-    let local = project.join("target/wasm32-wasip2/release");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::copy(&component, local.join("greet_rs.wasm")).unwrap();
-    runs_under_airlock(
-        &project,
-        "greet-rs",
-        "target/wasm32-wasip2/release/greet_rs.wasm",
-    );
-}
-
-#[test]
 fn a_new_python_action_builds_outside_the_repository_and_runs() {
     let scratch = tempfile::tempdir().unwrap();
     let project = new(scratch.path(), "greet-py", "python", &[]);
@@ -264,5 +221,110 @@ fn the_python_and_javascript_sdks_pass_their_own_tests() {
         text(&out.stdout).contains("# fail 0"),
         "{}",
         text(&out.stdout)
+    );
+}
+
+/// `airlock test` over TLS: the stand-in answers for the declared HTTPS
+/// origin with a certificate from the session's authority, the placeholder
+/// is filled with the case's test value, and every way a case can fail is
+/// reported on a line of its own, with exit status 1.
+#[test]
+fn airlock_test_stands_in_over_tls_and_reports_each_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"t\"\n\
+                    [capabilities]\nnetwork = [\"https://api.example.com\"]\n\
+                    secrets = [{ name = \"TOKEN\", send_to = [\"https://api.example.com\"] }]\n";
+    let probe = airlock::rules::manifest::section::embed(
+        &std::fs::read(airlock_test_artifacts::PROBE).unwrap(),
+        manifest,
+    )
+    .unwrap();
+    std::fs::write(d.join("probe.wasm"), probe).unwrap();
+    let call = |url: &str| {
+        format!(
+            "{{ op = \"http\", method = \"POST\", url = \"{url}\", body = \"{{}}\", \
+             headers = [[\"authorization\", \"Bearer {{{{secret:TOKEN}}}}\"]] }}"
+        )
+    };
+    let cases = format!(
+        r#"
+[[case]]
+name = "filled over TLS"
+input = {ok}
+secrets = {{ TOKEN = "tok-test" }}
+hosts = ["https://api.example.com"]
+secrets_sent = ["TOKEN"]
+
+[[case.http]]
+origin = "https://api.example.com"
+method = "POST"
+path = "/v1/items?x=1"
+json = {{ id = 7 }}
+request_contains = ["Bearer tok-test"]
+
+[[case]]
+name = "refused elsewhere"
+input = {evil}
+refused = ["evil.example.net"]
+hosts = []
+
+[[case]]
+name = "wrong on every count"
+input = {wrong}
+output = {{ status = 201 }}
+hosts = ["https://other.example.com"]
+
+[[case.http]]
+origin = "https://api.example.com"
+method = "POST"
+path = "/v1/items?x=1"
+status = 201
+"#,
+        ok = call("https://api.example.com/v1/items?x=1"),
+        evil = call("https://evil.example.net/"),
+        wrong = call("https://api.example.com/v2/other"),
+    );
+    std::fs::write(d.join("cases.toml"), cases).unwrap();
+    let out = command(d, AIRLOCK, &["test", "probe.wasm", "--cases", "cases.toml"])
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", text(&out.stderr));
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(lines[0].starts_with("ok    filled over TLS ("), "{report}");
+    assert!(
+        lines[1].starts_with("ok    refused elsewhere ("),
+        "{report}"
+    );
+    assert!(
+        lines[2].starts_with("FAIL  wrong on every count ("),
+        "{report}"
+    );
+    for want in [
+        "      output {\"body\":\"no stand-in for this request\"",
+        "      contacted {\"https://api.example.com\"}, expected {\"https://other.example.com\"}",
+        "      no request POST https://api.example.com/v1/items?x=1",
+        "      unexpected request POST https://api.example.com/v2/other (no [[case.http]] stands in for it)",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "no `{want}` in:\n{report}"
+        );
+    }
+    assert_eq!(lines.last(), Some(&"2 passed, 1 failed"), "{report}");
+    // The test value never leaves the session: not in the report.
+    assert!(!report.contains("tok-test") && !text(&out.stderr).contains("tok-test"));
+
+    // A production policy is not one to test under.
+    std::fs::write(d.join("airlock.toml"), "").unwrap();
+    let out = command(d, AIRLOCK, &["test", "probe.wasm", "--cases", "cases.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not a development policy"),
+        "{}",
+        text(&out.stderr)
     );
 }

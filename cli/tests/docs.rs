@@ -9,6 +9,7 @@
 //! | `toml manifest` | parses and validates as a manifest (`airlock::Manifest::parse`); a fragment without `[action]` gets a minimal one |
 //! | `toml lock` | parses and validates as a lock |
 //! | `toml cargo` | parses as TOML |
+//! | `toml cases` | cases of the Python example `notify-py`: `airlock test` passes them |
 //! | `sh` | every `airlock …` command names a real command and only flags its `--help` lists; every `./script` exists |
 //! | `sh ci` | as `sh`, and every command is a line of `.ci/run` |
 //! | `sh demo` | as `sh`, and every `airlock` command is one the demo (`demo/run.sh`) runs |
@@ -151,7 +152,7 @@ fn prose(page: &Path) -> String {
 fn every_block_says_what_it_is() {
     for b in all_blocks() {
         let kinds: &[&str] = match b.lang() {
-            "toml" => &["policy", "manifest", "lock", "cargo"],
+            "toml" => &["policy", "manifest", "lock", "cargo", "cases"],
             "sh" => &["", "ci", "session", "demo"],
             "json" => &["", "record", "outcome"],
             "text" => &[""],
@@ -553,8 +554,14 @@ fn sessions_run() {
                 .current_dir(dir.path())
                 .env("PATH", &path)
                 .env("AIRLOCK_CACHE_DIR", "off")
+                // The SDK a new Rust action builds against until it is on
+                // crates.io, and the guest build's flags left out.
+                .env("AIRLOCK_SDK", root().join("sdk"))
                 .env_remove("AIRLOCK_CONFIG")
                 .env_remove("RUST_LOG")
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env_remove("CARGO_TARGET_DIR")
                 .output()
                 .unwrap();
             assert!(
@@ -568,6 +575,38 @@ fn sessions_run() {
         }
     }
     assert!(sessions >= 2, "the authoring guide's sessions");
+}
+
+/// Every `toml cases` block passes `airlock test` on the Python example
+/// `notify-py`, whose cases they are.
+#[test]
+fn test_cases_pass() {
+    let mut seen = 0;
+    for b in all_blocks().iter().filter(|b| b.has("cases")) {
+        seen += 1;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cases.toml"), &b.text).unwrap();
+        let out = Command::new(AIRLOCK)
+            .args([
+                "test",
+                airlock_test_artifacts::NOTIFY_PY,
+                "--cases",
+                "cases.toml",
+            ])
+            .current_dir(dir.path())
+            .env("AIRLOCK_CACHE_DIR", "off")
+            .env_remove("AIRLOCK_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: airlock test failed\n{}{}",
+            b.at(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(seen >= 1, "the authoring guide's cases");
 }
 
 #[test]
