@@ -234,17 +234,19 @@ pub fn run(args: Args) -> u8 {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    let occupied = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+    let occupied = match std::fs::read_dir(&dir) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return fail(exit::USAGE, format!("cannot use {}: {e}", dir.display())),
+    };
     if occupied {
-        {
-            return fail(
-                exit::USAGE,
-                format!(
-                    "{} exists and is not empty: nothing was written; choose another --dir",
-                    dir.display()
-                ),
-            );
-        }
+        return fail(
+            exit::USAGE,
+            format!(
+                "{} exists and is not empty: nothing was written; choose another --dir",
+                dir.display()
+            ),
+        );
     }
     let sdk = match &args.sdk {
         Some(_) if args.lang != Lang::Rust => {
@@ -292,19 +294,32 @@ pub fn run(args: Args) -> u8 {
         .chain([(".gitignore", gitignore)]);
     for (path, text) in files {
         let target = dir.join(path);
+        // A new file each, never one that is there (or a link to one).
+        let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
         let made = target
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&target, text));
+            .and_then(|()| {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(&target)?
+                    .write_all(text.as_bytes())
+            });
         if let Err(e) = made {
+            let why = match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    "it exists; nothing was overwritten".to_owned()
+                }
+                _ => e.to_string(),
+            };
             return fail(
                 exit::HOST,
-                format!("cannot write {}: {e}", target.display()),
+                format!("cannot write {}: {why}", target.display()),
             );
-        }
-        if path.ends_with(".sh") {
-            use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
         }
         written.push(path);
     }

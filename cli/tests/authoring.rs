@@ -272,6 +272,7 @@ hosts = []
 [[case]]
 name = "wrong on every count"
 input = {wrong}
+secrets = {{ TOKEN = "tok-test" }}
 output = {{ status = 201 }}
 hosts = ["https://other.example.com"]
 

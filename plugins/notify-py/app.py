@@ -1,10 +1,10 @@
 """notify-py: post a message to a notification API without holding its token.
 
-Input: ``{"url": "http://notify.test/v1/messages", "text": "deployed"}``.
+Input: ``{"url": "https://notify.test/v1/messages", "text": "deployed"}``.
 Output: ``{"status": 200, "response": <the API's JSON, or its text>}``.
 
 The request carries ``Authorization: Bearer {{secret:NOTIFY_TOKEN}}``; the
-host fills the token in only because ``http://notify.test`` is in the
+host fills the token in only because ``https://notify.test`` is in the
 secret's ``send_to``, and refuses the request for any other origin.
 """
 

@@ -15,6 +15,9 @@ use std::fmt;
 pub const MAX_KEYS: usize = 64;
 /// The longest string value, in bytes.
 pub const MAX_STRING: usize = 4096;
+/// The largest integer (and, negated, the smallest): what every JSON
+/// reader, the audit log's canonical form and JavaScript hold exactly.
+pub const MAX_INTEGER: i64 = (1 << 53) - 1;
 
 /// The type of a declared key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -22,7 +25,7 @@ pub const MAX_STRING: usize = 4096;
 pub enum ConfigType {
     /// UTF-8 text, at most [`MAX_STRING`] bytes.
     String,
-    /// A signed 64-bit integer.
+    /// A whole number within ±[`MAX_INTEGER`] (2^53 − 1).
     Integer,
     /// `true` or `false`.
     Boolean,
@@ -66,6 +69,10 @@ impl ConfigValue {
             ConfigValue::String(s) if s.len() > MAX_STRING => Err(format!(
                 "a string of {} bytes is longer than the {MAX_STRING} bytes a value may have",
                 s.len()
+            )),
+            ConfigValue::Integer(i) if i.unsigned_abs() > MAX_INTEGER as u64 => Err(format!(
+                "{i} is beyond ±{MAX_INTEGER} (2^53 − 1), the integers every reader of the \
+                 audit log holds exactly; write a larger number as a string"
             )),
             _ => Ok(()),
         }
@@ -370,6 +377,17 @@ mod tests {
             &"k".repeat(65),
         ] {
             assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_are_bounded_to_what_json_holds_exactly() {
+        for ok in [0, MAX_INTEGER, -MAX_INTEGER] {
+            assert!(ConfigValue::Integer(ok).check().is_ok(), "{ok}");
+        }
+        for bad in [MAX_INTEGER + 1, -MAX_INTEGER - 1, i64::MAX, i64::MIN] {
+            let err = ConfigValue::Integer(bad).check().unwrap_err();
+            assert!(err.contains("write a larger number as a string"), "{err}");
         }
     }
 

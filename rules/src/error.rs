@@ -152,8 +152,9 @@ pub enum Refusal {
     /// for development.
     #[error(
         "{origin} is refused as a development run: this policy is not for development; \
-         approve it (`airlock approve {origin}`) to run it here, or run it under a development \
-         policy, one with allow_dev = true under [trust] (`airlock new` writes one)"
+         approve it (`{}`) to run it here, or run it under a development policy, one with \
+         allow_dev = true under [trust] (`airlock new` writes one)",
+        crate::provenance::admit::approve_command(origin)
     )]
     DevNotAllowed {
         /// Where the component was read from.

@@ -7,7 +7,7 @@ use crate::bounds::{self, Measures};
 use crate::grant;
 use crate::manifest::{Access, Manifest, RequestedLimits, section};
 use crate::net::sensitive::Sensitive;
-use crate::net::{HostPattern, Origin};
+use crate::net::{HostPattern, Origin, Scheme};
 use crate::policy::NetworkPolicy;
 use crate::provenance::Digest;
 use serde::Serialize;
@@ -242,13 +242,15 @@ pub enum FlagCode {
     SecretWithoutAudience,
     /// A secret that may be sent to a wildcard host.
     SecretToWildcard,
+    /// A secret that may be sent over plaintext HTTP.
+    SecretOverPlaintext,
     /// A limit asked for above airlock's default.
     RaisedLimit,
 }
 
 impl FlagCode {
     /// Every code, in the order of the operator guide's table.
-    pub const ALL: [FlagCode; 13] = [
+    pub const ALL: [FlagCode; 14] = [
         FlagCode::UngrantedImports,
         FlagCode::UnknownImport,
         FlagCode::NoRunExport,
@@ -261,6 +263,7 @@ impl FlagCode {
         FlagCode::ExposedSecret,
         FlagCode::SecretWithoutAudience,
         FlagCode::SecretToWildcard,
+        FlagCode::SecretOverPlaintext,
         FlagCode::RaisedLimit,
     ];
 
@@ -288,6 +291,7 @@ impl FlagCode {
             FlagCode::ExposedSecret => "exposed_secret",
             FlagCode::SecretWithoutAudience => "secret_without_audience",
             FlagCode::SecretToWildcard => "secret_to_wildcard",
+            FlagCode::SecretOverPlaintext => "secret_over_plaintext",
             FlagCode::RaisedLimit => "raised_limit",
         }
     }
@@ -403,6 +407,15 @@ pub fn risks_under(manifest: &Manifest, network: &NetworkPolicy) -> Vec<Flag> {
             flags.push(Flag::new(
                 FlagCode::SecretToWildcard,
                 format!("secret `{name}` may be sent to the wildcard host {origin}"),
+            ));
+        }
+        for origin in secret.send_to.iter().filter(|o| o.scheme == Scheme::Http) {
+            flags.push(Flag::new(
+                FlagCode::SecretOverPlaintext,
+                format!(
+                    "secret `{name}` may be sent to {origin} over plaintext HTTP: anyone on the \
+                     path can read it"
+                ),
             ));
         }
     }

@@ -134,3 +134,49 @@ async fn a_component_importing_what_airlock_does_not_provide_is_refused() {
         other => panic!("{other}"),
     }
 }
+
+/// A development run of a component never lends its `dev` mark to an
+/// approved load of the same bytes in the same host, nor borrows an
+/// approved load's prepared action, in either order.
+#[tokio::test(flavor = "multi_thread")]
+async fn development_and_approved_loads_of_the_same_bytes_stay_apart() {
+    for dev_first in [true, false] {
+        let mut setup = Setup::new();
+        let file = setup.probe("", "");
+        setup.policy("[trust]\nallow_dev = true\n");
+        let bytes = std::fs::read(&file).unwrap();
+        let host = setup.host();
+        let input = r#"{"op": "counter"}"#;
+        let dev = || async {
+            let action = host.load_dev_bytes(&bytes, "fresh.wasm").unwrap();
+            action.invoke(input).await.unwrap()
+        };
+        let approved = || async { host.invoke("probe", input).await.unwrap() };
+        if dev_first {
+            dev().await;
+            approved().await;
+        } else {
+            approved().await;
+            dev().await;
+        }
+        // Each run again, in the other order too: the marks stay with the load.
+        approved().await;
+        dev().await;
+        let marks: Vec<bool> = setup
+            .events("run.start")
+            .iter()
+            .map(|r| r["dev"] == true)
+            .collect();
+        let want = match dev_first {
+            true => [true, false, false, true],
+            false => [false, true, false, true],
+        };
+        assert_eq!(marks, want, "dev first: {dev_first}");
+        let ends: Vec<bool> = setup
+            .events("run.end")
+            .iter()
+            .map(|r| r["dev"] == true)
+            .collect();
+        assert_eq!(ends, want, "dev first: {dev_first}");
+    }
+}

@@ -5,7 +5,7 @@
 //! pure-compute action with nothing to warn about.
 
 use airlock_tests::artifacts::{NOTIFY_JS, NOTIFY_PY, WORDCOUNT_PY};
-use airlock_tests::server::{Reply, Server};
+use airlock_tests::server::{Reply, Server, TestCa};
 use airlock_tests::{Setup, output};
 use serde_json::{Value, json};
 
@@ -20,11 +20,12 @@ fn json_reply(_: &airlock_tests::server::Received) -> Reply {
 }
 
 async fn posts_with_the_token_filled_in(name: &str, component: &str) {
-    let server = Server::http(json_reply);
     let mut setup = Setup::new();
+    let ca = TestCa::new(setup.path());
+    let server = Server::https(&ca, &["notify.test"], json_reply);
     setup
         .network(
-            &[],
+            &[ca.pem_file()],
             &["127.0.0.1"],
             &[("notify.test", vec![format!("127.0.0.1:{}", server.port())])],
         )
@@ -35,7 +36,7 @@ async fn posts_with_the_token_filled_in(name: &str, component: &str) {
     ));
     let host = setup.host();
 
-    let input = json!({"url": "http://notify.test/v1/messages", "text": "deployed 1.2"});
+    let input = json!({"url": "https://notify.test/v1/messages", "text": "deployed 1.2"});
     let outcome = host.invoke(name, &input.to_string()).await.unwrap();
     let out = output(&outcome);
     assert_eq!(out["status"], 200, "{name}: {out}");
@@ -71,7 +72,7 @@ async fn posts_with_the_token_filled_in(name: &str, component: &str) {
     );
 
     // Any other host is refused before anything is sent.
-    let input = json!({"url": "http://evil.test/collect", "text": "x"});
+    let input = json!({"url": "https://evil.test/collect", "text": "x"});
     let outcome = host.invoke(name, &input.to_string()).await.unwrap();
     assert!(outcome.result.is_err(), "{name}: {:?}", outcome.result);
     assert!(

@@ -6,10 +6,14 @@
 //! component is neither approved nor signed, so the policy must be one for
 //! development (`allow_dev = true`), or absent. The host's policy is that
 //! policy with, for the case: its configuration values; a test value for
-//! every declared secret (the case's, else `test-NAME`), never the
-//! policy's own source; every stood-in host mapped to a stand-in on
-//! 127.0.0.1 whose certificate authority it trusts; and an audit log of
-//! the session's own, from which the capabilities a run used are read.
+//! every declared secret (the case's, else `test-NAME`) and no other
+//! secret, never the policy's own sources; every host name the manifest
+//! declares mapped to a stand-in on a loopback address of the session's
+//! own, whose certificate authority it trusts, and that address (only)
+//! allowed; and an audit log of the session's own, from which the
+//! capabilities a run used are read. A request no stand-in answers fails
+//! the case, and so does one that left for a host the stand-ins do not
+//! cover (a wildcard or an address grant).
 
 mod standin;
 
@@ -17,10 +21,12 @@ use super::{exit, fail};
 use airlock::report::Code;
 use airlock::rules::config::ConfigValue;
 use airlock::rules::manifest::{Manifest, section};
-use airlock::rules::net::HostAddr;
+use airlock::rules::net::addr::IpBlock;
 use airlock::rules::net::sensitive::Sensitive;
+use airlock::rules::net::{HostAddr, HostPattern, Origin, Scheme};
 use airlock::rules::policy::{AuditConfig, SecretSource};
 use airlock::{Host, Policy};
+use airlock_rules::doc::one_line;
 use airlock_rules::opfile;
 use serde::Deserialize;
 use serde_json::Value;
@@ -103,8 +109,11 @@ pub fn run(args: Args) -> u8 {
 struct Session {
     cases: Vec<Case>,
     policy: Policy,
-    component: PathBuf,
+    origin: String,
+    component: Vec<u8>,
     manifest: Manifest,
+    /// Every host name the stand-ins answer for, with its scheme.
+    stood_in: BTreeMap<String, Scheme>,
     stand_ins: StandIns,
     dir: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
@@ -130,7 +139,14 @@ impl Session {
             Err(_) if !args.config.exists() => Policy::empty("airlock-audit.jsonl"),
             Err(e) => return Err(e.to_string()),
         };
-        let component = match (&args.component, one_action_path(&policy)) {
+        if policy.network.forbid.contains(&Sensitive::Loopback) {
+            return Err(format!(
+                "{} forbids loopback addresses, where airlock test's stand-ins listen: test under \
+                 a development policy without forbid = [\"loopback\"]",
+                args.config.display()
+            ));
+        }
+        let path = match (&args.component, one_action_path(&policy)) {
             (Some(path), _) => path.clone(),
             (None, Some(path)) => path,
             (None, None) => {
@@ -141,26 +157,16 @@ impl Session {
                 );
             }
         };
-        let bytes = opfile::read_operator_file(&component, opfile::COMPONENT_MAX, "component")
-            .map_err(|e| format!("cannot read {}: {e} (build it first)", component.display()))?;
-        let origin = component.display().to_string();
-        let manifest = section::extract(&bytes)
+        // Read once: every case runs these bytes, whatever a rebuild does.
+        let component = opfile::read_operator_file(&path, opfile::COMPONENT_MAX, "component")
+            .map_err(|e| format!("cannot read {}: {e} (build it first)", path.display()))?;
+        let origin = path.display().to_string();
+        let manifest = section::extract(&component)
             .map_err(|e| format!("{origin}: {e}"))
             .and_then(|text| {
                 Manifest::parse(&format!("manifest of {origin}"), text).map_err(|e| e.to_string())
             })?;
-        for case in &cases.case {
-            for x in &case.http {
-                if standin::origin_parts(&x.origin)
-                    .is_none_or(|(_, host)| host.parse::<std::net::IpAddr>().is_ok())
-                {
-                    return Err(format!(
-                        "case `{}`: {} cannot be stood in for: give an origin with a host name",
-                        case.name, x.origin
-                    ));
-                }
-            }
-        }
+        let stood_in = stood_in(&manifest, &cases.case)?;
         let dir =
             tempfile::tempdir().map_err(|e| format!("cannot make a scratch directory: {e}"))?;
         // The session's log gets a key of its own, made here.
@@ -168,9 +174,12 @@ impl Session {
             .map_err(|e| e.to_string())?;
         airlock_audit::write_key_pair(&key, &dir.path().join("session.key"))
             .map_err(|e| e.to_string())?;
-        let names: BTreeSet<String> = https_hosts(&cases.case);
-        let names: Vec<String> = names.into_iter().collect();
-        let stand_ins = StandIns::start(&names, &dir.path().join("stand-in-ca.pem"))?;
+        let https: Vec<String> = stood_in
+            .iter()
+            .filter(|(_, s)| **s == Scheme::Https)
+            .map(|(name, _)| name.clone())
+            .collect();
+        let stand_ins = StandIns::start(&https, &dir.path().join("stand-in-ca.pem"))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -178,8 +187,10 @@ impl Session {
         Ok(Session {
             cases: cases.case,
             policy,
+            origin,
             component,
             manifest,
+            stood_in,
             stand_ins,
             dir,
             runtime,
@@ -193,13 +204,16 @@ impl Session {
             let started = Instant::now();
             let problems = self.run_case(case)?;
             let ms = started.elapsed().as_millis();
+            let name = one_line(&case.name);
             if problems.is_empty() {
-                println!("ok    {} ({ms} ms)", case.name);
+                println!("ok    {name} ({ms} ms)");
             } else {
                 failed += 1;
-                println!("FAIL  {} ({ms} ms)", case.name);
+                println!("FAIL  {name} ({ms} ms)");
+                // What the action said is the action's text: one line each,
+                // its control characters blanked.
                 for p in problems {
-                    println!("      {p}");
+                    println!("      {}", one_line(&p));
                 }
             }
         }
@@ -208,9 +222,8 @@ impl Session {
         Ok(failed == 0)
     }
 
-    /// Run one case: what does not hold, in plain words.
-    fn run_case(&self, case: &Case) -> Result<Vec<String>, String> {
-        let name = &self.manifest.action.name;
+    /// The policy one case runs under.
+    fn policy_for(&self, case: &Case) -> Result<Policy, String> {
         let mut policy = self.policy.clone();
         // The host's own log and checkpoints, kept out of the project.
         policy.audit = AuditConfig::at(self.dir.path().join("airlock-audit.jsonl"));
@@ -218,6 +231,7 @@ impl Session {
         // The policy is one for development, or there is none (checked when
         // the session opened).
         policy.trust.allow_dev = true;
+        let name = &self.manifest.action.name;
         let action = policy.actions.entry(name.clone()).or_insert_with(|| {
             airlock::rules::policy::ActionSource {
                 path: None,
@@ -226,6 +240,8 @@ impl Session {
             }
         });
         action.config.extend(case.config.clone());
+        // Test values only: none of the policy's own sources is read.
+        policy.secrets.clear();
         for secret in self.manifest.capabilities.secrets.keys() {
             let value = case
                 .secrets
@@ -238,23 +254,23 @@ impl Session {
                 .secrets
                 .insert(secret.clone(), SecretSource::File(file));
         }
-        for (scheme, host) in all_origins(&self.cases) {
-            let addr = HostAddr::Socket(self.stand_ins.addr(scheme));
-            let host =
-                airlock::rules::net::normalize_name(host).map_err(|e| format!("{host}: {e}"))?;
-            policy.network.hosts.insert(host, vec![addr]);
+        for (host, scheme) in &self.stood_in {
+            let addr = HostAddr::Socket(self.stand_ins.addr(*scheme));
+            policy.network.hosts.insert(host.clone(), vec![addr]);
         }
-        policy.network.forbid.remove(&Sensitive::Loopback);
-        policy
-            .network
-            .allow_private
-            .push("127.0.0.1/32".parse().map_err(|e: String| e)?);
+        let ip = std::net::IpAddr::V4(self.stand_ins.ip());
+        policy.network.allow_private.push(IpBlock::single(ip));
         policy
             .network
             .ca_certs
             .push(self.dir.path().join("stand-in-ca.pem"));
-        self.stand_ins.expect(case.http.clone());
+        Ok(policy)
+    }
 
+    /// Run one case: what does not hold, in plain words.
+    fn run_case(&self, case: &Case) -> Result<Vec<String>, String> {
+        let policy = self.policy_for(case)?;
+        self.stand_ins.expect(case.http.clone());
         // A cache of the session's own: the component is compiled once for
         // all its cases, and nothing is left behind (its files are bound
         // to the session's key, which no later session has).
@@ -272,72 +288,15 @@ impl Session {
             .map_err(|e| e.to_string())?;
         let input = case.input.to_string();
         let result = host
-            .load_dev(&self.component)
+            .load_dev_bytes(&self.component, &self.origin)
             .and_then(|action| self.runtime.block_on(action.invoke(&input)));
         let _ = host.seal();
-        let mut problems = Vec::new();
-        let (code, run) = match &result {
-            Ok(outcome) => (
-                match &outcome.result {
-                    Ok(_) => "ok".to_owned(),
-                    Err(failure) => Code::of_failure(failure).to_string(),
-                },
-                Some(outcome.run.clone()),
-            ),
-            Err(e) => (Code::of_error(e).to_string(), None),
+
+        let mut problems = outcome_problems(case, &result);
+        let used = match &result {
+            Ok(outcome) => self.used(&outcome.run)?,
+            Err(_) => Used::default(),
         };
-        let want_code = case
-            .code
-            .clone()
-            .unwrap_or_else(|| match case.error.is_some() {
-                true => Code::ActionFailed.to_string(),
-                false => "ok".to_owned(),
-            });
-        if code != want_code {
-            let why = match &result {
-                Ok(o) => match &o.result {
-                    Ok(out) => format!("output {out}"),
-                    Err(f) => f.to_string(),
-                },
-                Err(e) => e.to_string(),
-            };
-            problems.push(format!("ended {code}, expected {want_code}: {why}"));
-        }
-        if let Ok(outcome) = &result {
-            match (&outcome.result, &case.output, &case.error) {
-                (Ok(out), Some(want), _) => {
-                    let got: Value = serde_json::from_str(out).unwrap_or(Value::Null);
-                    if &got != want {
-                        problems.push(format!("output {got}, expected {want}"));
-                    }
-                }
-                (Err(airlock::Failure::Action(message)), _, Some(want))
-                    if !message.contains(want.as_str()) =>
-                {
-                    problems.push(format!("error {message:?} does not contain {want:?}"));
-                }
-                _ => {}
-            }
-            let reasons: Vec<&str> = outcome.denials.iter().map(|d| d.reason.as_str()).collect();
-            for reason in &reasons {
-                if !case
-                    .refused
-                    .iter()
-                    .any(|want| reason.contains(want.as_str()))
-                {
-                    problems.push(format!("refused: {reason}"));
-                }
-            }
-            for want in &case.refused {
-                if !reasons.iter().any(|r| r.contains(want.as_str())) {
-                    problems.push(format!("no refusal containing {want:?}"));
-                }
-            }
-        }
-        let used = run
-            .map(|run| self.used(&run))
-            .transpose()?
-            .unwrap_or_default();
         let check = |what: &str, want: &Option<Vec<String>>, got: &BTreeSet<String>| {
             let want: BTreeSet<String> = want.as_ref()?.iter().cloned().collect();
             (&want != got).then(|| format!("{what} {got:?}, expected {want:?}"))
@@ -345,7 +304,22 @@ impl Session {
         problems.extend(check("contacted", &case.hosts, &used.hosts));
         problems.extend(check("filled secrets", &case.secrets_sent, &used.secrets));
         problems.extend(check("wrote", &case.files_written, &used.files));
+        for (host, origin) in &used.names {
+            if !self.stood_in.contains_key(host) {
+                problems.push(format!(
+                    "a request went to {origin}, which no stand-in covers (a wildcard or \
+                     address grant reaches the network): stand in for it with [[case.http]]"
+                ));
+            }
+        }
+        problems.extend(self.exchange_problems(case));
+        Ok(problems)
+    }
 
+    /// Each exchange the case lists that did not happen as it says, and
+    /// each request no stand-in answered.
+    fn exchange_problems(&self, case: &Case) -> Vec<String> {
+        let mut problems = Vec::new();
         let received = self.stand_ins.received();
         for (i, x) in case.http.iter().enumerate() {
             let answered: Vec<_> = received
@@ -370,7 +344,7 @@ impl Session {
                 r.method, r.scheme, r.host, r.target
             ));
         }
-        Ok(problems)
+        problems
     }
 
     /// What the run `run` used, from its records in the session's log.
@@ -379,10 +353,9 @@ impl Session {
         let text = std::fs::read_to_string(&log)
             .map_err(|e| format!("cannot read the session's audit log: {e}"))?;
         let mut used = Used::default();
-        for record in text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        {
+        for line in text.lines() {
+            let record: Value = serde_json::from_str(line)
+                .map_err(|e| format!("the session's audit log has a line that is not JSON: {e}"))?;
             if record["run"] != run || record["decision"] != "allow" {
                 continue;
             }
@@ -393,8 +366,9 @@ impl Session {
                         ("https", Some(443)) | ("http", Some(80)) | (_, None) => String::new(),
                         (_, Some(p)) => format!(":{p}"),
                     };
-                    used.hosts
-                        .insert(format!("{}://{}{port}", field("scheme"), field("host")));
+                    let origin = format!("{}://{}{port}", field("scheme"), field("host"));
+                    used.names.insert((field("host"), origin.clone()));
+                    used.hosts.insert(origin);
                     for s in record["secrets"].as_array().into_iter().flatten() {
                         used.secrets.extend(s.as_str().map(str::to_owned));
                     }
@@ -409,10 +383,75 @@ impl Session {
     }
 }
 
+/// Where the run's end differs from what the case expects: its code, its
+/// output or error, and its refusals.
+fn outcome_problems(case: &Case, result: &Result<airlock::Outcome, airlock::Error>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let code = match result {
+        Ok(outcome) => match &outcome.result {
+            Ok(_) => "ok".to_owned(),
+            Err(failure) => Code::of_failure(failure).to_string(),
+        },
+        Err(e) => Code::of_error(e).to_string(),
+    };
+    let want_code = case
+        .code
+        .clone()
+        .unwrap_or_else(|| match case.error.is_some() {
+            true => Code::ActionFailed.to_string(),
+            false => "ok".to_owned(),
+        });
+    if code != want_code {
+        let why = match result {
+            Ok(o) => match &o.result {
+                Ok(out) => format!("output {out}"),
+                Err(f) => f.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        problems.push(format!("ended {code}, expected {want_code}: {why}"));
+    }
+    let Ok(outcome) = result else {
+        return problems;
+    };
+    match (&outcome.result, &case.output, &case.error) {
+        (Ok(out), Some(want), _) => {
+            let got: Value = serde_json::from_str(out).unwrap_or(Value::Null);
+            if &got != want {
+                problems.push(format!("output {got}, expected {want}"));
+            }
+        }
+        (Err(airlock::Failure::Action(message)), _, Some(want))
+            if !message.contains(want.as_str()) =>
+        {
+            problems.push(format!("error {message:?} does not contain {want:?}"));
+        }
+        _ => {}
+    }
+    let reasons: Vec<&str> = outcome.denials.iter().map(|d| d.reason.as_str()).collect();
+    for reason in &reasons {
+        if !case
+            .refused
+            .iter()
+            .any(|want| reason.contains(want.as_str()))
+        {
+            problems.push(format!("refused: {reason}"));
+        }
+    }
+    for want in &case.refused {
+        if !reasons.iter().any(|r| r.contains(want.as_str())) {
+            problems.push(format!("no refusal containing {want:?}"));
+        }
+    }
+    problems
+}
+
 /// The capabilities one run used.
 #[derive(Default)]
 struct Used {
     hosts: BTreeSet<String>,
+    /// (host name, origin) of each request.
+    names: BTreeSet<(String, String)>,
     secrets: BTreeSet<String>,
     files: BTreeSet<String>,
 }
@@ -425,21 +464,46 @@ fn one_action_path(policy: &Policy) -> Option<PathBuf> {
     paths.next().is_none().then_some(first)
 }
 
-/// Every `(scheme, host)` any case stands in for.
-fn all_origins(cases: &[Case]) -> BTreeSet<(&'static str, &str)> {
-    cases
+/// Every host name the stand-ins answer for, with its scheme: each one the
+/// manifest declares (as an origin, or as a secret's audience), so that no
+/// request to a declared name leaves the machine, and each one a case
+/// stands in for. A case's origin must be a host name; a name is stood in
+/// over one scheme.
+fn stood_in(manifest: &Manifest, cases: &[Case]) -> Result<BTreeMap<String, Scheme>, String> {
+    let caps = &manifest.capabilities;
+    let declared = caps
+        .network
         .iter()
-        .flat_map(|c| &c.http)
-        .filter_map(|x| standin::origin_parts(&x.origin))
-        .map(|(scheme, host)| (if scheme == "https" { "https" } else { "http" }, host))
-        .collect()
-}
-
-/// Every host any case stands in for over HTTPS.
-fn https_hosts(cases: &[Case]) -> BTreeSet<String> {
-    all_origins(cases)
-        .into_iter()
-        .filter(|(s, _)| *s == "https")
-        .map(|(_, h)| h.to_owned())
-        .collect()
+        .chain(caps.secrets.values().flat_map(|s| &s.send_to))
+        .cloned();
+    let mut exchanges = Vec::new();
+    for case in cases {
+        for x in &case.http {
+            let origin = Origin::parse(&x.origin)
+                .map_err(|e| format!("case `{}`: {}: {e}", one_line(&case.name), x.origin))?;
+            if !matches!(origin.host, HostPattern::Name(_)) {
+                return Err(format!(
+                    "case `{}`: {} cannot be stood in for: give an origin with a host name",
+                    one_line(&case.name),
+                    x.origin
+                ));
+            }
+            exchanges.push(origin);
+        }
+    }
+    let mut names = BTreeMap::new();
+    for origin in declared.chain(exchanges) {
+        let HostPattern::Name(name) = &origin.host else {
+            continue;
+        };
+        if let Some(other) = names.insert(name.clone(), origin.scheme)
+            && other != origin.scheme
+        {
+            return Err(format!(
+                "{name} is used over both http and https: airlock test stands in for a name \
+                 over one scheme"
+            ));
+        }
+    }
+    Ok(names)
 }

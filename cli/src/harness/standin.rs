@@ -1,17 +1,21 @@
 //! Stand-ins for the HTTP APIs an action under test calls: one plain and
-//! one TLS listener on 127.0.0.1, a certificate authority made for the
-//! session, and the exchanges of the case being run. The policy of each
-//! run maps every stood-in host to these listeners (`[network.hosts]`) and
-//! trusts the authority (`ca_certs`), so the action's requests keep their
-//! origins and pass the same checks as in production.
+//! one TLS listener on a loopback address of their own (`127.a.b.c`, not
+//! `127.0.0.1`, so that allowing it reaches nothing but them), a
+//! certificate authority made for the session, and the exchanges of the
+//! case being run. The policy of each run maps every declared host to
+//! these listeners (`[network.hosts]`) and trusts the authority
+//! (`ca_certs`), so the action's requests keep their origins and pass the
+//! same checks as in production.
 
+use airlock::rules::net::{HostPattern, Origin, Scheme};
 use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,15 +76,18 @@ pub struct Received {
     pub answered_by: Option<usize>,
 }
 
-/// What the listeners share: the running case's exchanges, and what came.
+/// What the listeners share: the running case's exchanges, what came, and
+/// which case it is (a connection of an earlier case is not this one's).
 #[derive(Default)]
 struct State {
     exchanges: Vec<Exchange>,
     received: Vec<Received>,
+    case: u64,
 }
 
-/// The listeners, and the PEM file of the authority their TLS one uses.
+/// The listeners.
 pub struct StandIns {
+    ip: Ipv4Addr,
     http: SocketAddr,
     https: SocketAddr,
     state: Arc<Mutex<State>>,
@@ -88,19 +95,28 @@ pub struct StandIns {
 }
 
 impl StandIns {
-    /// Listen on 127.0.0.1, with a TLS certificate for `names` from a new
-    /// authority whose certificate is written to `ca_file`.
+    /// Listen on a loopback address of their own, with a TLS certificate
+    /// for `names` from a new authority whose certificate is written to
+    /// `ca_file`.
     pub fn start(names: &[String], ca_file: &std::path::Path) -> Result<StandIns, String> {
         let tls = tls_config(names, ca_file)?;
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            .to_le_bytes();
+        // 127.100.0.0 to 127.199.255.254: away from 127.0.0.1, where local
+        // services listen.
+        let ip = Ipv4Addr::new(127, 100 + random[0] % 100, random[1], random[2].max(1));
         let bind = || {
-            TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot listen on 127.0.0.1 for the stand-ins: {e}"))
+            TcpListener::bind((ip, 0))
+                .map_err(|e| format!("cannot listen on {ip} for the stand-ins: {e}"))
         };
         let (plain, secure) = (bind()?, bind()?);
         let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
         let stand_ins = StandIns {
+            ip,
             http: addr(&plain)?,
             https: addr(&secure)?,
             state: state.clone(),
@@ -113,19 +129,26 @@ impl StandIns {
         Ok(stand_ins)
     }
 
+    /// The address they listen on.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.ip
+    }
+
     /// The listener for origins of `scheme`.
-    pub fn addr(&self, scheme: &str) -> SocketAddr {
+    pub fn addr(&self, scheme: Scheme) -> SocketAddr {
         match scheme {
-            "https" => self.https,
-            _ => self.http,
+            Scheme::Https => self.https,
+            Scheme::Http => self.http,
         }
     }
 
-    /// Answer with `exchanges` from now on; forget what came before.
+    /// Answer with `exchanges` from now on; forget what came before, and
+    /// ignore the connections of earlier cases.
     pub fn expect(&self, exchanges: Vec<Exchange>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.exchanges = exchanges;
         state.received.clear();
+        state.case += 1;
     }
 
     /// What came since [`expect`](Self::expect).
@@ -156,8 +179,9 @@ fn accept(
         }
         let Ok(stream) = stream else { continue };
         let (tls, state) = (tls.cloned(), state.clone());
+        let case = state.lock().unwrap_or_else(|p| p.into_inner()).case;
         std::thread::spawn(move || {
-            let _ = serve(stream, tls, &state);
+            let _ = serve(stream, tls, &state, case);
         });
     }
 }
@@ -166,25 +190,28 @@ fn serve(
     tcp: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: &Mutex<State>,
+    case: u64,
 ) -> std::io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     match tls {
-        None => exchange(&mut { tcp }, "http", state),
+        None => exchange(&mut { tcp }, Scheme::Http, state, case),
         Some(config) => {
             let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
             let mut stream = rustls::StreamOwned::new(conn, tcp);
-            exchange(&mut stream, "https", state)?;
+            exchange(&mut stream, Scheme::Https, state, case)?;
             stream.conn.send_close_notify();
             stream.flush()
         }
     }
 }
 
-/// Read one request, answer it from the exchanges, record it, close.
+/// Read one request, answer it from the exchanges of case `case`, record
+/// it, close.
 fn exchange(
     stream: &mut (impl Read + Write),
-    scheme: &'static str,
+    scheme: Scheme,
     state: &Mutex<State>,
+    case: u64,
 ) -> std::io::Result<()> {
     let Some((head, body)) = read_request(stream)? else {
         return answer(stream, 413, &[], b"request too large for a stand-in");
@@ -198,15 +225,22 @@ fn exchange(
         .find(|(n, _)| n.trim().eq_ignore_ascii_case("host"))
         .map(|(_, v)| v.trim())
         .unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h).to_owned();
+    let host = host_name(host);
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if state.case != case {
+        // A connection of an earlier case: neither answered nor counted.
+        drop(state);
+        return answer(stream, 503, &[], b"this case is over");
+    }
     let answered_by = state.exchanges.iter().position(|x| {
         x.method.eq_ignore_ascii_case(&method)
             && x.path == target
-            && origin_parts(&x.origin).is_some_and(|(s, h)| s == scheme && h == host)
+            && Origin::parse(&x.origin).is_ok_and(|o| {
+                o.scheme == scheme && matches!(&o.host, HostPattern::Name(n) if *n == host)
+            })
     });
     state.received.push(Received {
-        scheme,
+        scheme: scheme.as_str(),
         host,
         method,
         target,
@@ -260,44 +294,96 @@ fn read_request(stream: &mut impl Read) -> std::io::Result<Option<(String, Vec<u
     let length: usize = header("content-length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let complete = |body: &[u8]| match chunked {
-        true => body.windows(5).any(|w| w == b"0\r\n\r\n"),
-        false => body.len() >= length,
-    };
-    while !complete(&body) {
+    loop {
+        let done = match chunked {
+            true => match dechunk(&body) {
+                Chunked::Done(data) => return Ok(Some((head, data))),
+                Chunked::Malformed => return Ok(Some((head, Vec::new()))),
+                Chunked::Partial => false,
+            },
+            false => body.len() >= length,
+        };
+        if done {
+            body.truncate(length);
+            return Ok(Some((head, body)));
+        }
         if body.len() > MAX_REQUEST {
             return Ok(None);
         }
         let n = stream.read(&mut chunk)?;
         if n == 0 {
-            break;
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    if chunked {
-        body = dechunk(&body);
-    }
-    Ok(Some((head, body)))
 }
 
-/// The data of a chunked body (as much of it as is well formed).
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+/// A chunked body so far.
+#[derive(Debug, PartialEq)]
+enum Chunked {
+    /// Whole: its data.
+    Done(Vec<u8>),
+    /// More is to come.
+    Partial,
+    /// Not chunked encoding.
+    Malformed,
+}
+
+/// Decode `raw` from its start: chunks, the last (empty) chunk, trailers,
+/// and the empty line that ends them.
+fn dechunk(raw: &[u8]) -> Chunked {
+    let line_end = |from: usize| {
+        raw.get(from..)?
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|i| from + i)
+    };
     let mut data = Vec::new();
-    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&raw[..eol])
+    let mut at = 0;
+    loop {
+        let Some(eol) = line_end(at) else {
+            return Chunked::Partial;
+        };
+        let size = std::str::from_utf8(&raw[at..eol])
             .ok()
             .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok());
-        let Some(size) = size.filter(|&s| s > 0) else {
-            break;
+        let Some(size) = size else {
+            return Chunked::Malformed;
         };
-        let start = eol + 2;
-        let Some(part) = raw.get(start..start + size) else {
-            break;
+        at = eol + 2;
+        if size == 0 {
+            // Trailers, each a line, until an empty one.
+            loop {
+                let Some(eol) = line_end(at) else {
+                    return Chunked::Partial;
+                };
+                if eol == at {
+                    return Chunked::Done(data);
+                }
+                at = eol + 2;
+            }
+        }
+        let Some(end) = at.checked_add(size) else {
+            return Chunked::Malformed;
         };
-        data.extend_from_slice(part);
-        raw = raw.get(start + size + 2..).unwrap_or_default();
+        match raw.get(end..end + 2) {
+            None => return Chunked::Partial,
+            Some(b"\r\n") => {}
+            Some(_) => return Chunked::Malformed,
+        }
+        data.extend_from_slice(&raw[at..end]);
+        at = end + 2;
     }
-    data
+}
+
+/// The host name of a `host` header: without its port, and without the
+/// brackets of an IPv6 address.
+fn host_name(header: &str) -> String {
+    let host = match header.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => header.rsplit_once(':').map_or(header, |(h, _)| h),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn answer(
@@ -317,14 +403,6 @@ fn answer(
     stream.write_all(out.as_bytes())?;
     stream.write_all(body)?;
     stream.flush()
-}
-
-/// The scheme and host name of `scheme://host[:port]`.
-pub fn origin_parts(origin: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = origin.split_once("://")?;
-    let host = rest.split('/').next()?;
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    Some((scheme, host))
 }
 
 /// A TLS configuration with a certificate for `names`, from a new
@@ -375,4 +453,46 @@ fn pem(der: &[u8]) -> String {
     }
     out.push_str("-----END CERTIFICATE-----\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_decoded_whole_or_waited_for() {
+        let cases: [(&[u8], Chunked); 7] = [
+            (b"5\r\nhello\r\n0\r\n\r\n", Chunked::Done(b"hello".to_vec())),
+            // Data that looks like the last chunk is data.
+            (
+                b"7\r\n0\r\n\r\nab\r\n0\r\n\r\n",
+                Chunked::Done(b"0\r\n\r\nab".to_vec()),
+            ),
+            (
+                b"a;ext=1\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n",
+                Chunked::Done(b"0123456789".to_vec()),
+            ),
+            (b"5\r\nhel", Chunked::Partial),
+            (b"5\r\nhello\r\n0\r\nx-trailer: 1\r\n", Chunked::Partial),
+            (b"zz\r\nhello\r\n", Chunked::Malformed),
+            (b"ffffffffffffffff\r\nx\r\n", Chunked::Malformed),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(dechunk(raw), want, "{}", String::from_utf8_lossy(raw));
+        }
+        assert_eq!(dechunk(b"3\r\nhelloXX"), Chunked::Malformed);
+    }
+
+    #[test]
+    fn host_headers_name_the_host() {
+        for (header, host) in [
+            ("api.example.com", "api.example.com"),
+            ("API.Example.com:8443", "api.example.com"),
+            ("api.example.com.", "api.example.com"),
+            ("[::1]", "::1"),
+            ("[::1]:80", "::1"),
+        ] {
+            assert_eq!(host_name(header), host, "{header}");
+        }
+    }
 }

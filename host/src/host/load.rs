@@ -80,7 +80,13 @@ impl Host {
     /// Under any other policy it is refused and recorded.
     pub fn load_dev(&self, path: &Path) -> Result<Action, Error> {
         let bytes = self.read_component(path, "", None)?;
-        self.prepare(&bytes, &path.display().to_string(), Admission::Dev, None)
+        self.load_dev_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// [`load_dev`](Self::load_dev) of `component`; `origin` names it in
+    /// messages.
+    pub fn load_dev_bytes(&self, component: &[u8], origin: &str) -> Result<Action, Error> {
+        self.prepare(component, origin, Admission::Dev, None)
             .map(|p| self.wrap(p))
     }
 

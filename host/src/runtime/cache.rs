@@ -13,7 +13,7 @@
 //!    regular file owned by that user that nobody else can write;
 //! 2. its trailer carries a MAC (keyed BLAKE3) over the component's
 //!    SHA-256 digest (checked against the lock before anything was looked
-//!    up), wasmtime's compatibility hash of the engine configuration and
+//!    up; for a development run, the digest of the bytes given), wasmtime's compatibility hash of the engine configuration and
 //!    the whole payload, under a key derived from the audit log's
 //!    checkpoint signing key. The key is not in the cache directory, so
 //!    whoever can write the cache but cannot read that key — an action

@@ -374,6 +374,11 @@ required = true
                 "expected a string, an integer or a boolean",
             ),
             (
+                "[config.id]\ntype = \"integer\"\ndefault = 1234567890123456789\n",
+                "config.id.default",
+                "beyond ±9007199254740991",
+            ),
+            (
                 "[config.flag]\ntype = \"boolean\"\ndefault = true\nrequired = true\n",
                 "config.flag.required",
                 "a key with a default is never missing",

@@ -122,6 +122,21 @@ fn an_empty_file_is_an_empty_policy() {
 fn errors_name_the_field() {
     let cases: &[(&str, &str, &str)] = &[
         (
+            "[actions.a.config]\nid = 9007199254740992\n",
+            "actions.a.config.id",
+            "beyond ±9007199254740991",
+        ),
+        (
+            "[actions.a.config]\nrate = 0.5\n",
+            "actions.a.config.rate",
+            "expected a string, an integer or a boolean",
+        ),
+        (
+            "[actions.a.config]\nBad = 1\n",
+            "actions.a.config.Bad",
+            "not a configuration key",
+        ),
+        (
             "[mounts.work]\npath = \"x\"\naccess = \"rw\"\n",
             "mounts.work.access",
             "unknown variant",
