@@ -329,3 +329,50 @@ status = 201
         text(&out.stderr)
     );
 }
+
+/// `airlock test` reads the files a run wrote from its records, under the
+/// development policy's mounts.
+#[test]
+fn airlock_test_checks_the_files_a_run_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::write(
+        d.join("airlock.toml"),
+        "[trust]\nallow_dev = true\n\n[mounts.out]\npath = \"out\"\naccess = \"read-write\"\n",
+    )
+    .unwrap();
+    let manifest = "[action]\nname = \"probe\"\nversion = \"1.0.0\"\npublisher = \"t\"\n\
+                    [capabilities]\nfiles = [{ mount = \"out\", access = \"read-write\" }]\n";
+    let probe = airlock::rules::manifest::section::embed(
+        &std::fs::read(airlock_test_artifacts::PROBE).unwrap(),
+        manifest,
+    )
+    .unwrap();
+    std::fs::write(d.join("probe.wasm"), probe).unwrap();
+    let write = r#"{ op = "write", path = "/out/report.txt", data = "done" }"#;
+    std::fs::write(
+        d.join("cases.toml"),
+        format!(
+            "[[case]]\nname = \"writes its report\"\ninput = {write}\n\
+             files_written = [\"/out/report.txt\"]\n\n\
+             [[case]]\nname = \"said to write nothing\"\ninput = {write}\nfiles_written = []\n"
+        ),
+    )
+    .unwrap();
+    let out = command(d, AIRLOCK, &["test", "probe.wasm", "--cases", "cases.toml"])
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", text(&out.stderr));
+    assert!(report.starts_with("ok    writes its report ("), "{report}");
+    assert!(
+        report.contains("FAIL  said to write nothing (")
+            && report.contains("      wrote {\"/out/report.txt\"}, expected {}\n"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/report.txt")).unwrap(),
+        "done"
+    );
+}

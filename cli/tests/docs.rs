@@ -526,9 +526,12 @@ fn demo_commands_are_the_demos() {
 fn sessions_run() {
     let bin = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(AIRLOCK, bin.path().join("airlock")).unwrap();
+    // The pinned toolchains ./scripts/setup.sh installs: componentize-py
+    // (and its Python) in .venv, ComponentizeJS in tools/js.
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
         bin.path().display(),
+        root().join(".venv/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut sessions = 0;
@@ -557,6 +560,10 @@ fn sessions_run() {
                 // The SDK a new Rust action builds against until it is on
                 // crates.io, and the guest build's flags left out.
                 .env("AIRLOCK_SDK", root().join("sdk"))
+                .env(
+                    "COMPONENTIZE_JS",
+                    root().join("tools/js/node_modules/@bytecodealliance/componentize-js"),
+                )
                 .env_remove("AIRLOCK_CONFIG")
                 .env_remove("RUST_LOG")
                 .env_remove("RUSTFLAGS")

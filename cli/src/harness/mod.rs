@@ -360,8 +360,10 @@ impl Session {
                 continue;
             }
             let field = |k: &str| record[k].as_str().unwrap_or_default().to_owned();
+            // What was allowed: a single record, or the result of an
+            // intent (whose intent record carries no decision).
             match record["event"].as_str() {
-                Some("net.request") if record["phase"] != "result" => {
+                Some("net.request") => {
                     let port = match (field("scheme").as_str(), record["port"].as_u64()) {
                         ("https", Some(443)) | ("http", Some(80)) | (_, None) => String::new(),
                         (_, Some(p)) => format!(":{p}"),
@@ -373,7 +375,9 @@ impl Session {
                         used.secrets.extend(s.as_str().map(str::to_owned));
                     }
                 }
-                Some("file.open") if record["phase"] == "intent" => {
+                // Opened for writing, creating or truncating: the opens
+                // that are intents.
+                Some("file.open") if record["phase"] == "result" => {
                     used.files.insert(field("target"));
                 }
                 _ => {}
