@@ -58,8 +58,13 @@ if ! command -v npm >/dev/null 2>&1 ||
     echo "setup: Node.js 20 or later, with npm, is missing; install it to build the JavaScript actions" >&2
     exit 1
 fi
-componentize_js="$(node -p 'require("./tools/js/package.json").devDependencies["@bytecodealliance/componentize-js"]')"
-installed_js="$(node -p 'require("./tools/js/node_modules/@bytecodealliance/componentize-js/package.json").version' 2>/dev/null || true)"
-if [ "$installed_js" != "$componentize_js" ]; then
+# Every pinned package of tools/js at its version (ComponentizeJS imports
+# preview2-shim without declaring it, so tools/js pins it too).
+if ! node -e '
+    const pinned = require("./tools/js/package.json").devDependencies;
+    for (const [name, version] of Object.entries(pinned)) {
+        const installed = require(`./tools/js/node_modules/${name}/package.json`).version;
+        if (installed !== version) process.exit(1);
+    }' 2>/dev/null; then
     (cd tools/js && npm ci --no-audit --no-fund --loglevel=error)
 fi

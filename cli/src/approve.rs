@@ -319,6 +319,22 @@ fn print_review(r: &Review) {
         })
         .collect();
     println!("  secrets:  {}", none(secrets));
+    // Not capabilities, but every value is recorded in each run.start.
+    let config = r
+        .manifest
+        .config
+        .iter()
+        .map(|(key, c)| match (&c.default, c.required) {
+            (Some(d), _) => format!(
+                "{key} ({}, default {})",
+                c.kind,
+                serde_json::to_string(d).unwrap_or_default()
+            ),
+            (None, true) => format!("{key} ({}, required)", c.kind),
+            (None, false) => format!("{key} ({})", c.kind),
+        })
+        .collect();
+    println!("  config:   {}", none(config));
     let l = &req.limits;
     let output = l
         .output

@@ -104,6 +104,10 @@ fn runs_under_airlock(project: &Path, name: &str, component: &str) {
     let out = ok(command(project, AIRLOCK, &["approve", name, "--yes"]));
     let review = text(&out.stdout);
     assert!(review.contains("\nflags:      none\n"), "{review}");
+    assert!(
+        review.contains("\n  config:   greeting (a string, default \"Hello\")\n"),
+        "{review}"
+    );
     let out = ok(command(
         project,
         AIRLOCK,

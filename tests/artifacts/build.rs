@@ -57,39 +57,17 @@ fn main() {
                     .join("release")
                     .join(format!("{}.d", name.replace('-', "_"))),
             );
-            let constant = name.to_uppercase().replace('-', "_");
-            writeln!(
-                code,
-                "/// `{name}`, built from `{}`.",
-                workspace
-                    .join(&name)
-                    .strip_prefix(&root)
-                    .unwrap_or(Path::new(&name))
-                    .display()
-            )
-            .ok();
-            writeln!(
-                code,
-                "pub const {constant}: &str = {:?};",
-                dest.display().to_string()
-            )
-            .ok();
-            list.push((name, constant));
+            let source = workspace.join(&name);
+            let source = source.strip_prefix(&root).unwrap_or(Path::new(&name));
+            let doc = format!("`{name}`, built from `{}`.", source.display());
+            list.push((name, doc, dest));
         }
-        writeln!(
-            code,
-            "/// Every component of `{}`: (name, path).",
-            workspace
-                .strip_prefix(&root)
-                .unwrap_or(&workspace)
-                .display()
-        )
-        .ok();
-        writeln!(code, "pub const {kind}: &[(&str, &str)] = &[").ok();
-        for (name, constant) in &list {
-            writeln!(code, "    ({name:?}, {constant}),").ok();
-        }
-        writeln!(code, "];").ok();
+        let workspace_name = workspace.strip_prefix(&root).unwrap_or(&workspace);
+        let doc = format!(
+            "Every component of `{}`: (name, path).",
+            workspace_name.display()
+        );
+        name_them(&mut code, kind, &doc, list);
         for file in ["Cargo.toml", "Cargo.lock"] {
             println!("cargo:rerun-if-changed={}", workspace.join(file).display());
         }
@@ -143,27 +121,31 @@ fn polyglot(root: &Path, out_dir: &Path, code: &mut String) {
             .unwrap_or_else(|e| panic!("embed {}: {e}", manifest_file.display()));
         let dest = out.join(format!("{name}.wasm"));
         fs::write(&dest, packed).unwrap_or_else(|e| panic!("write {}: {e}", dest.display()));
+        let doc = format!("`{name}`, built from `plugins/{name}` and packed with its manifest.");
+        list.push((name, doc, dest));
+    }
+    let doc = "Every Python and JavaScript example: (name, path).";
+    name_them(code, "POLYGLOT", doc, list);
+}
+
+/// A constant naming each component's path, and `kind`: the list of them
+/// all, documented with `doc`.
+fn name_them(code: &mut String, kind: &str, doc: &str, list: Vec<(String, String, PathBuf)>) {
+    let mut names = Vec::new();
+    for (name, doc, path) in list {
         let constant = name.to_uppercase().replace('-', "_");
-        writeln!(
-            code,
-            "/// `{name}`, built from `plugins/{name}` and packed with its manifest."
-        )
-        .ok();
+        writeln!(code, "/// {doc}").ok();
         writeln!(
             code,
             "pub const {constant}: &str = {:?};",
-            dest.display().to_string()
+            path.display().to_string()
         )
         .ok();
-        list.push((name, constant));
+        names.push((name, constant));
     }
-    writeln!(
-        code,
-        "/// Every Python and JavaScript example: (name, path)."
-    )
-    .ok();
-    writeln!(code, "pub const POLYGLOT: &[(&str, &str)] = &[").ok();
-    for (name, constant) in &list {
+    writeln!(code, "/// {doc}").ok();
+    writeln!(code, "pub const {kind}: &[(&str, &str)] = &[").ok();
+    for (name, constant) in &names {
         writeln!(code, "    ({name:?}, {constant}),").ok();
     }
     writeln!(code, "];").ok();
