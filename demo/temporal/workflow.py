@@ -6,6 +6,7 @@ airlock workers (demo/temporal.sh starts them).
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from datetime import timedelta
@@ -63,3 +64,9 @@ async def main(address: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1]))
+    # The Temporal client's Rust threads can outlive the event loop and abort
+    # CPython's finalization (temporalio/sdk-python#300), so once everything
+    # is printed, leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

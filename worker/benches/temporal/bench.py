@@ -12,6 +12,7 @@ second. Each workflow runs one activity; this process hosts the workflows.
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -78,3 +79,9 @@ async def main(address: str, mode: str, *rest: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(*sys.argv[1:]))
+    # The Temporal client's Rust threads can outlive the event loop and abort
+    # CPython's finalization (temporalio/sdk-python#300), so once everything
+    # is printed, leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -15,6 +15,7 @@ Temporal's histories record.
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from datetime import timedelta
@@ -215,3 +216,9 @@ async def main(address: str, queue: str, flaky: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(*sys.argv[1:4]))
+    # The Temporal client's Rust threads can outlive the event loop and abort
+    # CPython's finalization (temporalio/sdk-python#300), so once everything
+    # is printed, leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
