@@ -127,6 +127,9 @@ run "$airlock" audit show airlock-audit.jsonl --decision deny
 if grep -q "$DEMO_SIGNING_KEY" airlock-audit.jsonl; then echo "the key leaked!"; exit 1; fi
 echo "the signing key appears nowhere in the log"
 run "$airlock" audit verify airlock-audit.jsonl --key airlock-audit.pub --max-gap 10m
+echo "who approved what, and what changed: the log of approvals"
+run "$airlock" audit show approvals/airlock-audit.jsonl --event approval
+run "$airlock" audit verify approvals/airlock-audit.jsonl
 
 say "Prove: hand an auditor one record (the first file write) with its inclusion proof"
 seq=$(grep -m1 '"phase":"intent"' airlock-audit.jsonl | sed 's/.*"seq":\([0-9]*\).*/\1/')

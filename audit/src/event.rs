@@ -82,6 +82,10 @@ kinds! {
     /// A long-lived host took a new policy and lock, or refused them and
     /// kept the ones in force.
     PolicyReload = "policy.reload",
+    /// An action approved in the lock: who approved it, what it is, and
+    /// what changed since the version approved before. Written to the log
+    /// of approvals before the lock is.
+    Approval = "approval",
 }
 
 impl EventKind {

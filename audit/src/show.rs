@@ -146,7 +146,10 @@ pub fn line(record: &Map<String, Value>) -> String {
         get("decision"),
     );
     for (key, value) in record {
-        if HEADER.contains(&key.as_str()) {
+        // A run's digest is on its run.start; a record of no run (an
+        // approval, a refusal) shows its own.
+        let of_no_run = key == "digest" && !record.contains_key("run");
+        if HEADER.contains(&key.as_str()) && !of_no_run {
             continue;
         }
         out.push(' ');

@@ -128,9 +128,9 @@ pub fn run(args: Args) -> u8 {
     let written = approve::write(
         &review,
         &lock,
-        lock_path,
+        &policy,
         source(&path, lock_path),
-        std::time::SystemTime::now(),
+        &approver(),
         args.allow_downgrade,
     );
     let entry = match written {
@@ -149,12 +149,31 @@ pub fn run(args: Args) -> u8 {
         );
     }
     eprintln!(
-        "airlock: approved {name} {} ({}) in {}",
+        "airlock: approved {name} {} ({}) in {}; recorded in {}",
         review.manifest.action.version,
         review.digest,
-        lock_path.display()
+        lock_path.display(),
+        policy.audit.for_approvals().path.display()
     );
     exit::OK
+}
+
+/// Who approves: the user this command runs as, by name and uid, on this
+/// host.
+fn approver() -> approve::Approver {
+    use std::os::unix::fs::MetadataExt as _;
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    let user = match std::fs::metadata("/proc/self").map(|m| m.uid()) {
+        Ok(uid) if name.is_empty() => format!("uid {uid}"),
+        Ok(uid) => format!("{name} (uid {uid})"),
+        Err(_) => name,
+    };
+    approve::Approver {
+        user,
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+    }
 }
 
 /// Why an approval was not written, as the command says it.
@@ -183,6 +202,13 @@ fn refused(e: ApproveError, action: &str) -> u8 {
                 "cannot approve: {lock} changed while {name} {version} was reviewed: {now}; \
                  nothing was written: run `{}` again to review against it",
                 approve_command(action)
+            ),
+        ),
+        ApproveError::Unrecorded(reason) => fail(
+            exit::HOST,
+            format!(
+                "cannot approve: the approval could not be recorded in the log of approvals, so \
+                 the lock was not written: {reason}"
             ),
         ),
         ApproveError::Lock(e) => {

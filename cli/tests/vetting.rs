@@ -481,3 +481,138 @@ fn a_raised_http_limit_is_shown_and_refused_until_approved() {
     }
     expect(dir, 0, RUN);
 }
+
+/// Every approval is on the record before the lock says it: who approved
+/// which digest, and what changed. The record goes to a log of its own, so
+/// a long-lived host holding the run log does not stop an approval, and an
+/// approval that cannot be recorded is not written.
+#[test]
+fn every_approval_is_recorded_before_the_lock_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    publisher_setup(dir);
+    deploy(dir, "probe-1.0.0.wasm");
+    let lock = dir.join("airlock.lock");
+    let approvals = dir.join("approvals/airlock-audit.jsonl");
+    let records = || -> Vec<serde_json::Value> {
+        read(&approvals)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|r: &serde_json::Value| r["event"] == "approval")
+            .collect()
+    };
+
+    // A review that writes nothing records nothing.
+    expect(dir, 1, &["approve", "probe"]);
+    assert!(!approvals.exists());
+
+    let (_, e) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert!(
+        e.contains("recorded in ") && e.contains("approvals/airlock-audit.jsonl"),
+        "{e}"
+    );
+    let first = &records()[0];
+    let digest = read(&lock)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("digest = \"")
+                .map(|d| d.trim_end_matches('"').to_owned())
+        })
+        .unwrap();
+    assert_eq!(first["decision"], "allow");
+    assert_eq!(first["action"], "probe@1.0.0");
+    assert_eq!(first["digest"], digest.as_str());
+    assert_eq!(first["publisher"], "acme");
+    assert!(
+        first["signature"].as_str().unwrap().starts_with("verified"),
+        "{first}"
+    );
+    assert!(first["previous"].is_null(), "{first}");
+    assert!(
+        first["approver"]["user"].as_str().unwrap().contains("uid "),
+        "{first}"
+    );
+    assert!(
+        !first["approver"]["host"].as_str().unwrap().is_empty(),
+        "{first}"
+    );
+
+    // Already approved: nothing written, nothing recorded.
+    expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert_eq!(records().len(), 1);
+
+    // A host that holds the run log for its lifetime (as `airlock serve`
+    // does) does not keep an upgrade from being approved and recorded.
+    let run_log = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("airlock-audit.lock"))
+        .unwrap();
+    run_log.try_lock().unwrap();
+    deploy(dir, "probe-1.1.0.wasm");
+    expect(dir, 0, &["approve", "probe", "--yes"]);
+    drop(run_log);
+    let upgrade = &records()[1];
+    assert_eq!(upgrade["action"], "probe@1.1.0");
+    assert_eq!(upgrade["previous"]["version"], "1.0.0");
+    assert_eq!(upgrade["previous"]["digest"], digest.as_str());
+    assert_eq!(
+        upgrade["changes"][0]["text"],
+        "new host https://telemetry.example.net"
+    );
+    assert_eq!(upgrade["changes"][0]["wider"], true);
+
+    let (shown, _) = expect(
+        dir,
+        0,
+        &[
+            "audit",
+            "show",
+            "approvals/airlock-audit.jsonl",
+            "--event",
+            "approval",
+        ],
+    );
+    assert_eq!(
+        shown.lines().filter(|l| l.contains(" approval ")).count(),
+        2,
+        "{shown}"
+    );
+    let (verified, _) = expect(
+        dir,
+        0,
+        &["audit", "verify", "approvals/airlock-audit.jsonl"],
+    );
+    assert!(verified.starts_with("ok: "), "{verified}");
+
+    // The log of approvals cannot be written: held by another writer, or
+    // not a file. The downgrade is not approved, and the lock is unchanged.
+    let before = read(&lock);
+    let held = std::fs::File::options()
+        .write(true)
+        .open(dir.join("approvals/airlock-audit.lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    let (_, e) = expect(
+        dir,
+        5,
+        &["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"],
+    );
+    assert!(
+        e.contains("could not be recorded") && e.contains("lock was not written"),
+        "{e}"
+    );
+    assert_eq!(e.lines().filter(|l| l.contains("error")).count(), 1, "{e}");
+    drop(held);
+    assert_eq!(read(&lock), before);
+    std::fs::remove_dir_all(dir.join("approvals")).unwrap();
+    std::fs::create_dir_all(&approvals).unwrap();
+    let (_, e) = expect(
+        dir,
+        5,
+        &["approve", "probe-1.0.0.wasm", "--yes", "--allow-downgrade"],
+    );
+    assert!(e.contains("could not be recorded"), "{e}");
+    assert_eq!(read(&lock), before);
+}

@@ -10,7 +10,9 @@
 //! 3. Once a person agrees, [`write()`] records the approval: a downgrade is
 //!    refused unless allowed, and the lock is changed only if this
 //!    action's approval in it is still the one the review compared against
-//!    (a compare-and-swap).
+//!    (a compare-and-swap), and only after an `approval` record saying who
+//!    approved what, and what changed, is durable in the log of approvals
+//!    ([`AuditConfig::for_approvals`](airlock_rules::policy::AuditConfig::for_approvals)).
 //!
 //! `docs/embedding.md` shows the three steps together, compiled as a doc
 //! test.
@@ -18,10 +20,111 @@
 use crate::Error;
 use crate::compile::{CompileCache, Compiler};
 use crate::runtime;
+use airlock_audit::{AuditLog, Event, EventKind};
+use airlock_rules::provenance::Lock;
+use airlock_rules::provenance::lock::Entry;
 use airlock_rules::{Digest, Policy, Refusal};
+use serde::Serialize;
+use serde_json::{Value, json};
 
-pub use airlock_rules::provenance::approve::{ApproveError, Written, check_downgrade, write};
+pub use airlock_rules::provenance::approve::{ApproveError, Written, check_downgrade};
 pub use airlock_rules::provenance::review::Review;
+
+/// Who approves, as the `approval` record names them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Approver {
+    /// The person or account, as the approving program knows them (`airlock
+    /// approve`: the user it runs as).
+    pub user: String,
+    /// Where it ran (`airlock approve`: the host name).
+    pub host: String,
+}
+
+/// The longest `user` or `host` an `approval` record keeps.
+const APPROVER_MAX: usize = 256;
+
+/// Write the approval `review` describes into `policy`'s lock, with
+/// [`Review::entry`]'s rules and the lock's compare-and-swap
+/// ([`airlock_rules::provenance::approve::write`]). `reviewed` is the lock
+/// the review was made against; `source` is where the component came
+/// from, as the lock records it.
+///
+/// Before the lock is written, an `approval` record — `approver`, the
+/// action, version and digest, its publisher and signature, the approval
+/// it replaces and every change from it — is made durable in the log of
+/// approvals, and a checkpoint of it is written: an approval that cannot
+/// be recorded is not written ([`ApproveError::Unrecorded`]). Should the
+/// lock then fail to be written, a second `approval` record that denies
+/// it says so. Nothing is recorded when nothing is written.
+pub fn write(
+    review: &Review,
+    reviewed: &Lock,
+    policy: &Policy,
+    source: impl Into<String>,
+    approver: &Approver,
+    allow_downgrade: bool,
+) -> Result<Written, ApproveError> {
+    let lock_path = &policy.trust.lock;
+    let mut recorded: Option<(AuditLog, Entry)> = None;
+    let record = |entry: &Entry| {
+        let opened = AuditLog::open(&policy.audit.for_approvals()).map_err(|e| e.to_string())?;
+        let event = approval(review, entry, approver, lock_path).allow();
+        opened
+            .append_durable(None, event)
+            .and_then(|_| opened.checkpoint())
+            .map_err(|e| e.to_string())?;
+        recorded = Some((opened, entry.clone()));
+        Ok(())
+    };
+    let written = airlock_rules::provenance::approve::write(
+        review,
+        reviewed,
+        lock_path,
+        source,
+        std::time::SystemTime::now(),
+        allow_downgrade,
+        record,
+    );
+    if let Some((log, entry)) = recorded {
+        if let Err(ApproveError::Lock(e)) = &written {
+            // The record said it was approved; say that it did not take.
+            let reason = format!("the lock could not be written: {e}");
+            let denied = approval(review, &entry, approver, lock_path).deny(reason);
+            log.append_durable(None, denied)
+                .map_err(|e| ApproveError::Unrecorded(e.to_string()))?;
+        }
+        log.seal()
+            .map_err(|e| ApproveError::Unrecorded(e.to_string()))?;
+    }
+    written
+}
+
+/// `value` as JSON; what airlock serializes always is.
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The `approval` record of `entry`, decided by `review`.
+fn approval(review: &Review, entry: &Entry, approver: &Approver, lock: &std::path::Path) -> Event {
+    let cut = |s: &str| s.chars().take(APPROVER_MAX).collect::<String>();
+    Event::new(EventKind::Approval)
+        .field("action", format!("{}@{}", entry.name, entry.version))
+        .field("digest", entry.digest.to_string())
+        .field("source", entry.source.clone())
+        .field("publisher", entry.publisher.clone())
+        .field("signature", review.signature.to_string())
+        .field("previous", to_json(&review.previous))
+        .field("changes", to_json(&review.changes))
+        .field(
+            "downgraded_from",
+            entry.downgraded_from.as_ref().map(|v| v.to_string()),
+        )
+        .field(
+            "approver",
+            json!({"user": cut(&approver.user), "host": cut(&approver.host)}),
+        )
+        .field("lock", lock.display().to_string())
+}
 
 /// Compile the reviewed component (`bytes`) as the hosts that run it under
 /// `policy` will: with `compiler`, held to the policy's `[compile]` bounds,

@@ -344,6 +344,11 @@ impl AuditConfig {
     /// `instance` is 1 to 64 ASCII letters, digits, `.`, `_` or `-`, not
     /// starting with `.`; anything else is an error that says so.
     pub fn for_instance(&self, instance: &str) -> Result<AuditConfig, String> {
+        if instance == APPROVALS {
+            return Err(format!(
+                "the instance name {APPROVALS:?} is reserved for the log of approvals"
+            ));
+        }
         let valid = (1..=64).contains(&instance.len())
             && !instance.starts_with('.')
             && instance
@@ -356,12 +361,27 @@ impl AuditConfig {
                 instance.escape_debug().to_string()
             ));
         }
+        Ok(self.beside(instance))
+    }
+
+    /// The log `airlock approve` writes its `approval` records to: this one
+    /// moved into a directory `approvals` beside it, like an
+    /// [instance's](Self::for_instance). Approvals have a log of their own
+    /// because a long-lived host (`airlock serve`, a worker) holds its log
+    /// for its lifetime, and an approval must be recorded while it runs.
+    pub fn for_approvals(&self) -> AuditConfig {
+        self.beside(APPROVALS)
+    }
+
+    /// This log and its checkpoints in the subdirectory `name` of where
+    /// they were, with an anchor directory's subdirectory of that name.
+    fn beside(&self, instance: &str) -> AuditConfig {
         let inside = |file: &Path| {
             let dir = file.parent().unwrap_or(Path::new(""));
             dir.join(instance)
                 .join(file.file_name().unwrap_or_default())
         };
-        Ok(AuditConfig {
+        AuditConfig {
             path: inside(&self.path),
             checkpoints: inside(&self.checkpoints),
             anchor: self.anchor.as_ref().map(|anchor| match anchor {
@@ -370,9 +390,13 @@ impl AuditConfig {
             }),
             instance: Some(instance.to_owned()),
             ..self.clone()
-        })
+        }
     }
 }
+
+/// The directory of the approvals log ([`AuditConfig::for_approvals`]),
+/// which no instance may take.
+const APPROVALS: &str = "approvals";
 
 /// A second location for checkpoints, outside the log's directory: "sync
 /// hashes to a separate domain".

@@ -371,3 +371,28 @@ fn each_instance_gets_its_own_log_checkpoints_and_anchor() {
     }
     assert!(policy.audit.for_instance(&"x".repeat(64)).is_ok());
 }
+
+#[test]
+fn approvals_have_a_log_no_instance_can_take() {
+    let policy = Policy::parse(
+        "airlock.toml",
+        "[audit]\npath = \"logs/audit.jsonl\"\nanchor_dir = \"/worm\"\n",
+        Path::new("/srv"),
+    )
+    .unwrap();
+    let approvals = policy.audit.for_approvals();
+    assert_eq!(approvals.path, Path::new("/srv/logs/approvals/audit.jsonl"));
+    assert_eq!(
+        approvals.checkpoints,
+        Path::new("/srv/logs/approvals/audit.checkpoints")
+    );
+    assert_eq!(
+        approvals.anchor,
+        Some(Anchor::Dir("/worm/approvals".into()))
+    );
+    let e = policy.audit.for_instance("approvals").unwrap_err();
+    assert!(e.contains("reserved for the log of approvals"), "{e}");
+    // Any other spelling is an instance of its own, not the approvals log.
+    let other = policy.audit.for_instance("approvals2").unwrap();
+    assert_ne!(other.path, approvals.path);
+}

@@ -66,6 +66,10 @@ pub enum ApproveError {
         /// What the lock says now, in plain words.
         now: String,
     },
+    /// The approval could not be recorded, so it was not written: no
+    /// approval takes effect without its record.
+    #[error("the approval could not be recorded: {0}; nothing was written to the lock")]
+    Unrecorded(String),
     /// The lock could not be read, locked or written.
     #[error(transparent)]
     Lock(#[from] crate::Error),
@@ -94,6 +98,10 @@ pub fn check_downgrade(review: &Review, allow_downgrade: bool) -> Result<(), App
 /// following all three rules. `reviewed` is the lock the review was made
 /// against; `source` is where the component came from, as the lock
 /// records it.
+///
+/// `record` is called with the new entry once the approval is decided,
+/// under the lock's edit and before it is saved: an error from it leaves
+/// the lock as it was ([`ApproveError::Unrecorded`]).
 pub fn write(
     review: &Review,
     reviewed: &Lock,
@@ -101,6 +109,7 @@ pub fn write(
     source: impl Into<String>,
     now: SystemTime,
     allow_downgrade: bool,
+    record: impl FnOnce(&Entry) -> Result<(), String>,
 ) -> Result<Written, ApproveError> {
     let editing = Lock::edit(lock_path)?;
     let name = &review.manifest.action.name;
@@ -131,6 +140,7 @@ pub fn write(
         }
     }
     let entry = review.entry(source, now);
+    record(&entry).map_err(ApproveError::Unrecorded)?;
     editing.save(entry.clone())?;
     Ok(Written::Approved(Box::new(entry)))
 }

@@ -60,15 +60,11 @@ fn policy(dir: &Path) -> PathBuf {
     let lock = Lock::load(&policy.trust.lock).unwrap();
     let review = Review::of(&bytes, "hello.wasm", None, &policy, &lock).unwrap();
     approve::compile(&review, &bytes, &policy, &Compiler::InProcess, None).unwrap();
-    approve::write(
-        &review,
-        &lock,
-        &policy.trust.lock,
-        "hello.wasm",
-        std::time::SystemTime::now(),
-        false,
-    )
-    .unwrap();
+    let approver = approve::Approver {
+        user: "bench".into(),
+        host: "localhost".into(),
+    };
+    approve::write(&review, &lock, &policy, "hello.wasm", &approver, false).unwrap();
     path
 }
 
