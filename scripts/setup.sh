@@ -17,6 +17,13 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
+# The example actions are built with cargo-auditable, which embeds their
+# dependency list (the SBOM `airlock inspect` and `approve` show).
+cargo_auditable="0.7.7"
+if ! cargo install --list | grep -qx "cargo-auditable v$cargo_auditable:"; then
+    cargo install cargo-auditable --locked --version "$cargo_auditable"
+fi
+
 missing=""
 command -v minisign >/dev/null 2>&1 || missing="$missing minisign"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"

@@ -9,6 +9,7 @@ use airlock_rules::bounds;
 use airlock_rules::provenance::Lock;
 use airlock_rules::provenance::admit::approve_command;
 use airlock_rules::provenance::trust::SignatureFile;
+use airlock_rules::sbom::DepChange;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -156,6 +157,26 @@ pub fn run(args: Args) -> u8 {
         policy.audit.for_approvals().path.display()
     );
     exit::OK
+}
+
+/// The difference between two dependency lists: `+` a new crate, `~` a
+/// changed version, `-` a removed crate.
+pub fn print_dependency_changes(changes: Option<&[DepChange]>) {
+    match changes {
+        None => println!("dependency changes: unknown (one side carries no dependency list)"),
+        Some([]) => println!("dependency changes: none"),
+        Some(changes) => {
+            println!("dependency changes:");
+            for c in changes {
+                let mark = match c.kind {
+                    "added" => '+',
+                    "removed" => '-',
+                    _ => '~',
+                };
+                println!("  {mark} {c}");
+            }
+        }
+    }
 }
 
 /// Who approves: the user this command runs as, by name and uid, on this
@@ -378,6 +399,7 @@ fn print_review(r: &Review) {
         "            http_connect_timeout {}, http_first_byte_timeout {}, http_timeout {}",
         l.http_connect_timeout, l.http_first_byte_timeout, l.http_timeout
     );
+    crate::inspect::print_dependencies(r.sbom.as_ref(), r.sbom_error.as_deref());
     crate::inspect::print_flags(&r.flags, "flags:      none");
     for n in &r.narrowed {
         println!("policy:     {n}");
@@ -412,6 +434,7 @@ fn print_review(r: &Review) {
                     println!("  {} {}", if c.wider { '+' } else { '-' }, c.text);
                 }
             }
+            print_dependency_changes(r.dependency_changes.as_deref());
         }
     }
 }

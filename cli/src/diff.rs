@@ -6,6 +6,7 @@ use airlock_rules::manifest::{Manifest, section};
 use airlock_rules::opfile;
 use airlock_rules::provenance::approval::{self, Approved, Change};
 use airlock_rules::provenance::{Digest, Lock};
+use airlock_rules::sbom::{self, DepChange};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,9 @@ struct Side {
     digest: Digest,
     #[serde(skip)]
     approved: Approved,
+    /// Its dependency list, in the lock's lines; `None` without one.
+    #[serde(skip)]
+    dependencies: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +49,8 @@ struct Report<'a> {
     new: &'a Side,
     asks_for_more: bool,
     changes: Vec<Change>,
+    /// `null` unless both sides carry a dependency list.
+    dependency_changes: Option<Vec<DepChange>>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -72,6 +78,7 @@ pub fn run(args: Args) -> u8 {
             publisher: entry.publisher.clone(),
             digest: entry.digest,
             approved: entry.approved.clone(),
+            dependencies: entry.dependencies.clone(),
         })
     };
     let (old, new) = match (side(&args.old), side(&args.new)) {
@@ -94,12 +101,17 @@ pub fn run(args: Args) -> u8 {
         );
     }
     let asks_for_more = changes.iter().any(|c| c.wider);
+    let dependency_changes = match (&old.dependencies, &new.dependencies) {
+        (Some(o), Some(n)) => Some(sbom::diff(o, n)),
+        _ => None,
+    };
     if args.json {
         let report = Report {
             old: &old,
             new: &new,
             asks_for_more,
             changes,
+            dependency_changes,
         };
         println!(
             "{}",
@@ -132,6 +144,7 @@ pub fn run(args: Args) -> u8 {
                 if n == 1 { "" } else { "s" }
             ),
         }
+        crate::approve::print_dependency_changes(dependency_changes.as_deref());
     }
     if asks_for_more {
         exit::ACTION_ERROR
@@ -154,5 +167,7 @@ fn component_side(path: &Path) -> Result<Side, (u8, String)> {
         publisher: manifest.action.publisher.clone(),
         digest: Digest::of(&bytes),
         approved: Approved::of(&manifest),
+        // An unreadable list compares as none; `inspect` says why.
+        dependencies: sbom::read(&bytes).ok().flatten().map(|s| s.lines()),
     })
 }

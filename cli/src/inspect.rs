@@ -5,11 +5,13 @@ use airlock::Refusal;
 use airlock_rules::bounds;
 use airlock_rules::inspect::{Flag, Inspection, Severity};
 use airlock_rules::policy::{CompileCeilings, Policy};
+use airlock_rules::sbom::Sbom;
 use std::path::PathBuf;
 
 /// Show a component's digest, embedded manifest, imports and exports,
-/// producers (language, toolchain), custom sections and what compiling it
-/// would cost, and flag risks: imports beyond its declaration, wildcard
+/// producers (language, toolchain), custom sections, the dependency list
+/// it was built with (cargo-auditable's), what compiling it would cost,
+/// and flag risks: imports beyond its declaration, wildcard
 /// hosts, granted addresses that reach cloud metadata, loopback or
 /// link-local, wide address blocks, read-write mounts, exposed secrets,
 /// secrets without an audience. A component beyond the [compile] ceilings
@@ -107,6 +109,7 @@ fn print_text(origin: &str, i: &Inspection) {
             );
         }
     }
+    print_dependencies(i.sbom.as_ref(), i.sbom_error.as_deref());
     let c = &i.compile;
     let mut line = format!(
         "{} core modules, {} functions, {} bytes of code",
@@ -121,6 +124,42 @@ fn print_text(origin: &str, i: &Inspection) {
     }
     println!("compile:   {line}");
     print_flags(&i.flags, "flags:     none");
+}
+
+/// The dependency list, a few packages to a line, or why there is none.
+pub fn print_dependencies(sbom: Option<&Sbom>, error: Option<&str>) {
+    let Some(sbom) = sbom else {
+        match error {
+            Some(e) => println!("dependencies: none usable: {e}"),
+            None => println!(
+                "dependencies: none embedded (a Rust action built with `cargo auditable build` \
+                 carries its list)"
+            ),
+        }
+        return;
+    };
+    let root = sbom
+        .root
+        .as_ref()
+        .map(|r| format!(", built from {}", r.line()))
+        .unwrap_or_default();
+    println!(
+        "dependencies: {} packages ({}{root}):",
+        sbom.packages.len(),
+        sbom.format
+    );
+    let mut line = String::new();
+    for package in sbom.lines() {
+        if !line.is_empty() && line.len() + package.len() > 72 {
+            println!("  {}", line.trim_end_matches(", "));
+            line.clear();
+        }
+        line += &package;
+        line += ", ";
+    }
+    if !line.is_empty() {
+        println!("  {}", line.trim_end_matches(", "));
+    }
 }
 
 /// Flags as a reviewer reads them: what widens risk or cannot run first,

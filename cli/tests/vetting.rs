@@ -616,3 +616,161 @@ fn every_approval_is_recorded_before_the_lock_is_written() {
     assert!(e.contains("could not be recorded"), "{e}");
     assert_eq!(read(&lock), before);
 }
+
+/// The dependency list a component was built with is shown at review,
+/// kept in the lock, and compared on upgrade: a new version built from
+/// other sources shows every crate it brings. `require_sbom` refuses a
+/// component without a readable list, at approval and at run time.
+#[test]
+fn approve_shows_the_dependency_list_and_what_an_upgrade_adds() {
+    use airlock_test_artifacts::hostile::{CoreModule, wrapping};
+    use airlock_test_artifacts::{HTTP_HELLO, PROBE};
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Version 1.0.0 is a build of `http-hello`, version 1.1.0 one of
+    // `probe`, which adds the SDK and sha2: two real cargo-auditable lists.
+    std::fs::write(dir.join("v1.toml"), manifest("1.0.0", "")).unwrap();
+    std::fs::write(dir.join("v2.toml"), manifest("1.1.0", "")).unwrap();
+    expect(
+        dir,
+        0,
+        &[
+            "pack",
+            HTTP_HELLO,
+            "--manifest",
+            "v1.toml",
+            "-o",
+            "probe-1.0.0.wasm",
+        ],
+    );
+    expect(
+        dir,
+        0,
+        &[
+            "pack",
+            PROBE,
+            "--manifest",
+            "v2.toml",
+            "-o",
+            "probe-1.1.0.wasm",
+        ],
+    );
+    let policy = "[actions.probe]\npath = \"probe.wasm\"\nrequire_signature = false\n";
+    std::fs::write(dir.join("airlock.toml"), policy).unwrap();
+    deploy_bytes_only(dir, "probe-1.0.0.wasm");
+
+    let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert!(
+        review.contains("dependencies: ") && review.contains("built from http-hello 0.1.0 (local)"),
+        "{review}"
+    );
+    assert!(review.contains("wasi 0.14.7+wasi-0.2.4"), "{review}");
+    let lock = read(dir.join("airlock.lock"));
+    assert!(
+        lock.contains("dependencies = [\n") && lock.contains("    \"wasi 0.14.7+wasi-0.2.4\",\n"),
+        "{lock}"
+    );
+
+    let (json, _) = expect(dir, 0, &["inspect", "--json", "probe-1.1.0.wasm"]);
+    let bom = &serde_json::from_str::<serde_json::Value>(&json).unwrap()["sbom"];
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["metadata"]["component"]["name"], "probe");
+    let purls: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:cargo/sha2@0.10.")),
+        "{purls:?}"
+    );
+
+    // The upgrade: the capabilities do not change; the crates do.
+    let (d, _) = expect(dir, 0, &["diff", "probe", "probe-1.1.0.wasm"]);
+    assert!(
+        d.contains("no change to the capabilities") && d.contains("  + new crate sha2 0.10."),
+        "{d}"
+    );
+    deploy_bytes_only(dir, "probe-1.1.0.wasm");
+    let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    for line in [
+        "dependency changes:\n",
+        "  + new crate airlock-sdk 0.1.0 (local)\n",
+        "  + new crate sha2 0.10.",
+        "  - crate wasi 0.14.7+wasi-0.2.4 removed\n",
+    ] {
+        assert!(review.contains(line), "no `{line}` in:\n{review}");
+    }
+    let approvals = read(dir.join("approvals/airlock-audit.jsonl"));
+    let upgrade: serde_json::Value = serde_json::from_str(
+        approvals
+            .lines()
+            .filter(|l| l.contains("\"approval\""))
+            .nth(1)
+            .unwrap(),
+    )
+    .unwrap();
+    let added: Vec<&str> = upgrade["dependency_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "added")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        added.contains(&"sha2") && added.contains(&"airlock-sdk"),
+        "{upgrade}"
+    );
+
+    // require_sbom: a component without a list, or with one that cannot be
+    // read, is never approved.
+    let sbomless = "[action]\nname = \"bare\"\nversion = \"1.0.0\"\npublisher = \"acme\"\n";
+    std::fs::write(
+        dir.join("bare.wasm"),
+        wrapping(CoreModule::default(), Some(sbomless)),
+    )
+    .unwrap();
+    let junk = wrapping(CoreModule::custom(".dep-v0", 16), Some(sbomless));
+    std::fs::write(dir.join("junk.wasm"), junk).unwrap();
+    let strict = format!(
+        "{policy}\n[actions.bare]\npath = \"bare.wasm\"\nrequire_signature = false\n\n[trust]\nrequire_sbom = true\n"
+    );
+    std::fs::write(dir.join("airlock.toml"), &strict).unwrap();
+    let before = read(dir.join("airlock.lock"));
+    let (_, e) = expect(dir, 3, &["approve", "bare", "--yes"]);
+    assert!(
+        e.contains("action `bare` (./bare.wasm) carries no dependency list, and the policy requires one (require_sbom)")
+            && e.contains("cargo auditable build")
+            && e.contains("require_sbom = false under [actions.bare]"),
+        "{e}"
+    );
+    let (_, e) = expect(dir, 3, &["approve", "junk.wasm", "--yes"]);
+    assert!(
+        e.contains("its dependency list (.dep-v0) cannot be read: it is not zlib data"),
+        "{e}"
+    );
+    assert_eq!(read(dir.join("airlock.lock")), before);
+    // A per-action false wins over the global rule.
+    std::fs::write(
+        dir.join("airlock.toml"),
+        strict.replace("[actions.bare]\n", "[actions.bare]\nrequire_sbom = false\n"),
+    )
+    .unwrap();
+    expect(dir, 0, &["approve", "bare", "--yes"]);
+
+    // Approved while the policy did not require a list: the run is refused
+    // once it does, and the refusal is recorded.
+    std::fs::write(dir.join("airlock.toml"), &strict).unwrap();
+    let (_, e) = expect(dir, 3, &["run", "bare", "--input", "{}"]);
+    assert!(e.contains("was approved without a dependency list"), "{e}");
+    let log = read(dir.join("airlock-audit.jsonl"));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"run.refused\"") && l.contains("require_sbom")),
+        "{log}"
+    );
+    // probe's approval carries its list: it runs under the same policy.
+    let (out, _) = expect(dir, 0, RUN);
+    assert_eq!(out.trim(), "\"xx\"");
+}

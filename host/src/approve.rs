@@ -115,6 +115,8 @@ fn approval(review: &Review, entry: &Entry, approver: &Approver, lock: &std::pat
         .field("signature", review.signature.to_string())
         .field("previous", to_json(&review.previous))
         .field("changes", to_json(&review.changes))
+        .field("dependency_changes", to_json(&review.dependency_changes))
+        .field("dependencies", entry.dependencies.as_ref().map(Vec::len))
         .field(
             "downgraded_from",
             entry.downgraded_from.as_ref().map(|v| v.to_string()),

@@ -242,7 +242,7 @@ impl Code {
             Refusal::InvalidComponent { .. } | Refusal::Unlinkable { .. } => Code::InvalidComponent,
             Refusal::OverCeiling { .. } | Refusal::CompileBound { .. } => Code::TooLarge,
             Refusal::Config(_) => Code::BadPolicy,
-            Refusal::DevNotAllowed { .. } => Code::NotApproved,
+            Refusal::DevNotAllowed { .. } | Refusal::NoSbom { .. } => Code::NotApproved,
             // A refusal added later is still a refusal.
             _ => Code::InvalidComponent,
         }

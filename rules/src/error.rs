@@ -111,6 +111,21 @@ pub enum Refusal {
         /// The name in its manifest.
         declared: String,
     },
+    /// The policy requires a dependency list the component does not
+    /// carry, or carries unreadable (`require_sbom`).
+    #[error(
+        "action `{name}` ({origin}) {why}, and the policy requires one (require_sbom): build it \
+         with `cargo auditable build` and approve that build, or set require_sbom = false under \
+         [actions.{name}]"
+    )]
+    NoSbom {
+        /// The action's name.
+        name: String,
+        /// Where the component was read from.
+        origin: String,
+        /// `carries no dependency list`, or why it cannot be read.
+        why: String,
+    },
     /// The component's manifest is missing, duplicated or not UTF-8.
     #[error("{origin}: {error}")]
     ManifestSection {

@@ -1,6 +1,7 @@
 //! What a component is, without running it: digest, embedded manifest,
 //! imports and exports, who built it (`producers`: language, toolchain),
-//! its custom sections, and risk flags — where its imports exceed its
+//! its custom sections, the dependency list it was built with
+//! ([`crate::sbom`]), and risk flags — where its imports exceed its
 //! declaration, and what in its declaration deserves a second look.
 
 use crate::bounds::{self, Measures};
@@ -10,6 +11,7 @@ use crate::net::sensitive::Sensitive;
 use crate::net::{HostPattern, Origin, Scheme};
 use crate::policy::NetworkPolicy;
 use crate::provenance::Digest;
+use crate::sbom::{self, Sbom};
 use serde::Serialize;
 use wasmparser::{Parser, Payload};
 
@@ -36,6 +38,13 @@ pub struct Inspection {
     /// What compiling it would cost: the measures held to the policy's
     /// `[compile]` ceilings before it is compiled.
     pub compile: Measures,
+    /// The dependency list it was built with ([`crate::sbom`]), as the
+    /// fields of a CycloneDX BOM; `null` without one.
+    #[serde(serialize_with = "sbom::as_cyclonedx")]
+    pub sbom: Option<Sbom>,
+    /// Why the embedded dependency list cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom_error: Option<String>,
     /// Where the component reaches beyond its declaration, and what in the
     /// declaration widens risk: each with a stable code and a severity.
     pub flags: Vec<Flag>,
@@ -105,6 +114,10 @@ impl Inspection {
                 "exports no `run` function: airlock cannot invoke it".into(),
             ));
         }
+        let (sbom, sbom_error) = match sbom::read(component) {
+            Ok(sbom) => (sbom, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(Inspection {
             digest,
             bytes: component.len() as u64,
@@ -115,6 +128,8 @@ impl Inspection {
             producers,
             custom_sections,
             compile,
+            sbom,
+            sbom_error,
             flags,
         })
     }

@@ -35,6 +35,7 @@ pub mod net;
 pub mod opfile;
 pub mod policy;
 pub mod provenance;
+pub mod sbom;
 pub mod units;
 
 mod error;

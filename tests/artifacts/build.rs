@@ -154,8 +154,21 @@ fn name_them(code: &mut String, kind: &str, doc: &str, list: Vec<(String, String
 /// Build every member of the guest workspace at `workspace`; return their names.
 fn build(workspace: &Path, target_dir: &Path) -> Vec<String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // cargo-auditable embeds each component's dependency list, which
+    // `inspect` and `approve` read (scripts/setup.sh installs it).
+    let auditable = Command::new(&cargo)
+        .args(["auditable", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !auditable {
+        panic!(
+            "cargo-auditable is not installed; the guest components are built with it: run \
+             scripts/setup.sh (or `cargo install cargo-auditable --locked --version 0.7.7`)"
+        );
+    }
     let mut cmd = Command::new(cargo);
-    cmd.arg("build")
+    cmd.arg("auditable")
+        .arg("build")
         .arg("--release")
         .arg("--locked")
         .arg("--target")

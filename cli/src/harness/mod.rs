@@ -236,6 +236,7 @@ impl Session {
             airlock::rules::policy::ActionSource {
                 path: None,
                 require_signature: Some(false),
+                require_sbom: None,
                 config: BTreeMap::new(),
             }
         });

@@ -173,9 +173,17 @@ impl Host {
                     digest,
                     origin,
                 };
-                let (_, manifest) =
+                let (entry, manifest) =
                     admit::admit(&self.inner.lock, candidate, manifest).map_err(refuse)?;
                 let name = &manifest.action.name;
+                // The list was read when it was approved; the lock keeps it.
+                if entry.dependencies.is_none() && policy.requires_sbom(name) {
+                    return Err(refuse(Refusal::NoSbom {
+                        name: name.clone(),
+                        origin: origin.into(),
+                        why: "was approved without a dependency list".into(),
+                    }));
+                }
                 trust::check(
                     policy,
                     name,

@@ -15,6 +15,7 @@
 //! [trust]
 //! lock = "airlock.lock"                # the default: next to this file
 //! require_signature = true             # the default
+//! # require_sbom = true                # refuse components without a dependency list
 //!
 //! [mounts.workspace]
 //! path = "workspace"
@@ -133,6 +134,8 @@ pub struct ActionSource {
     /// Overrides [`Trust::require_signature`] for this action: `false` for
     /// an action built in-house.
     pub require_signature: Option<bool>,
+    /// Overrides [`Trust::require_sbom`] for this action.
+    pub require_sbom: Option<bool>,
     /// Values of the configuration keys its manifest declares.
     pub config: BTreeMap<String, ConfigValue>,
 }
@@ -153,6 +156,9 @@ pub struct Trust {
     /// Whether every action must carry a signature by a trusted publisher
     /// (default `true`).
     pub require_signature: bool,
+    /// Whether every action must carry the dependency list it was built
+    /// with ([`crate::sbom`]) to be approved and to run (default `false`).
+    pub require_sbom: bool,
     /// Whether this policy is for development: `airlock run --dev` may
     /// run a component with neither approval nor signature (default
     /// `false`; never in production).
@@ -429,6 +435,15 @@ pub enum SyncPolicy {
 }
 
 impl Policy {
+    /// Whether the action `name` must carry its dependency list: its own
+    /// `require_sbom`, else `[trust]`'s.
+    pub fn requires_sbom(&self, name: &str) -> bool {
+        self.actions
+            .get(name)
+            .and_then(|a| a.require_sbom)
+            .unwrap_or(self.trust.require_sbom)
+    }
+
     /// The component file of the action `name`: its `path` in the policy.
     pub fn component_path(&self, name: &str) -> Result<&Path, crate::Refusal> {
         let source = self
@@ -493,6 +508,7 @@ impl Policy {
             trust: Trust {
                 lock: PathBuf::from("airlock.lock"),
                 require_signature: true,
+                require_sbom: false,
                 allow_dev: false,
             },
             network: NetworkPolicy::default(),

@@ -28,6 +28,7 @@ pub struct Policy {
 struct Action {
     path: Option<PathBuf>,
     require_signature: Option<bool>,
+    require_sbom: Option<bool>,
     #[serde(default)]
     config: BTreeMap<String, ConfigValue>,
     /// Pins moved to the lock; kept only to say so.
@@ -45,6 +46,7 @@ struct Publisher {
 struct Trust {
     lock: Option<PathBuf>,
     require_signature: Option<bool>,
+    require_sbom: Option<bool>,
     allow_dev: Option<bool>,
 }
 
@@ -153,6 +155,7 @@ impl Policy {
                 ActionSource {
                     path: a.path.map(resolve),
                     require_signature: a.require_signature,
+                    require_sbom: a.require_sbom,
                     config: a.config,
                 },
             );
@@ -181,6 +184,7 @@ impl Policy {
         let trust = super::Trust {
             lock: resolve(self.trust.lock.unwrap_or_else(|| "airlock.lock".into())),
             require_signature: self.trust.require_signature.unwrap_or(true),
+            require_sbom: self.trust.require_sbom.unwrap_or(false),
             allow_dev: self.trust.allow_dev.unwrap_or(false),
         };
 

@@ -1,7 +1,7 @@
 //! Everything a person should see before approving a component: who
 //! published it and whether that is proven, what it asks for, what in that
 //! is a risk, what the policy would narrow, and — when an earlier version is
-//! approved — exactly what changed.
+//! approved — exactly what changed, in capabilities and in dependencies.
 //!
 //! `airlock approve` shows a [`Review`] and, once a person agrees, writes
 //! [`Review::entry`] to the lock.
@@ -16,6 +16,7 @@ use crate::grant::Grant;
 use crate::inspect::Inspection;
 use crate::manifest::{Manifest, section};
 use crate::policy::Policy;
+use crate::sbom::{self, DepChange, Sbom};
 use serde::Serialize;
 use std::time::SystemTime;
 
@@ -40,6 +41,15 @@ pub struct Review {
     pub previous: Option<Previous>,
     /// Every change from the previous approval.
     pub changes: Vec<Change>,
+    /// The dependency list it was built with, as a CycloneDX BOM's fields.
+    #[serde(serialize_with = "sbom::as_cyclonedx")]
+    pub sbom: Option<Sbom>,
+    /// Why its embedded dependency list cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom_error: Option<String>,
+    /// Every change from the previous approval's dependency list; `None`
+    /// unless both have one.
+    pub dependency_changes: Option<Vec<DepChange>>,
 }
 
 /// The approval in the lock for the same action.
@@ -104,8 +114,23 @@ impl Review {
                 origin: origin.into(),
                 reason,
             })?;
+        let (sbom, sbom_error) = match sbom::read(component) {
+            Ok(sbom) => (sbom, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if sbom.is_none() && policy.requires_sbom(name) {
+            return Err(Refusal::NoSbom {
+                name: name.clone(),
+                origin: origin.into(),
+                why: sbom_error.unwrap_or_else(|| "carries no dependency list".into()),
+            });
+        }
         let requested = Approved::of(&manifest);
         let entry = lock.get(name);
+        let dependency_changes = match (entry.and_then(|e| e.dependencies.as_ref()), &sbom) {
+            (Some(old), Some(new)) => Some(sbom::diff(old, &new.lines())),
+            _ => None,
+        };
         let changes = entry
             .map(|e| approval::diff(&e.approved, &requested))
             .unwrap_or_default();
@@ -129,6 +154,9 @@ impl Review {
             flags,
             previous,
             changes,
+            sbom,
+            sbom_error,
+            dependency_changes,
         })
     }
 
@@ -173,6 +201,7 @@ impl Review {
             self.signature.key_id(),
             now,
         );
+        entry.dependencies = self.sbom.as_ref().map(Sbom::lines);
         if let Some(p) = self.previous.as_ref().filter(|_| self.is_downgrade()) {
             entry.highest = Some(p.highest.clone());
             entry.downgraded_from = Some(p.version.clone());

@@ -43,6 +43,7 @@ mod raw {
         network: Vec<String>,
         files: Vec<File>,
         secrets: Vec<Secret>,
+        dependencies: Option<Vec<String>>,
         limits: Limits,
     }
 
@@ -214,6 +215,12 @@ mod raw {
                     }
                 }
                 let limits = e.limits.validate().map_err(|(field, m)| err(field, m))?;
+                if let Some(dependencies) = &e.dependencies {
+                    for (j, line) in dependencies.iter().enumerate() {
+                        crate::sbom::check_line(line)
+                            .map_err(|m| err(&format!("dependencies[{j}]"), m))?;
+                    }
+                }
 
                 let entry = super::Entry {
                     version,
@@ -231,6 +238,7 @@ mod raw {
                         limits,
                     },
                     name: e.name,
+                    dependencies: e.dependencies,
                 };
                 if entries.insert(entry.name.clone(), entry).is_some() {
                     return Err(err(
@@ -323,6 +331,18 @@ mod tests {
                 "http_requests = -1",
                 "action[0].limits.http_requests",
                 "expected u32",
+            ),
+            (
+                "\n[action.limits]",
+                "dependencies = [\"evil\\u001b[2J 1.0.0\"]\n[action.limits]",
+                "action[0].dependencies[0]",
+                "is not a package like",
+            ),
+            (
+                "\n[action.limits]",
+                "dependencies = \"serde 1.0.0\"\n[action.limits]",
+                "action[0].dependencies",
+                "expected a sequence",
             ),
             (
                 "http_requests = 100",

@@ -59,6 +59,13 @@ impl Lock {
                     )
                 }),
             );
+            if let Some(dependencies) = &e.dependencies {
+                list(
+                    &mut out,
+                    "dependencies",
+                    dependencies.iter().map(|d| quote(d)),
+                );
+            }
             limits(&mut out, &a.limits);
         }
         out

@@ -95,6 +95,10 @@ pub struct Entry {
     pub downgraded_from: Option<semver::Version>,
     /// What was approved.
     pub approved: Approved,
+    /// The dependency list the component was built with, one
+    /// [package line](crate::sbom::Package::line) each; `None` when it
+    /// carried none.
+    pub dependencies: Option<Vec<String>>,
 }
 
 impl Entry {
@@ -120,6 +124,7 @@ impl Entry {
             highest: None,
             downgraded_from: None,
             approved: Approved::of(manifest),
+            dependencies: None,
         }
     }
 
@@ -294,6 +299,7 @@ mod tests {
         alpha.approved.limits.http_response_body = crate::units::ByteSize::kib(64);
         alpha.approved.limits.http_first_byte_timeout =
             crate::units::Span(Duration::from_millis(1500));
+        alpha.dependencies = Some(vec!["cc 1.2.0 [build]".into(), "serde 1.0.228".into()]);
         lock.insert(alpha);
         let text = lock.to_toml();
         let again = Lock::parse("airlock.lock", &text).unwrap();
@@ -317,6 +323,14 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("key_id = \"\""));
+        assert!(
+            text.contains(
+                "dependencies = [\n    \"cc 1.2.0 [build]\",\n    \"serde 1.0.228\",\n]\n"
+            ),
+            "{text}"
+        );
+        // Without a list, no line: an action approved without one.
+        assert_eq!(text.matches("dependencies =").count(), 1, "{text}");
         assert!(
             text.contains(
                 "\n[action.limits]\nmemory = \"64 MiB\"\ntimeout = \"10s\"\noutput = \"1 MiB\"\n\
