@@ -11,6 +11,9 @@
 //!
 //! [publishers.acme]
 //! keys = ["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"]
+//! # or by identity: a Sigstore bundle beside the component, verified offline
+//! # sigstore = [{ issuer = "https://token.actions.githubusercontent.com",
+//! #              subject = "https://github.com/acme/actions/.github/workflows/release.yml@refs/tags/v*" }]
 //!
 //! [trust]
 //! lock = "airlock.lock"                # the default: next to this file
@@ -146,6 +149,12 @@ pub struct ActionSource {
 pub struct Publisher {
     /// Its minisign public keys.
     pub keys: Vec<PublicKey>,
+    /// The Sigstore identities it signs as: a component with a bundle one
+    /// of them made counts as published by it
+    /// ([`crate::provenance::sigstore`]).
+    pub sigstore: Vec<crate::provenance::sigstore::Identity>,
+    /// Overrides [`Trust::min_release_age`] for its components.
+    pub min_release_age: Option<Duration>,
 }
 
 /// Which approvals and signatures the host holds actions to.
@@ -159,6 +168,12 @@ pub struct Trust {
     /// Whether every action must carry the dependency list it was built
     /// with ([`crate::sbom`]) to be approved and to run (default `false`).
     pub require_sbom: bool,
+    /// The Sigstore trusted root bundles are verified against (a
+    /// `trusted_root.json`); needed when a publisher is trusted by identity.
+    pub trusted_root: Option<PathBuf>,
+    /// How old a release must be, by its trusted publication time, to be
+    /// approved.
+    pub min_release_age: Option<Duration>,
     /// Whether this policy is for development: `airlock run --dev` may
     /// run a component with neither approval nor signature (default
     /// `false`; never in production).
@@ -435,6 +450,15 @@ pub enum SyncPolicy {
 }
 
 impl Policy {
+    /// The release age the components of `publisher` must reach before
+    /// approval: its own `min_release_age`, else `[trust]`'s.
+    pub fn min_release_age(&self, publisher: &str) -> Option<Duration> {
+        self.publishers
+            .get(publisher)
+            .and_then(|p| p.min_release_age)
+            .or(self.trust.min_release_age)
+    }
+
     /// Whether the action `name` must carry its dependency list: its own
     /// `require_sbom`, else `[trust]`'s.
     pub fn requires_sbom(&self, name: &str) -> bool {
@@ -509,6 +533,8 @@ impl Policy {
                 lock: PathBuf::from("airlock.lock"),
                 require_signature: true,
                 require_sbom: false,
+                trusted_root: None,
+                min_release_age: None,
                 allow_dev: false,
             },
             network: NetworkPolicy::default(),

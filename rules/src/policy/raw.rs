@@ -38,7 +38,20 @@ struct Action {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Publisher {
+    #[serde(default)]
     keys: Vec<String>,
+    #[serde(default)]
+    sigstore: Vec<Identity>,
+    min_release_age: Option<Span>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identity {
+    issuer: String,
+    subject: String,
+    repository: Option<String>,
+    builder: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -47,6 +60,8 @@ struct Trust {
     lock: Option<PathBuf>,
     require_signature: Option<bool>,
     require_sbom: Option<bool>,
+    trusted_root: Option<PathBuf>,
+    min_release_age: Option<Span>,
     allow_dev: Option<bool>,
 }
 
@@ -173,18 +188,68 @@ impl Policy {
                     )
                 })?);
             }
-            if keys.is_empty() {
+            let mut sigstore = Vec::with_capacity(p.sigstore.len());
+            for (i, id) in p.sigstore.into_iter().enumerate() {
+                let at = |field: &str| format!("publishers.{name}.sigstore[{i}].{field}");
+                for (field, value) in [
+                    ("issuer", Some(&id.issuer)),
+                    ("subject", Some(&id.subject)),
+                    ("repository", id.repository.as_ref()),
+                    ("builder", id.builder.as_ref()),
+                ] {
+                    if let Some(v) = value
+                        && (v.is_empty() || v.len() > 1024 || v.chars().any(char::is_control))
+                    {
+                        return Err(err(
+                            at(field),
+                            "give 1 to 1024 characters, none of them control characters".into(),
+                        ));
+                    }
+                }
+                if id.subject.chars().all(|c| c == '*') {
+                    return Err(err(
+                        at("subject"),
+                        "a subject of only `*` trusts anyone the issuer vouches for: name the \
+                         workflow or account"
+                            .into(),
+                    ));
+                }
+                sigstore.push(crate::provenance::sigstore::Identity {
+                    issuer: id.issuer,
+                    subject: id.subject,
+                    repository: id.repository,
+                    builder: id.builder,
+                });
+            }
+            if keys.is_empty() && sigstore.is_empty() {
                 return Err(err(
                     format!("publishers.{name}.keys"),
-                    "list at least one public key".into(),
+                    "list at least one public key, or a sigstore identity".into(),
                 ));
             }
-            publishers.insert(name, super::Publisher { keys });
+            if !sigstore.is_empty() && self.trust.trusted_root.is_none() {
+                return Err(err(
+                    format!("publishers.{name}.sigstore"),
+                    "a publisher trusted by Sigstore identity needs the trusted root its bundles \
+                     are verified against: set trusted_root = \"trusted_root.json\" under [trust]"
+                        .into(),
+                ));
+            }
+            publishers.insert(
+                name,
+                super::Publisher {
+                    keys,
+                    sigstore,
+                    min_release_age: p.min_release_age.map(|s| s.0),
+                },
+            );
         }
         let trust = super::Trust {
             lock: resolve(self.trust.lock.unwrap_or_else(|| "airlock.lock".into())),
             require_signature: self.trust.require_signature.unwrap_or(true),
             require_sbom: self.trust.require_sbom.unwrap_or(false),
+            trusted_root: self.trust.trusted_root.map(&resolve),
+            min_release_age: self.trust.min_release_age.map(|s| s.0),
             allow_dev: self.trust.allow_dev.unwrap_or(false),
         };
 

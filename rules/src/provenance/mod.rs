@@ -23,6 +23,7 @@ mod digest;
 pub mod lock;
 pub mod minisign;
 pub mod review;
+pub mod sigstore;
 pub mod trust;
 
 pub use digest::Digest;
