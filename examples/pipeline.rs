@@ -153,7 +153,7 @@ path = "audit.jsonl"
     // under the policy and record the approval in the lock.
     let mut lock = Lock::default();
     for path in [FILE_DIGEST, SIGN_PAYLOAD, HELLO] {
-        let review = Review::of(&std::fs::read(path)?, path, None, &policy, &lock)?;
+        let review = Review::of(&std::fs::read(path)?, path, None, None, &policy, &lock)?;
         lock.insert(review.entry(path, SystemTime::now()));
     }
     lock.save(&policy.trust.lock)?;

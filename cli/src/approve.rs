@@ -62,11 +62,21 @@ pub fn run(args: Args) -> u8 {
         Ok(l) => l,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let signature = match SignatureFile::next_to(&path) {
-        Ok(s) => s,
-        Err(e) => return fail(exit::USAGE, e),
+    let (signature, bundle) = match (
+        SignatureFile::next_to(&path),
+        SignatureFile::bundle_next_to(&path),
+    ) {
+        (Ok(s), Ok(b)) => (s, b),
+        (Err(e), _) | (_, Err(e)) => return fail(exit::USAGE, e),
     };
-    let review = match Review::of(&bytes, &origin, signature.as_ref(), &policy, &lock) {
+    let review = match Review::of(
+        &bytes,
+        &origin,
+        signature.as_ref(),
+        bundle.as_ref(),
+        &policy,
+        &lock,
+    ) {
         Ok(r) => r,
         Err(refusal) => return fail(exit::REFUSED, format!("cannot approve: {refusal}")),
     };

@@ -102,6 +102,8 @@ enum Command {
 
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
+    // The cryptography Sigstore bundles are verified with (`approve`).
+    airlock_rules::provenance::sigstore::install_crypto();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

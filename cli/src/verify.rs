@@ -111,6 +111,7 @@ pub fn run(args: Args) -> u8 {
         &a.publisher,
         &bytes,
         Some(&file),
+        None,
         &sig_origin,
     ) {
         Ok(SignatureStatus::Verified { publisher, key_id }) => {

@@ -271,3 +271,230 @@ fn keygen_protects_the_secret_key_and_never_overwrites_it() {
     expect(dir, 0, &["keygen", "--force"]);
     assert_ne!(read(&key), secret);
 }
+
+/// Sign `file` in `dir` with a Sigstore of its own (tools/js/sigstore-sign.js:
+/// a local, offline Fulcio, CT log and Rekor), as a publisher's CI would,
+/// writing `<file>.sigstore.json` and the `trusted_root.json` that verifies it.
+fn sigstore_sign(dir: &std::path::Path, file: &str, subject: &str) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/js/sigstore-sign.js");
+    let out = Command::new("node")
+        .arg(&script)
+        .args([file, ".", "--subject", subject])
+        .current_dir(dir)
+        .output()
+        .expect("node runs (scripts/setup.sh installs tools/js)");
+    assert!(
+        out.status.success(),
+        "sigstore-sign.js failed (run ./scripts/setup.sh): {}",
+        text(&out.stderr)
+    );
+}
+
+const WORKFLOW: &str = "https://github.com/acme/actions/.github/workflows/release.yml";
+
+/// A policy trusting publisher `acme` by Sigstore identity, with `extra`
+/// under [trust] and `identity` as its only identity.
+fn identity_policy(identity: &str, extra: &str) -> String {
+    format!(
+        "[actions.probe]\npath = \"probe.wasm\"\n\n[publishers.acme]\nsigstore = [{identity}]\n\n\
+         [trust]\ntrusted_root = \"trusted_root.json\"\n{extra}"
+    )
+}
+
+fn identity(subject: &str, repository: &str) -> String {
+    format!(
+        "{{ issuer = \"https://token.actions.githubusercontent.com\", subject = \"{subject}\", \
+         repository = \"{repository}\" }}"
+    )
+}
+
+/// A publisher trusted by identity: its CI's Sigstore bundle is verified
+/// offline at approval, what it established is in the lock, every
+/// run.start and the approval record, and each way it can fail is refused.
+#[test]
+fn a_publisher_trusted_by_sigstore_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("v1.toml"), manifest("1.0.0", "")).unwrap();
+    std::fs::write(dir.join("v2.toml"), manifest("1.1.0", "")).unwrap();
+    let probe = airlock_test_artifacts::PROBE;
+    expect(
+        dir,
+        0,
+        &["pack", probe, "--manifest", "v1.toml", "-o", "probe.wasm"],
+    );
+    expect(
+        dir,
+        0,
+        &["pack", probe, "--manifest", "v2.toml", "-o", "other.wasm"],
+    );
+    sigstore_sign(dir, "probe.wasm", &format!("{WORKFLOW}@refs/tags/v1.0.0"));
+    let good = identity(
+        &format!("{WORKFLOW}@refs/tags/v*"),
+        "https://github.com/airlock-test/actions",
+    );
+    let lock = dir.join("airlock.lock");
+    let write = |policy: &str| std::fs::write(dir.join("airlock.toml"), policy).unwrap();
+
+    // Each identity that is not the signer's: refused, naming who signed.
+    for (what, id) in [
+        (
+            "a branch, not a tag",
+            identity(
+                &format!("{WORKFLOW}@refs/heads/*"),
+                "https://github.com/airlock-test/actions",
+            ),
+        ),
+        (
+            "another repository",
+            identity(
+                &format!("{WORKFLOW}@refs/tags/v*"),
+                "https://github.com/evil/actions",
+            ),
+        ),
+        (
+            "another issuer",
+            good.replace(
+                "https://token.actions.githubusercontent.com",
+                "https://gitlab.com",
+            ),
+        ),
+    ] {
+        write(&identity_policy(&id, ""));
+        let (_, e) = expect(dir, 3, &["approve", "probe", "--yes"]);
+        assert!(
+            e.contains(&format!("is attested by {WORKFLOW}@refs/tags/v1.0.0"))
+                && e.contains("which the policy does not trust for publisher `acme`"),
+            "{what}: {e}"
+        );
+        assert!(!lock.exists(), "{what}");
+    }
+
+    // Too young: the release age counts from the log's time.
+    write(&identity_policy(&good, "min_release_age = \"7d\"\n"));
+    let (_, e) = expect(dir, 3, &["approve", "probe", "--yes"]);
+    assert!(
+        e.contains("cannot be approved yet: it was published at ")
+            && e.contains(
+                "less than the policy's min_release_age of 7days ago: it can be approved from "
+            ),
+        "{e}"
+    );
+    assert!(!lock.exists());
+
+    // The bundle of other bytes; no bundle at all.
+    std::fs::copy(
+        dir.join("probe.wasm.sigstore.json"),
+        dir.join("other.wasm.sigstore.json"),
+    )
+    .unwrap();
+    write(&identity_policy(&good, ""));
+    let (_, e) = expect(dir, 3, &["approve", "other.wasm", "--yes"]);
+    assert!(
+        e.contains("has a Sigstore bundle that does not verify: other.wasm.sigstore.json: artifact mismatch"),
+        "{e}"
+    );
+    std::fs::remove_file(dir.join("other.wasm.sigstore.json")).unwrap();
+    let (_, e) = expect(dir, 3, &["approve", "other.wasm", "--yes"]);
+    assert!(
+        e.contains("is not attested and the policy trusts publisher `acme` by Sigstore identity: expected the bundle beside it (<component>.sigstore.json)"),
+        "{e}"
+    );
+
+    // The right identity: approved, and on the record.
+    let (review, _) = expect(dir, 0, &["approve", "probe", "--yes"]);
+    assert!(
+        review.contains(&format!(
+            "signature:  attested (Sigstore) for publisher `acme`: {WORKFLOW}@refs/tags/v1.0.0 \
+             (issuer https://token.actions.githubusercontent.com), repository \
+             https://github.com/airlock-test/actions, builder https://github.com/actions/runner/github-hosted; log index "
+        )),
+        "{review}"
+    );
+    let locked = read(&lock);
+    assert!(
+        locked.contains(
+            "\n[action.attestation]\nissuer = \"https://token.actions.githubusercontent.com\"\n"
+        ) && locked.contains("repository = \"https://github.com/airlock-test/actions\"\n"),
+        "{locked}"
+    );
+    let approval: serde_json::Value = serde_json::from_str(
+        read(dir.join("approvals/airlock-audit.jsonl"))
+            .lines()
+            .find(|l| l.contains("\"approval\""))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        approval["attestation"]["subject"],
+        format!("{WORKFLOW}@refs/tags/v1.0.0")
+    );
+    let (out, _) = expect(dir, 0, RUN);
+    assert_eq!(out.trim(), "\"xx\"");
+    let start: serde_json::Value = serde_json::from_str(
+        read(dir.join("airlock-audit.jsonl"))
+            .lines()
+            .find(|l| l.contains("\"run.start\""))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(start["attestation"], approval["attestation"]);
+    assert!(
+        start["attestation"]["log_index"].as_u64().is_some(),
+        "{start}"
+    );
+
+    // The policy stops trusting the identity: the approved component no
+    // longer runs, and the refusal is recorded.
+    write(&identity_policy(
+        &identity(
+            &format!("{WORKFLOW}@refs/tags/v2*"),
+            "https://github.com/airlock-test/actions",
+        ),
+        "",
+    ));
+    let (_, e) = expect(dir, 3, RUN);
+    assert!(
+        e.contains("which the policy does not trust for publisher `acme`"),
+        "{e}"
+    );
+    let refused = read(dir.join("airlock-audit.jsonl"));
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.contains("\"run.refused\"") && l.contains("is attested by")),
+        "{refused}"
+    );
+}
+
+/// A component with no trusted publication time — minisign-signed, or
+/// unsigned — cannot meet a release age.
+#[test]
+fn a_release_age_needs_a_trusted_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    publisher_setup(dir);
+    deploy(dir, "probe-1.0.0.wasm");
+    let policy = read(dir.join("airlock.toml"));
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!("{policy}\n[trust]\nmin_release_age = \"1d\"\n"),
+    )
+    .unwrap();
+    let (_, e) = expect(dir, 3, &["approve", "probe", "--yes"]);
+    assert!(
+        e.contains("cannot be approved yet: it has no trusted publication time, so it cannot meet the policy's min_release_age of 1day"),
+        "{e}"
+    );
+    // A publisher's own rule overrides [trust]'s.
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!(
+            "{}\nmin_release_age = \"0s\"\n\n[trust]\nmin_release_age = \"1d\"\n",
+            policy.trim_end()
+        ),
+    )
+    .unwrap();
+    expect(dir, 0, &["approve", "probe", "--yes"]);
+}

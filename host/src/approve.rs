@@ -113,6 +113,7 @@ fn approval(review: &Review, entry: &Entry, approver: &Approver, lock: &std::pat
         .field("source", entry.source.clone())
         .field("publisher", entry.publisher.clone())
         .field("signature", review.signature.to_string())
+        .field("attestation", to_json(&entry.attestation))
         .field("previous", to_json(&review.previous))
         .field("changes", to_json(&review.changes))
         .field("dependency_changes", to_json(&review.dependency_changes))

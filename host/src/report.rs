@@ -242,7 +242,9 @@ impl Code {
             Refusal::InvalidComponent { .. } | Refusal::Unlinkable { .. } => Code::InvalidComponent,
             Refusal::OverCeiling { .. } | Refusal::CompileBound { .. } => Code::TooLarge,
             Refusal::Config(_) => Code::BadPolicy,
-            Refusal::DevNotAllowed { .. } | Refusal::NoSbom { .. } => Code::NotApproved,
+            Refusal::DevNotAllowed { .. } | Refusal::NoSbom { .. } | Refusal::ReleaseAge { .. } => {
+                Code::NotApproved
+            }
             // A refusal added later is still a refusal.
             _ => Code::InvalidComponent,
         }

@@ -126,6 +126,17 @@ pub enum Refusal {
         /// `carries no dependency list`, or why it cannot be read.
         why: String,
     },
+    /// The release is younger than the policy's `min_release_age`, or has
+    /// no trusted publication time.
+    #[error("action `{name}` ({origin}) cannot be approved yet: it {why}")]
+    ReleaseAge {
+        /// The action's name.
+        name: String,
+        /// Where the component was read from.
+        origin: String,
+        /// Its age, and when it can be approved.
+        why: String,
+    },
     /// The component's manifest is missing, duplicated or not UTF-8.
     #[error("{origin}: {error}")]
     ManifestSection {

@@ -15,6 +15,7 @@ use airlock_rules::grant::Grant;
 use airlock_rules::manifest::{Manifest, section};
 use airlock_rules::provenance::Digest;
 use airlock_rules::provenance::admit::{self, Candidate};
+use airlock_rules::provenance::sigstore;
 use airlock_rules::provenance::trust::{self, SignatureFile};
 use std::path::Path;
 use std::sync::Arc;
@@ -166,6 +167,7 @@ impl Host {
                 Manifest::parse(&format!("manifest of {origin}"), text).map_err(Refusal::Manifest)
             });
         let dev = matches!(admission, Admission::Dev);
+        let mut attestation = None;
         let manifest = match admission {
             Admission::Vetted { asked, signature } => {
                 let candidate = Candidate {
@@ -184,21 +186,35 @@ impl Host {
                         why: "was approved without a dependency list".into(),
                     }));
                 }
-                trust::check(
-                    policy,
-                    name,
-                    &manifest.action.publisher,
-                    component,
-                    signature,
-                    &format!("{origin}.minisig"),
-                )
-                .map_err(|problem| {
+                let signature_refused = |problem| {
                     refuse(Refusal::Signature {
                         name: name.clone(),
                         origin: origin.into(),
                         problem,
                     })
-                })?;
+                };
+                match &entry.attestation {
+                    // Its bundle was verified when it was approved; the
+                    // identity it showed must still be one the policy
+                    // trusts for the publisher.
+                    Some(attested) => {
+                        sigstore::check_recorded(attested, &manifest.action.publisher, policy)
+                            .map_err(|p| signature_refused(p.into()))?;
+                        attestation = Some(attested.clone());
+                    }
+                    None => {
+                        trust::check(
+                            policy,
+                            name,
+                            &manifest.action.publisher,
+                            component,
+                            signature,
+                            None,
+                            &format!("{origin}.minisig"),
+                        )
+                        .map_err(signature_refused)?;
+                    }
+                }
                 manifest
             }
             Admission::Dev if !policy.trust.allow_dev => {
@@ -251,7 +267,14 @@ impl Host {
                     reason: airlock_rules::doc::one_line(&format!("{e:#}")),
                 })
             })?;
-        let prepared = Arc::new(Prepared::new(manifest, digest, grant, pre, dev)?);
+        let prepared = Arc::new(Prepared::new(
+            manifest,
+            digest,
+            grant,
+            pre,
+            dev,
+            attestation,
+        )?);
         if !dev {
             self.inner
                 .by_digest

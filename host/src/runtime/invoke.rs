@@ -48,6 +48,9 @@ pub struct Prepared {
     /// Loaded as a development run (`Host::load_dev`): its `run.start`
     /// and `run.end` say so.
     pub dev: bool,
+    /// The Sigstore attestation it was approved with, which every
+    /// `run.start` records.
+    pub attestation: Option<airlock_rules::provenance::sigstore::Attestation>,
     /// The grant's canonical JSON, as every `run.start` records it:
     /// serialised once, when the action is loaded (and the hash of what
     /// precedes it in those records, once the first is written).
@@ -63,6 +66,7 @@ impl Prepared {
         grant: Grant,
         pre: ActionPre<RunState>,
         dev: bool,
+        attestation: Option<airlock_rules::provenance::sigstore::Attestation>,
     ) -> Result<Prepared, Error> {
         let label = format!("{}@{}", manifest.action.name, manifest.action.version);
         // The grant is strings, lists and integers within the canonical
@@ -87,6 +91,7 @@ impl Prepared {
             digest,
             pre,
             dev,
+            attestation,
         })
     }
 
@@ -175,6 +180,10 @@ impl Runner<'_> {
             .field("input_bytes", input.len());
         if action.dev {
             start = start.field("dev", true);
+        }
+        if let Some(attestation) = &action.attestation {
+            let json = serde_json::to_value(attestation).unwrap_or_default();
+            start = start.field("attestation", json);
         }
         if limits.timeout < action.grant.limits.timeout {
             start = start.field(

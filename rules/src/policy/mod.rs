@@ -451,12 +451,14 @@ pub enum SyncPolicy {
 
 impl Policy {
     /// The release age the components of `publisher` must reach before
-    /// approval: its own `min_release_age`, else `[trust]`'s.
+    /// approval: its own `min_release_age`, else `[trust]`'s; none when
+    /// that is zero.
     pub fn min_release_age(&self, publisher: &str) -> Option<Duration> {
         self.publishers
             .get(publisher)
             .and_then(|p| p.min_release_age)
             .or(self.trust.min_release_age)
+            .filter(|age| !age.is_zero())
     }
 
     /// Whether the action `name` must carry its dependency list: its own

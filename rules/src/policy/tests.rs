@@ -396,3 +396,76 @@ fn approvals_have_a_log_no_instance_can_take() {
     let other = policy.audit.for_instance("approvals2").unwrap();
     assert_ne!(other.path, approvals.path);
 }
+
+#[test]
+fn publishers_trusted_by_identity_need_a_root_and_a_real_subject() {
+    let id = |subject: &str| {
+        format!(
+            "[publishers.acme]\nsigstore = [{{ issuer = \"https://token.actions.githubusercontent.com\", \
+             subject = \"{subject}\" }}]\nmin_release_age = \"3d\"\n"
+        )
+    };
+    let root = "[trust]\ntrusted_root = \"root/trusted_root.json\"\nmin_release_age = \"7d\"\n";
+    let good = format!("{}{root}", id("https://github.com/acme/x/*"));
+    let p = Policy::parse("airlock.toml", &good, Path::new("/srv")).unwrap();
+    let acme = &p.publishers["acme"];
+    assert!(acme.keys.is_empty());
+    assert_eq!(acme.sigstore[0].subject, "https://github.com/acme/x/*");
+    assert_eq!(
+        p.trust.trusted_root.as_deref(),
+        Some(Path::new("/srv/root/trusted_root.json"))
+    );
+    assert_eq!(
+        p.min_release_age("acme"),
+        Some(Duration::from_secs(3 * 86_400))
+    );
+    assert_eq!(
+        p.min_release_age("other"),
+        Some(Duration::from_secs(7 * 86_400))
+    );
+
+    for (text, field, message) in [
+        (
+            id("https://github.com/acme/x/*"),
+            "publishers.acme.sigstore",
+            "set trusted_root",
+        ),
+        (
+            format!("{}{root}", id("*")),
+            "publishers.acme.sigstore[0].subject",
+            "trusts anyone",
+        ),
+        (
+            format!("{}{root}", id("")),
+            "publishers.acme.sigstore[0].subject",
+            "1 to 1024",
+        ),
+        (
+            format!("{}{root}", id("a\\u0007b")),
+            "publishers.acme.sigstore[0].subject",
+            "control",
+        ),
+        (
+            "[publishers.acme]\n".to_owned(),
+            "publishers.acme.keys",
+            "or a sigstore identity",
+        ),
+        (
+            format!("{root}[publishers.acme]\nsigstore = [{{ issuer = \"x\" }}]\n"),
+            "publishers.acme.sigstore",
+            "missing field `subject`",
+        ),
+        (
+            "[trust]\nmin_release_age = \"soon\"\n".to_owned(),
+            "trust.min_release_age",
+            "",
+        ),
+    ] {
+        let e = Policy::parse("airlock.toml", &text, Path::new(".")).unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.contains(field) && shown.contains(message),
+            "{text}\n=> {shown}"
+        );
+    }
+}

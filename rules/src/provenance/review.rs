@@ -9,6 +9,7 @@
 use super::Digest;
 use super::approval::{self, Approved, Change};
 use super::lock::{Entry, Lock};
+use super::sigstore;
 use super::trust::{self, SignatureFile, SignatureStatus};
 use crate::Refusal;
 use crate::bounds;
@@ -72,14 +73,18 @@ impl Review {
     /// Examine `component` (read from `origin`, with its signature file if
     /// any) under `policy`, against the approvals in `lock`.
     ///
+    /// `bundle` is the Sigstore bundle beside it, if any.
+    ///
     /// Refuses a component beyond the policy's `[compile]` ceilings, one
-    /// without a valid manifest, and one whose signature is bad, untrusted,
-    /// or missing where the policy requires one: those can never be
-    /// approved.
+    /// without a valid manifest, one whose signature or bundle is bad,
+    /// untrusted, or missing where the policy requires one, and one
+    /// younger than the policy's `min_release_age`: those can never be
+    /// approved (the last, not yet).
     pub fn of(
         component: &[u8],
         origin: &str,
         signature: Option<&SignatureFile>,
+        bundle: Option<&SignatureFile>,
         policy: &Policy,
         lock: &Lock,
     ) -> Result<Review, Refusal> {
@@ -101,6 +106,7 @@ impl Review {
             &manifest.action.publisher,
             component,
             signature,
+            bundle,
             &expected,
         )
         .map_err(|problem| Refusal::Signature {
@@ -108,6 +114,15 @@ impl Review {
             origin: origin.into(),
             problem,
         })?;
+        if let Some(age) = policy.min_release_age(&manifest.action.publisher) {
+            sigstore::check_age(signature.attestation(), age, SystemTime::now()).map_err(
+                |why| Refusal::ReleaseAge {
+                    name: name.clone(),
+                    origin: origin.into(),
+                    why,
+                },
+            )?;
+        }
         let flags = Inspection::under(component, origin, &policy.network)
             .map(|i| i.flags)
             .map_err(|reason| Refusal::InvalidComponent {
@@ -202,6 +217,7 @@ impl Review {
             now,
         );
         entry.dependencies = self.sbom.as_ref().map(Sbom::lines);
+        entry.attestation = self.signature.attestation().cloned();
         if let Some(p) = self.previous.as_ref().filter(|_| self.is_downgrade()) {
             entry.highest = Some(p.highest.clone());
             entry.downgraded_from = Some(p.version.clone());

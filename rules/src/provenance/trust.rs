@@ -19,6 +19,7 @@
 //! This module is pure.
 
 use super::minisign::{KeyId, MinisignError, Signature};
+use super::sigstore::{self, Attestation, AttestationProblem};
 use crate::policy::Policy;
 use serde::Serialize;
 use std::fmt;
@@ -38,8 +39,23 @@ impl SignatureFile {
     pub fn next_to(
         component: &std::path::Path,
     ) -> Result<Option<SignatureFile>, crate::doc::DocError> {
+        SignatureFile::beside(component, ".minisig")
+    }
+
+    /// The Sigstore bundle next to the component at `component`
+    /// (`<component>.sigstore.json`), if there is one.
+    pub fn bundle_next_to(
+        component: &std::path::Path,
+    ) -> Result<Option<SignatureFile>, crate::doc::DocError> {
+        SignatureFile::beside(component, sigstore::BUNDLE_SUFFIX)
+    }
+
+    fn beside(
+        component: &std::path::Path,
+        suffix: &str,
+    ) -> Result<Option<SignatureFile>, crate::doc::DocError> {
         let mut path = component.as_os_str().to_owned();
-        path.push(".minisig");
+        path.push(suffix);
         let path = std::path::PathBuf::from(path);
         match crate::opfile::read_operator_file(&path, crate::opfile::SIGNATURE_MAX, "signature") {
             Ok(bytes) => Ok(Some(SignatureFile {
@@ -75,6 +91,14 @@ pub enum SignatureStatus {
     },
     /// No signature; allowed only because none is required.
     Unsigned,
+    /// A Sigstore bundle verified offline, by an identity the policy
+    /// trusts for the publisher.
+    Attested {
+        /// The publisher.
+        publisher: String,
+        /// What the bundle established.
+        attestation: Attestation,
+    },
 }
 
 impl SignatureStatus {
@@ -82,6 +106,14 @@ impl SignatureStatus {
     pub fn key_id(&self) -> Option<KeyId> {
         match self {
             SignatureStatus::Verified { key_id, .. } => Some(*key_id),
+            _ => None,
+        }
+    }
+
+    /// The verified attestation, if any.
+    pub fn attestation(&self) -> Option<&Attestation> {
+        match self {
+            SignatureStatus::Attested { attestation, .. } => Some(attestation),
             _ => None,
         }
     }
@@ -98,6 +130,13 @@ impl fmt::Display for SignatureStatus {
                 "NOT verified: signed with key {key_id}, which the policy does not trust (not required)"
             ),
             SignatureStatus::Unsigned => f.write_str("none (not required by the policy)"),
+            SignatureStatus::Attested {
+                publisher,
+                attestation,
+            } => write!(
+                f,
+                "attested (Sigstore) for publisher `{publisher}`: {attestation}"
+            ),
         }
     }
 }
@@ -120,6 +159,23 @@ pub enum SignatureProblem {
         /// The publisher the manifest names.
         publisher: String,
     },
+    /// No bundle, where the publisher is trusted by identity only and a
+    /// signature is required.
+    #[error(
+        "is not attested and the policy trusts publisher `{publisher}` by Sigstore identity: \
+         expected the bundle beside it (<component>.sigstore.json) that the publisher's CI made \
+         when it signed it; for an action built in-house, set require_signature = false under \
+         [actions.{name}]"
+    )]
+    MissingBundle {
+        /// The action.
+        name: String,
+        /// The publisher the manifest names.
+        publisher: String,
+    },
+    /// The Sigstore bundle did not pass.
+    #[error("{0}")]
+    Attestation(Box<AttestationProblem>),
     /// The signature file is not a minisign signature.
     #[error("has a signature that cannot be read: {file}: {error}")]
     Malformed {
@@ -161,6 +217,12 @@ pub enum SignatureProblem {
     },
 }
 
+impl From<AttestationProblem> for SignatureProblem {
+    fn from(problem: AttestationProblem) -> SignatureProblem {
+        SignatureProblem::Attestation(Box::new(problem))
+    }
+}
+
 /// Whether `policy` requires action `name` to be signed.
 pub fn required(policy: &Policy, name: &str) -> bool {
     policy
@@ -172,16 +234,52 @@ pub fn required(policy: &Policy, name: &str) -> bool {
 
 /// Check the signature of `component`, action `name` by `publisher`, under
 /// `policy`. `signature` is the `.minisig` file, if there is one;
-/// `expected` says where it was looked for.
+/// `expected` says where it was looked for. `bundle` is the Sigstore
+/// bundle beside it, if there is one: for a publisher the policy trusts by
+/// identity it is verified ([`sigstore::verify`]) and decides alone.
 pub fn check(
     policy: &Policy,
     name: &str,
     publisher: &str,
     component: &[u8],
     signature: Option<&SignatureFile>,
+    bundle: Option<&SignatureFile>,
     expected: &str,
 ) -> Result<SignatureStatus, SignatureProblem> {
     let required = required(policy, name);
+    let identities = policy
+        .publishers
+        .get(publisher)
+        .map_or(&[][..], |p| &p.sigstore[..]);
+    if let (Some(bundle), false) = (bundle, identities.is_empty()) {
+        let root =
+            policy.trust.trusted_root.as_deref().ok_or_else(|| {
+                AttestationProblem::Root("the policy names no trusted_root".into())
+            })?;
+        let root = sigstore::load_root(root)?;
+        let attestation = sigstore::verify(
+            &bundle.text,
+            &bundle.origin,
+            component,
+            &root,
+            publisher,
+            identities,
+        )?;
+        return Ok(SignatureStatus::Attested {
+            publisher: publisher.into(),
+            attestation,
+        });
+    }
+    let only_identities = policy
+        .publishers
+        .get(publisher)
+        .is_some_and(|p| p.keys.is_empty() && !p.sigstore.is_empty());
+    if signature.is_none() && required && only_identities {
+        return Err(SignatureProblem::MissingBundle {
+            name: name.into(),
+            publisher: publisher.into(),
+        });
+    }
     let Some(file) = signature else {
         return if required {
             Err(SignatureProblem::Missing {
@@ -283,7 +381,7 @@ mod tests {
             key_id: keys.acme.id(),
         });
         let check = |p: &Policy, s: Option<&SignatureFile>| {
-            check(p, "x", "acme", bytes, s, "x.wasm.minisig")
+            check(p, "x", "acme", bytes, s, None, "x.wasm.minisig")
         };
         let kind = |r: Result<SignatureStatus, SignatureProblem>| match r {
             Ok(SignatureStatus::Verified { .. }) => "verified",
@@ -294,6 +392,7 @@ mod tests {
             Err(SignatureProblem::UntrustedKey { .. }) => "untrusted",
             Err(SignatureProblem::OtherPublisher { .. }) => "other publisher",
             Err(SignatureProblem::Invalid { .. }) => "invalid",
+            other => panic!("no minisign verdict: {other:?}"),
         };
         assert_eq!(check(&strict, Some(&good)), verified);
         assert_eq!(check(&lax, Some(&good)), verified);

@@ -58,7 +58,7 @@ fn policy(dir: &Path) -> PathBuf {
     let policy = Policy::load(&path).unwrap();
     let bytes = std::fs::read(dir.join("hello.wasm")).unwrap();
     let lock = Lock::load(&policy.trust.lock).unwrap();
-    let review = Review::of(&bytes, "hello.wasm", None, &policy, &lock).unwrap();
+    let review = Review::of(&bytes, "hello.wasm", None, None, &policy, &lock).unwrap();
     approve::compile(&review, &bytes, &policy, &Compiler::InProcess, None).unwrap();
     let approver = approve::Approver {
         user: "bench".into(),

@@ -45,6 +45,18 @@ mod raw {
         secrets: Vec<Secret>,
         dependencies: Option<Vec<String>>,
         limits: Limits,
+        attestation: Option<Attestation>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Attestation {
+        issuer: String,
+        subject: String,
+        repository: Option<String>,
+        builder: Option<String>,
+        log_index: u64,
+        integrated_time: String,
     }
 
     #[derive(Deserialize)]
@@ -222,6 +234,31 @@ mod raw {
                     }
                 }
 
+                let attestation = match e.attestation {
+                    None => None,
+                    Some(a) => {
+                        let time = humantime::parse_rfc3339(&a.integrated_time).map_err(|_| {
+                            err(
+                                "attestation.integrated_time",
+                                format!(
+                                    "`{}` is not a time like \"2026-11-23T10:00:00Z\"",
+                                    a.integrated_time
+                                ),
+                            )
+                        })?;
+                        let seconds = time
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        Some(crate::provenance::sigstore::Attestation {
+                            issuer: a.issuer,
+                            subject: a.subject,
+                            repository: a.repository,
+                            builder: a.builder,
+                            log_index: a.log_index,
+                            integrated_time: seconds,
+                        })
+                    }
+                };
                 let entry = super::Entry {
                     version,
                     source: e.source,
@@ -239,6 +276,7 @@ mod raw {
                     },
                     name: e.name,
                     dependencies: e.dependencies,
+                    attestation,
                 };
                 if entries.insert(entry.name.clone(), entry).is_some() {
                     return Err(err(

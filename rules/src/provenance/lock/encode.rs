@@ -67,6 +67,20 @@ impl Lock {
                 );
             }
             limits(&mut out, &a.limits);
+            if let Some(at) = &e.attestation {
+                out.push_str("\n[action.attestation]\n");
+                let _ = writeln!(out, "issuer = {}", quote(&at.issuer));
+                let _ = writeln!(out, "subject = {}", quote(&at.subject));
+                if let Some(r) = &at.repository {
+                    let _ = writeln!(out, "repository = {}", quote(r));
+                }
+                if let Some(b) = &at.builder {
+                    let _ = writeln!(out, "builder = {}", quote(b));
+                }
+                let _ = writeln!(out, "log_index = {}", at.log_index);
+                let time = humantime::format_rfc3339_seconds(at.time()).to_string();
+                let _ = writeln!(out, "integrated_time = {}", quote(&time));
+            }
         }
         out
     }

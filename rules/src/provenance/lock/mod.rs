@@ -99,6 +99,9 @@ pub struct Entry {
     /// [package line](crate::sbom::Package::line) each; `None` when it
     /// carried none.
     pub dependencies: Option<Vec<String>>,
+    /// The Sigstore attestation it was approved with, when its publisher
+    /// is trusted by identity.
+    pub attestation: Option<crate::provenance::sigstore::Attestation>,
 }
 
 impl Entry {
@@ -125,6 +128,7 @@ impl Entry {
             downgraded_from: None,
             approved: Approved::of(manifest),
             dependencies: None,
+            attestation: None,
         }
     }
 
@@ -300,6 +304,14 @@ mod tests {
         alpha.approved.limits.http_first_byte_timeout =
             crate::units::Span(Duration::from_millis(1500));
         alpha.dependencies = Some(vec!["cc 1.2.0 [build]".into(), "serde 1.0.228".into()]);
+        alpha.attestation = Some(crate::provenance::sigstore::Attestation {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "https://github.com/acme/x/.github/workflows/r.yml@refs/tags/v1".into(),
+            repository: Some("https://github.com/acme/x".into()),
+            builder: None,
+            log_index: 31_821_305,
+            integrated_time: 1_692_374_735,
+        });
         lock.insert(alpha);
         let text = lock.to_toml();
         let again = Lock::parse("airlock.lock", &text).unwrap();
@@ -329,6 +341,15 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "\n[action.attestation]\nissuer = \"https://token.actions.githubusercontent.com\"\n\
+                 subject = \"https://github.com/acme/x/.github/workflows/r.yml@refs/tags/v1\"\n\
+                 repository = \"https://github.com/acme/x\"\nlog_index = 31821305\n\
+                 integrated_time = \"2023-08-18T16:05:35Z\"\n"
+            ),
+            "{text}"
+        );
         // Without a list, no line: an action approved without one.
         assert_eq!(text.matches("dependencies =").count(), 1, "{text}");
         assert!(
@@ -336,7 +357,7 @@ mod tests {
                 "\n[action.limits]\nmemory = \"64 MiB\"\ntimeout = \"10s\"\noutput = \"1 MiB\"\n\
                  http_requests = 3\nhttp_request_body = \"1 MiB\"\nhttp_response_body = \"64 KiB\"\n\
                  http_connect_timeout = \"10s\"\nhttp_first_byte_timeout = \"1s 500ms\"\n\
-                 http_timeout = \"1m\"\n\n[[action]]\nname = \"zeta\""
+                 http_timeout = \"1m\"\n\n[action.attestation]\n"
             ),
             "every approved limit is in the lock, one per line: {text}"
         );
