@@ -26,6 +26,7 @@ fi
 
 missing=""
 command -v minisign >/dev/null 2>&1 || missing="$missing minisign"
+command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
 if [ -n "$missing" ]; then

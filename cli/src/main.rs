@@ -20,6 +20,7 @@ mod harness;
 mod inspect;
 mod keygen;
 mod new;
+mod oci;
 mod pack;
 mod run;
 mod serve;
@@ -80,6 +81,8 @@ enum Command {
     Approve(approve::Args),
     Diff(diff::Args),
     Pack(pack::Args),
+    Push(oci::PushArgs),
+    Pull(oci::PullArgs),
     Sign(sign::Args),
     Verify(verify::Args),
     Keygen(keygen::Args),
@@ -123,6 +126,8 @@ fn main() -> ExitCode {
         Command::Approve(args) => approve::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Pack(args) => pack::run(args),
+        Command::Push(args) => oci::push(args),
+        Command::Pull(args) => oci::pull(args),
         Command::New(args) => new::run(args),
         Command::Test(args) => harness::run(args),
         Command::Sign(args) => sign::run(args),
