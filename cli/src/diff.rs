@@ -167,7 +167,13 @@ fn component_side(path: &Path) -> Result<Side, (u8, String)> {
         publisher: manifest.action.publisher.clone(),
         digest: Digest::of(&bytes),
         approved: Approved::of(&manifest),
-        // An unreadable list compares as none; `inspect` says why.
-        dependencies: sbom::read(&bytes).ok().flatten().map(|s| s.lines()),
+        dependencies: match sbom::read(&bytes) {
+            Ok(sbom) => sbom.map(|s| s.lines()),
+            Err(e) => {
+                // Compared as none, and said.
+                eprintln!("airlock: note: {}: {e}", path.display());
+                None
+            }
+        },
     })
 }

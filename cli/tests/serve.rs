@@ -220,10 +220,13 @@ async fn invoke(target: &Target, action: &str, body: &str, token: Option<&str>) 
         .unwrap()
 }
 
+/// The log's records; read while a server writes, so a last line that has
+/// no newline yet (an append under way) is not one.
 fn records(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join("airlock-audit.jsonl"))
         .unwrap_or_default()
-        .lines()
+        .split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }

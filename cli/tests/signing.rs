@@ -275,12 +275,20 @@ fn keygen_protects_the_secret_key_and_never_overwrites_it() {
 /// Sign `file` in `dir` with a Sigstore of its own (tools/js/sigstore-sign.js:
 /// a local, offline Fulcio, CT log and Rekor), as a publisher's CI would,
 /// writing `<file>.sigstore.json` and the `trusted_root.json` that verifies it.
-fn sigstore_sign(dir: &std::path::Path, file: &str, subject: &str) {
+fn sigstore_sign(dir: &std::path::Path, file: &str, subject: &str, extra: &[&str]) {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/js/sigstore-sign.js");
     let out = Command::new("node")
         .arg(&script)
-        .args([file, ".", "--subject", subject])
+        .args([
+            file,
+            ".",
+            "--subject",
+            subject,
+            "--repository",
+            "https://github.com/acme/actions",
+        ])
+        .args(extra)
         .current_dir(dir)
         .output()
         .expect("node runs (scripts/setup.sh installs tools/js)");
@@ -329,10 +337,15 @@ fn a_publisher_trusted_by_sigstore_identity() {
         0,
         &["pack", probe, "--manifest", "v2.toml", "-o", "other.wasm"],
     );
-    sigstore_sign(dir, "probe.wasm", &format!("{WORKFLOW}@refs/tags/v1.0.0"));
+    sigstore_sign(
+        dir,
+        "probe.wasm",
+        &format!("{WORKFLOW}@refs/tags/v1.0.0"),
+        &[],
+    );
     let good = identity(
         &format!("{WORKFLOW}@refs/tags/v*"),
-        "https://github.com/airlock-test/actions",
+        "https://github.com/acme/actions",
     );
     let lock = dir.join("airlock.lock");
     let write = |policy: &str| std::fs::write(dir.join("airlock.toml"), policy).unwrap();
@@ -343,7 +356,7 @@ fn a_publisher_trusted_by_sigstore_identity() {
             "a branch, not a tag",
             identity(
                 &format!("{WORKFLOW}@refs/heads/*"),
-                "https://github.com/airlock-test/actions",
+                "https://github.com/acme/actions",
             ),
         ),
         (
@@ -398,7 +411,7 @@ fn a_publisher_trusted_by_sigstore_identity() {
     std::fs::remove_file(dir.join("other.wasm.sigstore.json")).unwrap();
     let (_, e) = expect(dir, 3, &["approve", "other.wasm", "--yes"]);
     assert!(
-        e.contains("is not attested and the policy trusts publisher `acme` by Sigstore identity: expected the bundle beside it (<component>.sigstore.json)"),
+        e.contains("is not attested and the policy trusts publisher `acme` by Sigstore identity: approve it with the bundle the publisher's CI made beside it (<component>.sigstore.json)"),
         "{e}"
     );
 
@@ -408,7 +421,7 @@ fn a_publisher_trusted_by_sigstore_identity() {
         review.contains(&format!(
             "signature:  attested (Sigstore) for publisher `acme`: {WORKFLOW}@refs/tags/v1.0.0 \
              (issuer https://token.actions.githubusercontent.com), repository \
-             https://github.com/airlock-test/actions, builder https://github.com/actions/runner/github-hosted; log index "
+             https://github.com/acme/actions, builder https://github.com/actions/runner/github-hosted; log index "
         )),
         "{review}"
     );
@@ -416,7 +429,7 @@ fn a_publisher_trusted_by_sigstore_identity() {
     assert!(
         locked.contains(
             "\n[action.attestation]\nissuer = \"https://token.actions.githubusercontent.com\"\n"
-        ) && locked.contains("repository = \"https://github.com/airlock-test/actions\"\n"),
+        ) && locked.contains("repository = \"https://github.com/acme/actions\"\n"),
         "{locked}"
     );
     let approval: serde_json::Value = serde_json::from_str(
@@ -450,7 +463,7 @@ fn a_publisher_trusted_by_sigstore_identity() {
     write(&identity_policy(
         &identity(
             &format!("{WORKFLOW}@refs/tags/v2*"),
-            "https://github.com/airlock-test/actions",
+            "https://github.com/acme/actions",
         ),
         "",
     ));
@@ -466,6 +479,20 @@ fn a_publisher_trusted_by_sigstore_identity() {
             .any(|l| l.contains("\"run.refused\"") && l.contains("is attested by")),
         "{refused}"
     );
+
+    // A signer's provenance is text shown to a person: a builder with a
+    // terminal escape in it is refused, not printed.
+    write(&identity_policy(&good, ""));
+    let tag = format!("{WORKFLOW}@refs/tags/v1.1.0");
+    sigstore_sign(
+        dir,
+        "other.wasm",
+        &tag,
+        &["--builder", "https://ci.example/\u{1b}[8mhidden"],
+    );
+    let (_, e) = expect(dir, 3, &["approve", "other.wasm", "--yes"]);
+    assert!(e.contains("is not 1 to 1024 characters of text"), "{e}");
+    assert!(!e.contains('\u{1b}'), "{e:?}");
 }
 
 /// A component with no trusted publication time — minisign-signed, or

@@ -71,10 +71,12 @@ pub fn write(
         let event = approval(review, entry, approver, lock_path).allow();
         opened
             .append_durable(None, event)
-            .and_then(|_| opened.checkpoint())
             .map_err(|e| e.to_string())?;
+        // From here the log says it was approved: a failure after this
+        // point is followed by a record that says it was not.
+        let checkpointed = opened.checkpoint().map(drop).map_err(|e| e.to_string());
         recorded = Some((opened, entry.clone()));
-        Ok(())
+        checkpointed
     };
     let written = airlock_rules::provenance::approve::write(
         review,
@@ -85,18 +87,26 @@ pub fn write(
         allow_downgrade,
         record,
     );
-    if let Some((log, entry)) = recorded {
-        if let Err(ApproveError::Lock(e)) = &written {
-            // The record said it was approved; say that it did not take.
-            let reason = format!("the lock could not be written: {e}");
+    let Some((log, entry)) = recorded else {
+        return written;
+    };
+    let closed = match &written {
+        // The record said it was approved; say that it did not take. The
+        // lock was not written either way; its error is the one to report.
+        Err(e) => {
+            let reason = format!("the approval was not written: {e}");
             let denied = approval(review, &entry, approver, lock_path).deny(reason);
-            log.append_durable(None, denied)
-                .map_err(|e| ApproveError::Unrecorded(e.to_string()))?;
+            log.append_durable(None, denied).and_then(|_| log.seal())
         }
-        log.seal()
-            .map_err(|e| ApproveError::Unrecorded(e.to_string()))?;
+        Ok(_) => log.seal(),
+    };
+    match (written, closed) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(ApproveError::Unrecorded(format!(
+            "the lock was written, but the log of approvals could not be sealed: {e}"
+        ))),
+        (Ok(w), Ok(_)) => Ok(w),
     }
-    written
 }
 
 /// `value` as JSON; what airlock serializes always is.

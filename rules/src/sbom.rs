@@ -89,6 +89,7 @@ pub fn read(component: &[u8]) -> Result<Option<Sbom>, SbomError> {
     let mut root = None;
     let mut packages = BTreeSet::new();
     let mut found = false;
+    let mut budget = INFLATED_MAX;
     for payload in Parser::new(0).parse_all(component) {
         let payload = payload.map_err(|e| SbomError(e.message().to_owned()))?;
         let Payload::CustomSection(section) = payload else {
@@ -98,14 +99,15 @@ pub fn read(component: &[u8]) -> Result<Option<Sbom>, SbomError> {
             continue;
         }
         found = true;
-        let json =
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(section.data(), INFLATED_MAX)
-                .map_err(|e| match e.status {
+        let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(section.data(), budget)
+            .map_err(|e| match e.status {
                 miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
                     SbomError(format!("it inflates beyond {} MiB", INFLATED_MAX >> 20))
                 }
                 _ => SbomError("it is not zlib data".into()),
             })?;
+        // One budget for every section of the component together.
+        budget -= json.len();
         let (r, list) = parse(&json)?;
         root = root.or(r);
         packages.extend(list);

@@ -365,7 +365,7 @@ impl AuditConfig {
     /// `instance` is 1 to 64 ASCII letters, digits, `.`, `_` or `-`, not
     /// starting with `.`; anything else is an error that says so.
     pub fn for_instance(&self, instance: &str) -> Result<AuditConfig, String> {
-        if instance == APPROVALS {
+        if instance.eq_ignore_ascii_case(APPROVALS) {
             return Err(format!(
                 "the instance name {APPROVALS:?} is reserved for the log of approvals"
             ));

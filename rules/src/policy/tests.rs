@@ -390,8 +390,10 @@ fn approvals_have_a_log_no_instance_can_take() {
         approvals.anchor,
         Some(Anchor::Dir("/worm/approvals".into()))
     );
-    let e = policy.audit.for_instance("approvals").unwrap_err();
-    assert!(e.contains("reserved for the log of approvals"), "{e}");
+    for reserved in ["approvals", "Approvals", "APPROVALS"] {
+        let e = policy.audit.for_instance(reserved).unwrap_err();
+        assert!(e.contains("reserved for the log of approvals"), "{e}");
+    }
     // Any other spelling is an instance of its own, not the approvals log.
     let other = policy.audit.for_instance("approvals2").unwrap();
     assert_ne!(other.path, approvals.path);
@@ -458,7 +460,7 @@ fn publishers_trusted_by_identity_need_a_root_and_a_real_subject() {
         (
             "[trust]\nmin_release_age = \"soon\"\n".to_owned(),
             "trust.min_release_age",
-            "",
+            "soon",
         ),
     ] {
         let e = Policy::parse("airlock.toml", &text, Path::new(".")).unwrap_err();

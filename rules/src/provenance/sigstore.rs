@@ -50,9 +50,13 @@ pub struct Identity {
     /// The certificate's subject (its SAN): exact, or with `*` matching any
     /// run of characters, like `https://github.com/acme/x/.github/workflows/release.yml@refs/tags/v*`.
     pub subject: String,
-    /// The source repository the SLSA provenance must name.
+    /// The source repository it must have been built from: as the
+    /// certificate names it (Fulcio's claim, from the CI's token) where it
+    /// does, else as the SLSA provenance statement does (the signer's).
     pub repository: Option<String>,
-    /// The builder the SLSA provenance must name.
+    /// The builder the SLSA provenance statement must name (the signer's
+    /// claim; checked against the certificate's runner environment where it
+    /// has one).
     pub builder: Option<String>,
 }
 
@@ -245,7 +249,56 @@ pub fn verify(
             reason: "it has no trusted time (neither a log's integrated time nor a timestamp)"
                 .into(),
         })?;
-    let (repository, builder) = slsa(&parsed.content);
+    let invalid = |reason: String| AttestationProblem::Invalid {
+        file: file.clone(),
+        reason,
+    };
+    // The certificate's claims are Fulcio's, from the CI's token; the
+    // statement's are the signer's. Where both speak, they must agree.
+    let claims = result.certificate().map(|c| &c.ci_claims);
+    let (stated, builder) = slsa(&parsed.content);
+    let certified = claims.and_then(|c| c.source_repository_uri.clone());
+    let repository = match (certified, stated) {
+        (Some(c), Some(s)) if c != s => {
+            return Err(invalid(format!(
+                "its provenance names repository {}, but its certificate {}",
+                s.escape_debug(),
+                c.escape_debug()
+            )));
+        }
+        (Some(c), _) => Some(c),
+        (None, s) => s,
+    };
+    if let (Some(env), Some(b)) = (
+        claims.and_then(|c| c.runner_environment.as_deref()),
+        &builder,
+    ) && (b.ends_with("/github-hosted") || b.ends_with("/self-hosted"))
+        && !b.ends_with(&format!("/{env}"))
+    {
+        return Err(invalid(format!(
+            "its provenance names builder {}, but its certificate says the runner was {}",
+            b.escape_debug(),
+            env.escape_debug()
+        )));
+    }
+    // Shown to a person at approval and kept in the lock: text, bounded.
+    for value in [
+        Some(issuer),
+        Some(subject.as_str()),
+        repository.as_deref(),
+        builder.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "it names an identity, repository or builder that is not 1 to 1024 characters of \
+                 text: {:?}",
+                value.chars().take(64).collect::<String>()
+            )));
+        }
+    }
     let attestation = Attestation {
         issuer: issuer.to_owned(),
         subject: subject.as_str().to_owned(),

@@ -163,9 +163,8 @@ pub enum SignatureProblem {
     /// signature is required.
     #[error(
         "is not attested and the policy trusts publisher `{publisher}` by Sigstore identity: \
-         expected the bundle beside it (<component>.sigstore.json) that the publisher's CI made \
-         when it signed it; for an action built in-house, set require_signature = false under \
-         [actions.{name}]"
+         approve it with the bundle the publisher's CI made beside it (<component>.sigstore.json); \
+         for an action built in-house, set require_signature = false under [actions.{name}]"
     )]
     MissingBundle {
         /// The action.

@@ -147,6 +147,13 @@ fn a_list_that_cannot_be_read_is_an_error_naming_why() {
         );
         assert!(!e.contains('\u{1b}'), "{what}: {e:?}");
     }
+    // Each section within the budget, together beyond it.
+    let padded = zlib(&format!("{LIST}{}", " ".repeat(5 << 20)));
+    let e = read(&component(&[&padded, &padded]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("inflates beyond 8 MiB"), "{e}");
+    read(&component(&[&padded])).unwrap().unwrap();
     let many = format!(
         r#"{{"packages":[{}]}}"#,
         vec![r#"{"name":"x","version":"1.0.0","source":"git"}"#; PACKAGES_MAX + 1].join(",")

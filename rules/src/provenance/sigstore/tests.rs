@@ -101,8 +101,8 @@ fn real_bundles_of_every_shape_verify_offline() {
     );
     assert_eq!(a.log_index, 137_009_988);
 
-    // A message signature over a PyPI wheel: no statement, so no
-    // repository or builder.
+    // A message signature over a PyPI wheel: no statement, so the
+    // repository is the certificate's alone, and no builder.
     let rfc8785 =
         "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2";
     let a = check(
@@ -111,9 +111,13 @@ fn real_bundles_of_every_shape_verify_offline() {
         &[id(GITHUB, rfc8785)],
     )
     .unwrap();
-    assert_eq!((a.repository, a.builder), (None, None));
+    assert_eq!(
+        (a.repository.as_deref(), a.builder),
+        (Some("https://github.com/trailofbits/rfc8785.py"), None)
+    );
 
-    // PyPI's publish attestation: a statement that is not SLSA provenance.
+    // PyPI's publish attestation: a statement that is not SLSA provenance;
+    // the repository is the certificate's.
     let pypi = "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19";
     let a = check(
         "pypi_attestations-0.0.19.tar.gz.pep740.0.sigstore.json",
@@ -121,7 +125,11 @@ fn real_bundles_of_every_shape_verify_offline() {
         &[id(GITHUB, pypi)],
     )
     .unwrap();
-    assert_eq!(a.repository, None);
+    assert_eq!(
+        a.repository.as_deref(),
+        Some("https://github.com/trailofbits/pypi-attestations")
+    );
+    assert_eq!(a.builder, None);
 }
 
 #[test]
