@@ -48,6 +48,24 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(exit::REFUSED, e),
     };
+    // An action from a registry: pulled into the store first (by the
+    // manifest digest its source pins), then reviewed like any file.
+    let registry_source = (!super::by_path(&args.action))
+        .then(|| policy.actions.get(&args.action))
+        .flatten()
+        .and_then(|a| a.source.clone());
+    if let Some(source) = &registry_source
+        && !path.exists()
+    {
+        match crate::oci::fetch_source(source, &path) {
+            Ok(pulled) => eprintln!(
+                "airlock: pulled {source} (component {}) into {}",
+                pulled.component,
+                pulled.written.join(", ")
+            ),
+            Err(e) => return fail(exit::HOST, e),
+        }
+    }
     let origin = path.display().to_string();
     let bytes = match bounds::read_file(&path, &policy.compile) {
         Ok(Ok(b)) => b,
@@ -140,7 +158,7 @@ pub fn run(args: Args) -> u8 {
         &review,
         &lock,
         &policy,
-        source(&path, lock_path),
+        registry_source.unwrap_or_else(|| source(&path, lock_path)),
         &approver(),
         args.allow_downgrade,
     );

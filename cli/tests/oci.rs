@@ -188,6 +188,51 @@ fn push_and_pull_round_trip_a_component_with_its_signatures() {
     let (_, e) = expect(&pulled, 2, &["push", "probe.wasm", &pinned]);
     assert!(e.contains("push to a tag"), "{e}");
 
+    // An action whose source is the registry: approve pulls it into the
+    // store by the pinned manifest digest, the lock records where it came
+    // from, and run admits the stored copy by its digest.
+    let by_source = dir.join("by-source");
+    std::fs::create_dir(&by_source).unwrap();
+    let key_line = read(dir.join("airlock.toml"))
+        .lines()
+        .find(|l| l.starts_with("keys = "))
+        .unwrap()
+        .to_owned();
+    let policy =
+        format!("[actions.probe]\nsource = \"{pinned}\"\n\n[publishers.acme]\n{key_line}\n");
+    std::fs::write(by_source.join("airlock.toml"), &policy).unwrap();
+    let (_, e) = expect(&by_source, 2, RUN);
+    assert!(
+        e.contains("not pulled yet: `airlock approve probe` pulls oci://"),
+        "{e}"
+    );
+    let (review, e) = expect(&by_source, 0, &["approve", "probe", "--yes"]);
+    assert!(e.contains(&format!("airlock: pulled {pinned}")), "{e}");
+    assert!(review.contains("signature:  verified: key "), "{review}");
+    let hex = pinned.rsplit_once("@sha256:").unwrap().1;
+    let stored_copy = by_source.join(format!(".airlock/store/sha256-{hex}.wasm"));
+    assert_eq!(
+        std::fs::read(&stored_copy).unwrap(),
+        std::fs::read(dir.join("probe.wasm")).unwrap()
+    );
+    assert!(read(by_source.join("airlock.lock")).contains(&format!("source = \"{pinned}\"")));
+    let (out, _) = expect(&by_source, 0, RUN);
+    assert_eq!(out.trim(), "\"xx\"");
+    // The stored copy changed: refused by its digest, like any file.
+    let mut changed = std::fs::read(&stored_copy).unwrap();
+    changed[100] ^= 1;
+    std::fs::write(&stored_copy, &changed).unwrap();
+    let (_, e) = expect(&by_source, 3, RUN);
+    assert!(e.contains("not the bytes that were vetted"), "{e}");
+    // A source must pin a digest.
+    std::fs::write(
+        by_source.join("airlock.toml"),
+        policy.replace(&pinned, &tagged),
+    )
+    .unwrap();
+    let (_, e) = expect(&by_source, 2, RUN);
+    assert!(e.contains("is not a pinned OCI reference"), "{e}");
+
     // The registry serves other bytes for the component: refused, and
     // nothing is written.
     let stored = registry.blob(&sha256(&dir.join("probe.wasm")));

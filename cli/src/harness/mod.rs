@@ -235,6 +235,7 @@ impl Session {
         let action = policy.actions.entry(name.clone()).or_insert_with(|| {
             airlock::rules::policy::ActionSource {
                 path: None,
+                source: None,
                 require_signature: Some(false),
                 require_sbom: None,
                 config: BTreeMap::new(),

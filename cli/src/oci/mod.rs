@@ -453,13 +453,47 @@ pub fn pull(args: PullArgs) -> u8 {
         let last = reference.name.rsplit('/').next().unwrap_or("component");
         PathBuf::from(format!("{last}.wasm"))
     });
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let pulled = match fetch(&reference, &output) {
+        Ok(p) => p,
         Err(e) => return fail(exit::HOST, e),
     };
+    println!(
+        "pulled {} (component {}) into {}",
+        reference.at(&pulled.manifest),
+        pulled.component,
+        pulled.written.join(", ")
+    );
+    if !reference.is_digest() {
+        eprintln!(
+            "airlock: {reference} resolved to {}: a tag can move; pin the digest",
+            pulled.manifest
+        );
+    }
+    exit::OK
+}
+
+/// What [`fetch`] wrote.
+pub struct Pulled {
+    /// The manifest's digest.
+    pub manifest: String,
+    /// The component's digest.
+    pub component: String,
+    /// The files written: the component, then its signature and bundle.
+    pub written: Vec<String>,
+}
+
+/// Pull the component `source` names (`oci://…`) into `output`, with its
+/// signature and bundle beside it.
+pub fn fetch_source(source: &str, output: &Path) -> Result<Pulled, String> {
+    let reference = Reference::parse(source, None)?;
+    fetch(&reference, output)
+}
+
+fn fetch(reference: &Reference, output: &Path) -> Result<Pulled, String> {
+    let runtime = runtime()?;
     let pulled = runtime.block_on(async {
-        let mut registry = Registry::new(&reference)?;
-        let manifest = get(&mut registry, &reference, MANIFEST).await?;
+        let mut registry = Registry::new(reference)?;
+        let manifest = get(&mut registry, reference, MANIFEST).await?;
         let digest = digest_of(&manifest);
         let m: Value = serde_json::from_slice(&manifest)
             .map_err(|_| format!("{reference}: the manifest is not JSON"))?;
@@ -474,27 +508,32 @@ pub fn pull(args: PullArgs) -> u8 {
             return Err(format!("{reference} has {} layers, not one", layers.len()));
         };
         if layer["mediaType"] != WASM_LAYER {
-            return Err(format!("{reference}'s layer is {}, not {WASM_LAYER}", layer["mediaType"]));
+            return Err(format!(
+                "{reference}'s layer is {}, not {WASM_LAYER}",
+                layer["mediaType"]
+            ));
         }
-        let (layer_digest, size) =
-            descriptor(layer).ok_or_else(|| format!("{reference}'s layer has no sha256 digest and size"))?;
-        let component = blob(&mut registry, &reference, &layer_digest, size, opfile::COMPONENT_MAX.0).await?;
-        let mut beside = Vec::new();
-        for (kind, bytes) in referrers(&mut registry, &reference, &digest).await? {
-            beside.push((kind, bytes));
-        }
+        let (layer_digest, size) = descriptor(layer)
+            .ok_or_else(|| format!("{reference}'s layer has no sha256 digest and size"))?;
+        let component = blob(
+            &mut registry,
+            reference,
+            &layer_digest,
+            size,
+            opfile::COMPONENT_MAX.0,
+        )
+        .await?;
+        let beside = referrers(&mut registry, reference, &digest).await?;
         Ok::<_, String>((digest, layer_digest, component, beside))
     });
-    let (digest, layer_digest, component, beside) = match pulled {
-        Ok(p) => p,
-        Err(e) => return fail(exit::HOST, format!("cannot pull {reference}: {e}")),
-    };
-    if let Err(e) = atomic::write(&output, &component) {
-        return fail(
-            exit::HOST,
-            format!("cannot write {}: {e}", output.display()),
-        );
+    let (manifest, component_digest, component, beside) =
+        pulled.map_err(|e| format!("cannot pull {reference}: {e}"))?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    atomic::write(output, &component)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     let mut written = vec![output.display().to_string()];
     for (kind, bytes) in &beside {
         let suffix = if *kind == MINISIGN {
@@ -505,23 +544,14 @@ pub fn pull(args: PullArgs) -> u8 {
         let mut path = output.as_os_str().to_owned();
         path.push(suffix);
         let path = PathBuf::from(path);
-        if let Err(e) = atomic::write(&path, bytes) {
-            return fail(exit::HOST, format!("cannot write {}: {e}", path.display()));
-        }
+        atomic::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         written.push(path.display().to_string());
     }
-    println!(
-        "pulled {} (component {layer_digest}) into {}",
-        reference.at(&digest),
-        written.join(", ")
-    );
-    if !reference.is_digest() {
-        eprintln!(
-            "airlock: {} resolved to {digest}: a tag can move; pin the digest",
-            reference
-        );
-    }
-    exit::OK
+    Ok(Pulled {
+        manifest,
+        component: component_digest,
+        written,
+    })
 }
 
 /// The minisign signature and Sigstore bundle that refer to the manifest

@@ -44,11 +44,17 @@ impl Host {
             .policy
             .component_path(name)
             .map_err(|refusal| self.refuse(refusal, None, how))?;
-        let bytes = self.read_component(
-            path,
-            &format!(" (fix [actions.{name}] path in the policy)"),
-            how,
-        )?;
+        let source = self
+            .inner
+            .policy
+            .actions
+            .get(name)
+            .and_then(|a| a.source.as_deref());
+        let hint = match source {
+            Some(source) => format!(" (not pulled yet: `airlock approve {name}` pulls {source})"),
+            None => format!(" (fix [actions.{name}] path in the policy)"),
+        };
+        let bytes = self.read_component(path, &hint, how)?;
         let signature = SignatureFile::next_to(path)?;
         let admission = Admission::Vetted {
             asked: Some(name),

@@ -132,8 +132,12 @@ pub struct NetworkPolicy {
 /// Where an action comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionSource {
-    /// The component file, if `airlock run NAME` should find it by name.
+    /// The component file, if `airlock run NAME` should find it by name:
+    /// its `path`, or for a `source`, its place in the store.
     pub path: Option<PathBuf>,
+    /// Where it is pulled from: `oci://HOST/NAME@sha256:HEX`, a manifest
+    /// digest (`airlock approve` pulls it into [`Trust::store`]).
+    pub source: Option<String>,
     /// Overrides [`Trust::require_signature`] for this action: `false` for
     /// an action built in-house.
     pub require_signature: Option<bool>,
@@ -174,6 +178,9 @@ pub struct Trust {
     /// How old a release must be, by its trusted publication time, to be
     /// approved.
     pub min_release_age: Option<Duration>,
+    /// Where components pulled for an action's `source` are kept, each
+    /// under its manifest digest (default `.airlock/store`).
+    pub store: PathBuf,
     /// Whether this policy is for development: `airlock run --dev` may
     /// run a component with neither approval nor signature (default
     /// `false`; never in production).
@@ -537,6 +544,7 @@ impl Policy {
                 require_sbom: false,
                 trusted_root: None,
                 min_release_age: None,
+                store: PathBuf::from(".airlock/store"),
                 allow_dev: false,
             },
             network: NetworkPolicy::default(),

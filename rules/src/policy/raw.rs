@@ -31,6 +31,7 @@ struct Action {
     require_sbom: Option<bool>,
     #[serde(default)]
     config: BTreeMap<String, ConfigValue>,
+    source: Option<String>,
     /// Pins moved to the lock; kept only to say so.
     digest: Option<serde::de::IgnoredAny>,
 }
@@ -62,6 +63,7 @@ struct Trust {
     require_sbom: Option<bool>,
     trusted_root: Option<PathBuf>,
     min_release_age: Option<Span>,
+    store: Option<PathBuf>,
     allow_dev: Option<bool>,
 }
 
@@ -147,6 +149,11 @@ impl Policy {
         let err = |path: String, message: String| DocError::new(document, path, message);
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
 
+        let store = self
+            .trust
+            .store
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".airlock/store"));
         let mut actions = BTreeMap::new();
         for (name, a) in self.actions {
             manifest::check_action_name(&name).map_err(|m| err(format!("actions.{name}"), m))?;
@@ -160,6 +167,22 @@ impl Policy {
                     ),
                 ));
             }
+            // An action from a registry lives in the store, under the
+            // manifest digest its source pins.
+            let path = match (&a.source, a.path) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        format!("actions.{name}.source"),
+                        "give a path or a source, not both".into(),
+                    ));
+                }
+                (Some(source), None) => {
+                    let hex =
+                        oci_digest(source).map_err(|m| err(format!("actions.{name}.source"), m))?;
+                    Some(resolve(store.join(format!("sha256-{hex}.wasm"))))
+                }
+                (None, path) => path.map(&resolve),
+            };
             for (key, value) in &a.config {
                 let path = format!("actions.{name}.config.{key}");
                 config::check_key(key).map_err(|m| err(path.clone(), m))?;
@@ -168,7 +191,8 @@ impl Policy {
             actions.insert(
                 name,
                 ActionSource {
-                    path: a.path.map(resolve),
+                    path,
+                    source: a.source,
                     require_signature: a.require_signature,
                     require_sbom: a.require_sbom,
                     config: a.config,
@@ -249,6 +273,7 @@ impl Policy {
             require_signature: self.trust.require_signature.unwrap_or(true),
             require_sbom: self.trust.require_sbom.unwrap_or(false),
             trusted_root: self.trust.trusted_root.map(&resolve),
+            store: resolve(store),
             min_release_age: self.trust.min_release_age.map(|s| s.0),
             allow_dev: self.trust.allow_dev.unwrap_or(false),
         };
@@ -512,4 +537,24 @@ impl Network {
             min_prefix,
         })
     }
+}
+
+/// The manifest digest's hex of an action's `source`, which must be
+/// `oci://HOST/NAME@sha256:HEX`: pinned, never a tag.
+fn oci_digest(source: &str) -> Result<&str, String> {
+    let pinned = source
+        .strip_prefix("oci://")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(_, path)| path.rsplit_once("@sha256:"))
+        .map(|(_, hex)| hex)
+        .filter(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+    pinned.ok_or_else(|| {
+        format!(
+            "`{}` is not a pinned OCI reference: give oci://HOST/NAME@sha256:HEX (`airlock pull` \
+             prints the digest a tag resolves to)",
+            source.escape_debug()
+        )
+    })
 }

@@ -471,3 +471,48 @@ fn publishers_trusted_by_identity_need_a_root_and_a_real_subject() {
         );
     }
 }
+
+#[test]
+fn an_action_from_a_registry_is_pinned_and_kept_in_the_store() {
+    let hex = "ab".repeat(32);
+    let text = format!(
+        "[actions.x]\nsource = \"oci://registry.example.com/acme/x@sha256:{hex}\"\n\n\
+         [trust]\nstore = \"/var/lib/airlock\"\n"
+    );
+    let p = Policy::parse("airlock.toml", &text, Path::new("/srv")).unwrap();
+    assert_eq!(
+        p.component_path("x").unwrap(),
+        Path::new(&format!("/var/lib/airlock/sha256-{hex}.wasm"))
+    );
+    let default = text.replace("[trust]\nstore = \"/var/lib/airlock\"\n", "");
+    let p = Policy::parse("airlock.toml", &default, Path::new("/srv")).unwrap();
+    assert_eq!(
+        p.component_path("x").unwrap(),
+        Path::new(&format!("/srv/.airlock/store/sha256-{hex}.wasm"))
+    );
+    for (source, message) in [
+        (
+            "oci://registry.example.com/acme/x:1.0.0",
+            "not a pinned OCI reference",
+        ),
+        (
+            "https://registry.example.com/acme/x@sha256:00",
+            "not a pinned OCI reference",
+        ),
+        (
+            "oci://registry.example.com/acme/x@sha256:AB",
+            "not a pinned OCI reference",
+        ),
+    ] {
+        let text = format!("[actions.x]\nsource = \"{source}\"\n");
+        let e = Policy::parse("airlock.toml", &text, Path::new(".")).unwrap_err();
+        assert_eq!(e.path, "actions.x.source", "{source}");
+        assert!(e.message.contains(message), "{source}: {e}");
+    }
+    let both = format!(
+        "{}path = \"x.wasm\"\n",
+        text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n"
+    );
+    let e = Policy::parse("airlock.toml", &both, Path::new(".")).unwrap_err();
+    assert!(e.message.contains("a path or a source, not both"), "{e}");
+}
