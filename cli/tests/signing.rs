@@ -493,6 +493,16 @@ fn a_publisher_trusted_by_sigstore_identity() {
     let (_, e) = expect(dir, 3, &["approve", "other.wasm", "--yes"]);
     assert!(e.contains("is not 1 to 1024 characters of text"), "{e}");
     assert!(!e.contains('\u{1b}'), "{e:?}");
+
+    // A release the log took 30 days ago meets a 7-day release age.
+    write(&identity_policy(&good, "min_release_age = \"7d\"\n"));
+    sigstore_sign(dir, "other.wasm", &tag, &["--age-days", "30"]);
+    let (review, _) = expect(dir, 0, &["approve", "other.wasm", "--yes"]);
+    assert!(
+        review.contains("action:     probe 1.1.0 by acme"),
+        "{review}"
+    );
+    assert!(read(&lock).contains("version = \"1.1.0\""));
 }
 
 /// A component with no trusted publication time — minisign-signed, or

@@ -2,8 +2,10 @@
 // offline Fulcio, CT log and Rekor (@sigstore/mock) on 127.0.0.1, and the
 // real `sigstore` client. For tests only: its keys are thrown away.
 //
-//   node sigstore-sign.js FILE OUTDIR [--subject URI] [--repository URI] [--builder URI] [--issuer URI]
+//   node sigstore-sign.js FILE OUTDIR [--subject URI] [--repository URI] [--builder URI] [--issuer URI] [--age-days N]
 //
+// --age-days N runs the services' clocks N days back, as if the release
+// had been signed and logged then.
 // Writes OUTDIR/<FILE's name>.sigstore.json, a bundle (v0.3 layout, DSSE)
 // holding an SLSA provenance v1 statement whose subject is FILE's SHA-256,
 // and OUTDIR/trusted_root.json, the root that verifies it (and nothing else).
@@ -18,7 +20,7 @@ const sigstore = require('sigstore');
 function options(argv) {
   const [file, outDir, ...rest] = argv;
   if (!file || !outDir) {
-    throw new Error('usage: node sigstore-sign.js FILE OUTDIR [--subject URI] [--repository URI] [--builder URI] [--issuer URI]');
+    throw new Error('usage: node sigstore-sign.js FILE OUTDIR [--subject URI] [--repository URI] [--builder URI] [--issuer URI] [--age-days N]');
   }
   const o = {
     file,
@@ -27,6 +29,7 @@ function options(argv) {
     subject: 'https://github.com/airlock-test/actions/.github/workflows/release.yml@refs/tags/v1.0.0',
     repository: 'https://github.com/airlock-test/actions',
     builder: 'https://github.com/actions/runner/github-hosted',
+    'age-days': '0',
   };
   for (let i = 0; i < rest.length; i += 2) {
     const key = rest[i].replace(/^--/, '');
@@ -48,8 +51,11 @@ async function main() {
   const ctKeys = keyPair();
   const caKeys = keyPair();
   const logKeys = keyPair();
-  // A minute back, so that the certificate is valid when it is checked.
-  const clock = new Date(Date.now() - 60_000);
+  // A minute back (and --age-days more), so that the certificate is valid
+  // when it is checked.
+  const days = Number(o['age-days']);
+  if (!Number.isInteger(days) || days < 0) throw new Error(`--age-days ${o['age-days']} is not a whole number of days`);
+  const clock = new Date(Date.now() - 60_000 - days * 86_400_000);
   const ctlog = await mock.initializeCTLog(ctKeys, clock);
   const ca = await mock.initializeCA(caKeys, ctlog, clock);
   const tlog = await mock.initializeTLog('https://rekor.local', logKeys, clock);
@@ -104,7 +110,7 @@ async function main() {
   });
   server.close();
 
-  const start = new Date(Date.now() - 3_600_000).toISOString();
+  const start = new Date(clock.getTime() - 3_600_000).toISOString();
   const root = {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
     tlogs: [{
