@@ -48,15 +48,14 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(exit::REFUSED, e),
     };
-    // An action from a registry: pulled into the store first (by the
-    // manifest digest its source pins), then reviewed like any file.
+    // An action from a registry: pulled into the store (by the manifest
+    // digest its source pins) every time, so that what is reviewed and
+    // recorded as coming from the source did, then reviewed like any file.
     let registry_source = (!super::by_path(&args.action))
         .then(|| policy.actions.get(&args.action))
         .flatten()
         .and_then(|a| a.source.clone());
-    if let Some(source) = &registry_source
-        && !path.exists()
-    {
+    if let Some(source) = &registry_source {
         match crate::oci::fetch_source(source, &path) {
             Ok(pulled) => eprintln!(
                 "airlock: pulled {source} (component {}) into {}",

@@ -224,6 +224,17 @@ fn push_and_pull_round_trip_a_component_with_its_signatures() {
     std::fs::write(&stored_copy, &changed).unwrap();
     let (_, e) = expect(&by_source, 3, RUN);
     assert!(e.contains("not the bytes that were vetted"), "{e}");
+    // Approving again pulls again: the registry's bytes, not the changed
+    // copy, are what the lock says came from the source.
+    let (_, e) = expect(&by_source, 0, &["approve", "probe", "--yes"]);
+    assert!(e.contains("is already approved"), "{e}");
+    assert_eq!(
+        std::fs::read(&stored_copy).unwrap(),
+        std::fs::read(dir.join("probe.wasm")).unwrap()
+    );
+    let (out, _) = expect(&by_source, 0, RUN);
+    assert_eq!(out.trim(), "\"xx\"");
+    std::fs::write(&stored_copy, &changed).unwrap();
     // A source must pin a digest.
     std::fs::write(
         by_source.join("airlock.toml"),

@@ -62,15 +62,33 @@ pub struct Identity {
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (issuer {})", self.subject, self.issuer)?;
-        if let Some(r) = &self.repository {
-            write!(f, ", repository {r}")?;
-        }
-        if let Some(b) = &self.builder {
-            write!(f, ", builder {b}")?;
-        }
-        Ok(())
+        signer(
+            f,
+            &self.subject,
+            &self.issuer,
+            &self.repository,
+            &self.builder,
+        )
     }
+}
+
+/// `SUBJECT (issuer ISSUER), repository R, builder B`, as an identity and
+/// an attestation both show who signed.
+fn signer(
+    f: &mut fmt::Formatter<'_>,
+    subject: &str,
+    issuer: &str,
+    repository: &Option<String>,
+    builder: &Option<String>,
+) -> fmt::Result {
+    write!(f, "{subject} (issuer {issuer})")?;
+    if let Some(r) = repository {
+        write!(f, ", repository {r}")?;
+    }
+    if let Some(b) = builder {
+        write!(f, ", builder {b}")?;
+    }
+    Ok(())
 }
 
 /// What a verified bundle established.
@@ -114,13 +132,13 @@ impl Attestation {
 
 impl fmt::Display for Attestation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (issuer {})", self.subject, self.issuer)?;
-        if let Some(r) = &self.repository {
-            write!(f, ", repository {r}")?;
-        }
-        if let Some(b) = &self.builder {
-            write!(f, ", builder {b}")?;
-        }
+        signer(
+            f,
+            &self.subject,
+            &self.issuer,
+            &self.repository,
+            &self.builder,
+        )?;
         write!(
             f,
             "; log index {}, integrated {}",
